@@ -1,0 +1,120 @@
+"""Write the result: a tiled GTiff filled window by window, then a COG, renamed when complete.
+
+Nothing appears under the final name until the COG is whole; temporary files carry
+a `.partial` marker so a later start can remove leftovers of a killed job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.errors
+import rasterio.shutil
+from rasterio.enums import ColorInterp
+from rasterio.windows import Window
+
+from core.errors import OutputError
+from core.scene import Georef
+
+PARTIAL_MARKER = ".partial-"
+COG_OPTIONS = {
+    "COMPRESS": "DEFLATE",
+    "PREDICTOR": "2",
+    "BLOCKSIZE": "512",
+    "OVERVIEWS": "AUTO",
+    "RESAMPLING": "AVERAGE",
+    "BIGTIFF": "IF_SAFER",
+}
+
+
+def partial_path(final: Path, suffix: str) -> Path:
+    """A hidden, unique temporary name beside the final output."""
+    return final.with_name(f".{final.name}{PARTIAL_MARKER}{uuid.uuid4().hex[:12]}{suffix}")
+
+
+def cleanup_stale_partials(folder: str | Path, older_than_s: float = 0.0) -> list[Path]:
+    """Remove temporary files left by killed jobs; returns what was removed."""
+    removed = []
+    now = time.time()
+    for path in Path(folder).glob(f".*{PARTIAL_MARKER}*"):
+        with contextlib.suppress(FileNotFoundError):
+            if now - path.stat().st_mtime >= older_than_s:
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def _output_error(path: Path, exc: Exception) -> OutputError:
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left" in str(exc):
+        return OutputError(f"The disk is full: {path.parent} has no room for the result.")
+    return OutputError(f"Cannot write the result to {path.parent}: {exc}")
+
+
+class RgbaWriter:
+    """Writes RGB + alpha uint8 windows into a tiled scratch GTiff."""
+
+    def __init__(self, dataset: rasterio.io.DatasetWriter) -> None:
+        self.dataset = dataset
+
+    def write(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> None:
+        """rgb01: 3 x h x w in [0, 1]; valid: h x w bool. Invalid pixels become transparent black."""
+        rgb = np.clip(np.rint(rgb01 * 255.0), 0, 255).astype(np.uint8)
+        rgb[:, ~valid] = 0
+        alpha = (valid * 255).astype(np.uint8)
+        try:
+            self.dataset.write(np.concatenate([rgb, alpha[None]]), window=window)
+        except (OSError, rasterio.errors.RasterioIOError) as exc:
+            raise _output_error(Path(self.dataset.name), exc) from exc
+
+
+@contextlib.contextmanager
+def cog_writer(final: str | Path, georef: Georef) -> Iterator[RgbaWriter]:
+    """Yield a writer; on clean exit convert to a COG and rename it to `final`.
+
+    On any exception every temporary file is removed and `final` is untouched.
+    """
+    final = Path(final)
+    scratch, cog = partial_path(final, ".tif"), partial_path(final, ".cog.tif")
+    profile = {
+        "driver": "GTiff",
+        "width": georef.width,
+        "height": georef.height,
+        "count": 4,
+        "dtype": "uint8",
+        "crs": georef.crs,
+        "transform": georef.transform,
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "DEFLATE",
+        "photometric": "RGB",
+        "BIGTIFF": "IF_SAFER",
+    }
+    if not georef.is_georeferenced:
+        profile.pop("transform")
+    try:
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            dataset = rasterio.open(scratch, "w", **profile)
+        except (OSError, rasterio.errors.RasterioIOError) as exc:
+            raise _output_error(final, exc) from exc
+        with dataset:
+            dataset.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
+            yield RgbaWriter(dataset)
+        try:
+            rasterio.shutil.copy(scratch, cog, driver="COG", **COG_OPTIONS)
+            os.replace(cog, final)
+        except (OSError, rasterio.errors.RasterioIOError) as exc:
+            raise _output_error(final, exc) from exc
+    finally:
+        for path in (scratch, cog):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()

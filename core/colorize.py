@@ -1,0 +1,142 @@
+"""The one pipeline: SAR raster in, georeferenced colour COG out, streamed strip by strip.
+
+open_scene -> for each tile row: read strip, cut tiles, predict in batches, blend,
+write finished rows -> COG -> rename. Memory is bounded by one strip (tile x width).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from rasterio.windows import Window
+
+from core.checkpoints import LoadedModel
+from core.cog import cog_writer
+from core.errors import InvalidSettingsError, JobCancelled, NoGeoreferenceWarning
+from core.inference import Predictor
+from core.normalise import Encoding
+from core.scene import Georef, SarScene, open_scene
+from core.settings import Limits
+from core.tiling import StripBlender, TileGrid
+
+ProgressCallback = Callable[[int, int], None]
+CancelCheck = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class ColorizeOptions:
+    """User settings of one run."""
+
+    band: str = "VV"
+    encoding: str = "auto"  # auto | db | linear | amplitude | db_u8 | linear_u8
+    tile: int = 256
+    overlap: int = 64
+    batch: int = 8
+    device: str = "auto"
+    precision: str = "auto"
+
+
+@dataclass
+class ColorizeResult:
+    """What was done, for the UI, the CLI and the job history."""
+
+    output: Path
+    georef: Georef
+    band: str
+    encoding: str
+    encoding_detected: bool
+    stretch_db: tuple[float, float]
+    tiles: int
+    seconds: float
+    device: str
+    warped_from_gcps: bool
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def megapixels_per_second(self) -> float:
+        return self.georef.width * self.georef.height / 1e6 / max(self.seconds, 1e-9)
+
+
+def _read_strip(scene: SarScene, grid: TileGrid, y0: int, padded_width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Model input (T x padded_width) for one tile row, mirrored past the raster edge."""
+    height = min(grid.tile, grid.height - y0)
+    values, valid = scene.read_window(Window(0, y0, grid.width, height))
+    pad = ((0, grid.tile - height), (0, padded_width - grid.width))
+    return np.pad(values, pad, mode="symmetric"), valid
+
+
+def _predict_row(predictor: Predictor, strip: np.ndarray, grid: TileGrid, batch: int) -> list[np.ndarray]:
+    """Predictions (3 x T x T, in [0, 1]) for every tile of one tile row."""
+    tiles = torch.from_numpy(np.stack([strip[:, x0 : x0 + grid.tile] for x0 in grid.columns]))[:, None]
+    return [p.numpy() for start in range(0, len(tiles), batch) for p in predictor.predict(tiles[start : start + batch])]
+
+
+def _validate(options: ColorizeOptions, predictor: Predictor) -> None:
+    if options.tile % predictor.multiple:
+        raise InvalidSettingsError(
+            f"Tile size must be a multiple of {predictor.multiple} for this model (got {options.tile})."
+        )
+    if options.batch < 1:
+        raise InvalidSettingsError("Batch size must be at least 1.")
+    if predictor.model.config.in_channels != 1:
+        raise InvalidSettingsError("This model expects two polarisations; only single-band models are supported.")
+
+
+def colorize(
+    source: str | Path,
+    output: str | Path,
+    model: LoadedModel,
+    options: ColorizeOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancelled: CancelCheck | None = None,
+    limits: Limits | None = None,
+) -> ColorizeResult:
+    """Colorize `source` into a COG at `output`. Raises `core.errors` types on bad input."""
+    options = options or ColorizeOptions()
+    started = time.perf_counter()
+    predictor = Predictor(model, options.device, options.precision)
+    _validate(options, predictor)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NoGeoreferenceWarning)
+        scene = open_scene(source, band=options.band, encoding=options.encoding, limits=limits)
+    try:
+        grid = TileGrid(scene.georef.width, scene.georef.height, options.tile, options.overlap)
+        padded_width = grid.columns[-1] + grid.tile
+        done = 0
+        with cog_writer(output, scene.georef) as writer:
+            blender = StripBlender(grid)
+            for row_index, y0 in enumerate(grid.rows):
+                if cancelled and cancelled():
+                    raise JobCancelled("The job was cancelled; no output was written.")
+                strip, valid = _read_strip(scene, grid, y0, padded_width)
+                for col_index, prediction in enumerate(_predict_row(predictor, strip, grid, options.batch)):
+                    blender.add(prediction, row_index, col_index)
+                window, rgb = blender.finish_row(row_index)
+                writer.write(window, rgb, valid[: window.height])
+                done += len(grid.columns)
+                if progress:
+                    progress(done, grid.tile_count)
+        return ColorizeResult(
+            output=Path(output),
+            georef=scene.georef,
+            band=scene.band_name,
+            encoding=scene.encoding.value,
+            encoding_detected=scene.encoding_detected,
+            stretch_db=(scene.stretch.low_db, scene.stretch.high_db),
+            tiles=grid.tile_count,
+            seconds=time.perf_counter() - started,
+            device=predictor.description,
+            warped_from_gcps=scene.warped_from_gcps,
+            warnings=[str(w.message) for w in caught if issubclass(w.category, NoGeoreferenceWarning)],
+        )
+    finally:
+        scene.close()
+
+
+__all__ = ["ColorizeOptions", "ColorizeResult", "Encoding", "colorize"]

@@ -1,0 +1,43 @@
+"""Errors an analyst can act on. Every message names the file and the problem."""
+
+from __future__ import annotations
+
+
+class SarColorError(Exception):
+    """Base class: a problem the user can understand and fix; never a crash."""
+
+
+class NotARasterError(SarColorError):
+    """The file is not an image we can read (wrong format, truncated, corrupt)."""
+
+
+class UnsupportedRasterError(SarColorError):
+    """The raster can be read but is not SAR we can colorize (dtype, bands)."""
+
+
+class RasterTooLargeError(SarColorError):
+    """The raster exceeds the configured pixel limit (checked before reading)."""
+
+
+class EmptyRasterError(SarColorError):
+    """The raster holds no valid pixel (all nodata / NaN)."""
+
+
+class CheckpointError(SarColorError):
+    """A model checkpoint is missing, corrupt or of the wrong architecture."""
+
+
+class InvalidSettingsError(SarColorError):
+    """Tile size, overlap, band or another option is not usable."""
+
+
+class OutputError(SarColorError):
+    """The result could not be written (unwritable folder, disk full)."""
+
+
+class JobCancelled(SarColorError):
+    """The job was cancelled by the user; nothing was written."""
+
+
+class NoGeoreferenceWarning(UserWarning):
+    """The input has no CRS: the output is colorized but not georeferenced."""

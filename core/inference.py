@@ -1,0 +1,55 @@
+"""Run a generator on batches of tiles: device choice, bf16 autocast, channels_last."""
+
+from __future__ import annotations
+
+import torch
+
+from core.checkpoints import LoadedModel
+from core.errors import InvalidSettingsError
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """'auto' -> CUDA when present, else CPU."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise InvalidSettingsError("CUDA was requested but no GPU is available on this machine.")
+    if requested not in ("cpu", "cuda"):
+        raise InvalidSettingsError(f"Unknown device {requested!r}: use auto, cpu or cuda.")
+    return torch.device(requested)
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """bf16 autocast pays off on GPUs with bf16 and CPUs with AVX512-BF16 or AMX."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+class Predictor:
+    """Wraps a loaded generator for inference on one device."""
+
+    def __init__(self, model: LoadedModel, device: str = "auto", precision: str = "auto") -> None:
+        self.model = model
+        self.device = pick_device(device)
+        if precision not in ("auto", "bf16", "fp32"):
+            raise InvalidSettingsError(f"Unknown precision {precision!r}: use auto, bf16 or fp32.")
+        self.use_bf16 = precision == "bf16" or (precision == "auto" and bf16_is_fast(self.device))
+        self.generator = model.generator.to(self.device).eval().to(memory_format=torch.channels_last)
+
+    @property
+    def multiple(self) -> int:
+        return self.model.config.multiple
+
+    @property
+    def description(self) -> str:
+        name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "CPU"
+        return f"{name} ({'bf16' if self.use_bf16 else 'fp32'})"
+
+    @torch.inference_mode()
+    def predict(self, tiles: torch.Tensor) -> torch.Tensor:
+        """N x C x T x T SAR in [-1, 1] -> N x 3 x T x T RGB in [0, 1] (float32, CPU)."""
+        x = tiles.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
+            y = self.generator(x)
+        return ((y.float().clamp(-1, 1) + 1.0) * 0.5).cpu()

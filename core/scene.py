@@ -1,0 +1,241 @@
+"""Open a SAR raster as a `SarScene`: validated, band chosen, encoding known, readable by window.
+
+Everything goes through rasterio/GDAL: GeoTIFF, PNG and JPEG alike. GCP-only rasters
+(raw GRD) are warped on the fly to a regular grid in the GCPs' CRS with a WarpedVRT.
+Checks run on the header, before any pixel is read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.transform import Affine
+from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window
+
+from core.errors import (
+    EmptyRasterError,
+    InvalidSettingsError,
+    NoGeoreferenceWarning,
+    NotARasterError,
+    RasterTooLargeError,
+    UnsupportedRasterError,
+)
+from core.normalise import Encoding, Stretch, apply_stretch, fit_stretch, to_db
+from core.settings import Limits
+
+STATS_MAX_SIDE = 1024  # decimated read used for encoding detection and the stretch
+SUPPORTED_KINDS = {"u", "i", "f"}
+BAND_HINT = "expected 1 band (VV or VH), 2 bands (VV and VH) or a 3-band grey rendering"
+
+
+@dataclass(frozen=True)
+class Georef:
+    """Where the scene lies: CRS (None if unknown) and pixel grid."""
+
+    crs: CRS | None
+    transform: Affine
+    width: int
+    height: int
+
+    @property
+    def is_georeferenced(self) -> bool:
+        return self.crs is not None
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in CRS units."""
+        left, top = self.transform * (0, 0)
+        right, bottom = self.transform * (self.width, self.height)
+        return min(left, right), min(top, bottom), max(left, right), max(top, bottom)
+
+
+@dataclass
+class SarScene:
+    """An open SAR raster: one band, its encoding, its stretch, windowed reads."""
+
+    path: Path
+    source: rasterio.io.DatasetReader
+    dataset: rasterio.io.DatasetReader | WarpedVRT
+    band: int
+    band_name: str
+    encoding: Encoding
+    encoding_detected: bool
+    stretch: Stretch
+    georef: Georef
+    source_dtype: str
+    warped_from_gcps: bool
+
+    def read_window(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        """Model input in [-1, 1] and a validity mask (True = valid) for a window."""
+        values = self.dataset.read(self.band, window=window, masked=False)
+        gdal_mask = self.dataset.read_masks(self.band, window=window) > 0
+        db = to_db(values, self.encoding)
+        valid = gdal_mask & np.isfinite(db)
+        db[~valid] = np.nan
+        return apply_stretch(db, self.stretch), valid
+
+    def close(self) -> None:
+        if self.dataset is not self.source:
+            self.dataset.close()
+        self.source.close()
+
+
+def _describe_bands(src: rasterio.io.DatasetReader) -> list[str]:
+    names = []
+    for i, desc in enumerate(src.descriptions, start=1):
+        tags = src.tags(i)
+        text = " ".join([desc or "", tags.get("POLARIZATION", ""), tags.get("polarization", "")]).upper()
+        names.append(
+            "VH" if "VH" in text else "VV" if "VV" in text else "HH" if "HH" in text else "HV" if "HV" in text else ""
+        )
+    return names
+
+
+def choose_band(src: rasterio.io.DatasetReader, wanted: str, limits: Limits, name: str) -> tuple[int, str]:
+    """1-based band index and its polarisation name (VV by default)."""
+    if src.count == 0:
+        raise UnsupportedRasterError(f"{name} has no bands; {BAND_HINT}.")
+    if src.count > limits.max_bands:
+        raise UnsupportedRasterError(f"{name} has {src.count} bands; {BAND_HINT}.")
+    wanted = wanted.upper()
+    names = _describe_bands(src)
+    if wanted in names:
+        return names.index(wanted) + 1, wanted
+    if src.count == 2 and not any(names):  # GEE / SNAP exports put VV first
+        return (1, "VV") if wanted == "VV" else (2, "VH")
+    if wanted.isdigit() and 1 <= int(wanted) <= src.count:
+        return int(wanted), names[int(wanted) - 1] or f"band {wanted}"
+    if src.count == 1 or (src.count in (3, 4) and not any(names)):
+        return 1, names[0] or "unknown"
+    raise InvalidSettingsError(f"{name} has no {wanted} band (bands: {', '.join(n or '?' for n in names)}).")
+
+
+def detect_encoding(sample_db_candidates: np.ndarray, dtype: np.dtype, tags: dict[str, str]) -> Encoding:
+    """Guess the encoding from the dtype, metadata and value range of a sample."""
+    text = " ".join(f"{k}={v}" for k, v in tags.items()).lower()
+    if "db" in text.replace("dbf", "") and dtype.kind == "f":
+        return Encoding.DB
+    if "linear" in text and dtype.kind == "f":
+        return Encoding.LINEAR
+    if dtype == np.uint8:
+        return Encoding.DB_U8
+    if dtype.kind in "ui":
+        return Encoding.AMPLITUDE
+    finite = sample_db_candidates[np.isfinite(sample_db_candidates)]
+    if finite.size == 0:
+        return Encoding.DB
+    if (finite < 0).any():
+        return Encoding.DB
+    p50, p99 = np.percentile(finite, [50, 99])
+    return Encoding.LINEAR if p50 < 1.0 and p99 < 50.0 else Encoding.AMPLITUDE
+
+
+def _open(path: Path) -> rasterio.io.DatasetReader:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(path)
+    except RasterioIOError as exc:
+        raise NotARasterError(f"{path.name} is not a readable raster image (GeoTIFF, PNG or JPEG): {exc}") from exc
+
+
+def _check_header(src: rasterio.io.DatasetReader, limits: Limits, name: str) -> None:
+    pixels = src.width * src.height
+    if pixels > limits.max_pixels:
+        raise RasterTooLargeError(
+            f"{name} is {src.width:,} x {src.height:,} px ({pixels / 1e6:,.0f} Mpx); "
+            f"the limit is {limits.max_pixels / 1e6:,.0f} Mpx (SARCOLOR_MAX_PIXELS)."
+        )
+    if src.count == 0:
+        raise UnsupportedRasterError(f"{name} has no bands; {BAND_HINT}.")
+    kind = np.dtype(src.dtypes[0]).kind if src.dtypes[0] != "complex_int16" else "c"
+    if kind not in SUPPORTED_KINDS:
+        raise UnsupportedRasterError(
+            f"{name} holds {src.dtypes[0]} pixels (complex SLC or boolean?); "
+            "colorize a detected GRD product (intensity, amplitude or dB)."
+        )
+
+
+def _georeferenced_view(src: rasterio.io.DatasetReader) -> tuple[rasterio.io.DatasetReader | WarpedVRT, bool]:
+    """The dataset itself, or a WarpedVRT onto a regular grid if it has only GCPs."""
+    gcps, gcp_crs = src.gcps
+    if src.crs is None and gcps:
+        vrt = WarpedVRT(src, src_crs=gcp_crs, crs=gcp_crs, resampling=Resampling.bilinear, src_nodata=src.nodata)
+        return vrt, True
+    return src, False
+
+
+def _sample(dataset, band: int) -> tuple[np.ndarray, np.ndarray]:
+    """A decimated read (<= STATS_MAX_SIDE px a side) of values and GDAL mask."""
+    scale = max(dataset.width, dataset.height) / STATS_MAX_SIDE
+    shape = (max(1, round(dataset.height / max(scale, 1))), max(1, round(dataset.width / max(scale, 1))))
+    values = dataset.read(band, out_shape=shape, resampling=Resampling.nearest)
+    mask = dataset.read_masks(band, out_shape=shape, resampling=Resampling.nearest) > 0
+    return values, mask
+
+
+def open_scene(
+    path: str | Path,
+    band: str = "VV",
+    encoding: Encoding | str | None = None,
+    limits: Limits | None = None,
+) -> SarScene:
+    """Open and validate a SAR raster; raises a `core.errors` type on bad input."""
+    path = Path(path)
+    limits = limits or Limits.from_env()
+    name = path.name
+    src = _open(path)
+    try:
+        _check_header(src, limits, name)
+        band_index, band_name = choose_band(src, band, limits, name)
+        dataset, warped = _georeferenced_view(src)
+        try:
+            values, mask = _sample(dataset, band_index)
+        except RasterioIOError as exc:
+            raise NotARasterError(f"{name} is damaged: its pixels cannot be read ({exc}).") from exc
+        float_values = values.astype(np.float64)
+        float_values[~mask] = np.nan
+        if encoding in (None, "auto"):
+            tags = {**src.tags(), **src.tags(band_index)}
+            chosen, detected = detect_encoding(float_values, np.dtype(src.dtypes[0]), tags), True
+        else:
+            chosen, detected = Encoding(encoding), False
+        db = to_db(float_values, chosen)
+        try:
+            stretch = fit_stretch(db)
+        except ValueError:
+            raise EmptyRasterError(f"{name} holds no valid pixel: every value is nodata, NaN or zero.") from None
+        crs = dataset.crs
+        if crs is None:
+            warnings.warn(
+                f"{name} has no georeference: the result will not be placed on a map.",
+                NoGeoreferenceWarning,
+                stacklevel=2,
+            )
+        georef = Georef(crs, dataset.transform, dataset.width, dataset.height)
+        return SarScene(
+            path, src, dataset, band_index, band_name, chosen, detected, stretch, georef, src.dtypes[0], warped
+        )
+    except BaseException:
+        src.close()
+        raise
+
+
+@contextlib.contextmanager
+def opened_scene(path: str | Path, **kwargs) -> Iterator[SarScene]:
+    """`open_scene` as a context manager."""
+    scene = open_scene(path, **kwargs)
+    try:
+        yield scene
+    finally:
+        scene.close()

@@ -1,0 +1,116 @@
+"""Overlapping tiles and feathered blending, one strip of tile rows at a time.
+
+Tiles of side T start every S = T - overlap pixels. Along a side shared with a
+neighbour, a tile's weight ramps as sin^2 over the overlap, and with the neighbour's
+cos^2 ramp the two sum to one, so there is no seam. A side on the raster's own border
+keeps full weight (no dark edges). Only one strip (T rows x scene width) is held in
+memory; rows no later tile touches are flushed as soon as a tile row is done.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from rasterio.windows import Window
+
+from core.errors import InvalidSettingsError
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """Tile origins along each axis for a width x height raster."""
+
+    width: int
+    height: int
+    tile: int
+    overlap: int
+
+    def __post_init__(self) -> None:
+        if self.tile < 16:
+            raise InvalidSettingsError(f"Tile size {self.tile} is too small (minimum 16 px).")
+        if not 0 <= self.overlap <= self.tile // 2:
+            raise InvalidSettingsError(f"Overlap must be between 0 and half the tile size ({self.tile // 2} px).")
+
+    @property
+    def stride(self) -> int:
+        return self.tile - self.overlap
+
+    def origins(self, length: int) -> list[int]:
+        """Tile starts along one axis; the last tile may run past the raster."""
+        count = max(1, math.ceil((length - self.overlap) / self.stride))
+        return [i * self.stride for i in range(count)]
+
+    @property
+    def columns(self) -> list[int]:
+        return self.origins(self.width)
+
+    @property
+    def rows(self) -> list[int]:
+        return self.origins(self.height)
+
+    @property
+    def tile_count(self) -> int:
+        return len(self.columns) * len(self.rows)
+
+
+def ramp_weights(tile: int, overlap: int, taper_start: bool, taper_end: bool) -> np.ndarray:
+    """1-D weights: sin^2 ramp over `overlap` px on each tapered side, 1 elsewhere."""
+    weights = np.ones(tile, dtype=np.float32)
+    if overlap == 0:
+        return weights
+    ramp = np.sin(0.5 * np.pi * (np.arange(overlap, dtype=np.float32) + 0.5) / overlap) ** 2
+    if taper_start:
+        weights[:overlap] = ramp
+    if taper_end:
+        weights[-overlap:] = ramp[::-1]
+    return weights
+
+
+def tile_weights(grid: TileGrid, row_index: int, col_index: int) -> np.ndarray:
+    """2-D blending weights of one tile (T x T); no taper on the raster border."""
+    wy = ramp_weights(grid.tile, grid.overlap, row_index > 0, row_index < len(grid.rows) - 1)
+    wx = ramp_weights(grid.tile, grid.overlap, col_index > 0, col_index < len(grid.columns) - 1)
+    return wy[:, None] * wx[None, :]
+
+
+class StripBlender:
+    """Accumulates weighted tile predictions for one tile row and yields finished rows."""
+
+    def __init__(self, grid: TileGrid, channels: int = 3) -> None:
+        self.grid = grid
+        self.channels = channels
+        self._sum = np.zeros((channels, grid.tile, grid.width), dtype=np.float32)
+        self._weight = np.zeros((grid.tile, grid.width), dtype=np.float32)
+        self._top = 0  # raster row of the strip's first row
+
+    def add(self, prediction: np.ndarray, row_index: int, col_index: int) -> None:
+        """Add one tile's C x T x T prediction."""
+        x0 = self.grid.columns[col_index]
+        width = min(self.grid.tile, self.grid.width - x0)
+        weights = tile_weights(self.grid, row_index, col_index)[:, :width]
+        self._sum[:, :, x0 : x0 + width] += prediction[:, :, :width] * weights
+        self._weight[:, x0 : x0 + width] += weights
+
+    def finish_row(self, row_index: int) -> tuple[Window, np.ndarray]:
+        """Blend and release the rows that later tile rows do not touch."""
+        last = row_index == len(self.grid.rows) - 1
+        release = self.grid.height - self._top if last else self.grid.stride
+        release = min(release, self.grid.height - self._top)
+        blended = self._sum[:, :release] / np.maximum(self._weight[:release], 1e-12)
+        window = Window(0, self._top, self.grid.width, release)
+        self._sum = np.roll(self._sum, -release, axis=1)
+        self._weight = np.roll(self._weight, -release, axis=0)
+        self._sum[:, -release:] = 0.0
+        self._weight[-release:] = 0.0
+        self._top += release
+        return window, blended
+
+
+def tile_windows(grid: TileGrid, row_index: int) -> Iterator[tuple[int, Window]]:
+    """(column index, source window) of each tile in a tile row; windows may pass the edge."""
+    y0 = grid.rows[row_index]
+    for col_index, x0 in enumerate(grid.columns):
+        yield col_index, Window(x0, y0, grid.tile, grid.tile)
