@@ -11,6 +11,7 @@ import errno
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,7 +104,9 @@ def cog_writer(final: str | Path, georef: Georef) -> Iterator[RgbaWriter]:
     try:
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            dataset = rasterio.open(scratch, "w", **profile)
+            with warnings.catch_warnings():  # no georeference is expected here, and reported by open_scene
+                warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+                dataset = rasterio.open(scratch, "w", **profile)
         except (OSError, rasterio.errors.RasterioIOError) as exc:
             raise _output_error(final, exc) from exc
         with dataset:

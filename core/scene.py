@@ -77,8 +77,14 @@ class SarScene:
 
     def read_window(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Model input in [-1, 1] and a validity mask (True = valid) for a window."""
-        values = self.dataset.read(self.band, window=window, masked=False)
-        gdal_mask = self.dataset.read_masks(self.band, window=window) > 0
+        try:
+            values = self.dataset.read(self.band, window=window, masked=False)
+            gdal_mask = self.dataset.read_masks(self.band, window=window) > 0
+        except RasterioIOError as exc:  # e.g. a truncated file whose sampled part was intact
+            raise NotARasterError(
+                f"{self.path.name} is damaged: rows {window.row_off}-{window.row_off + window.height} "
+                f"cannot be read ({exc})."
+            ) from exc
         db = to_db(values, self.encoding)
         valid = gdal_mask & np.isfinite(db)
         db[~valid] = np.nan
