@@ -100,8 +100,11 @@ class UNetGenerator(nn.Module):
                 x = torch.cat([x, skips.pop()], dim=1)
         return x
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, raw_output: bool = False) -> torch.Tensor:
+        """RGB in [-1, 1]; with `raw_output` the pre-conversion output (LAB models' training)."""
         raw = self.forward_raw(x)
+        if raw_output:
+            return raw
         if self.config.output_space == "lab":
             return lab_raw_to_rgb(raw)
         return raw

@@ -1,0 +1,73 @@
+"""Training configuration: a plain dataclass read from a small TOML file."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from core.networks import GeneratorConfig
+from core.settings import PROJECT_ROOT
+
+VARIANTS = ("pix2pix", "cgan_lab_grad", "unet_mse", "lab_ab")
+DEFAULT_DATA_ROOT = PROJECT_ROOT.parent / "shared" / "data"
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run needs; the variant selects the losses."""
+
+    name: str = "pix2pix"
+    variant: str = "pix2pix"  # pix2pix | cgan_lab_grad | unet_mse | lab_ab
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    ndf: int = 32  # PatchGAN width (64 in pix2pix; 32 keeps the 70 px field at 1/4 the cost)
+    data_root: Path = DEFAULT_DATA_ROOT
+    crop: int = 256
+    batch: int = 8
+    steps: int = 2000  # total optimiser steps (the budget shared by variants)
+    steps_per_epoch: int = 250
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    lambda_l1: float = 100.0
+    lambda_grad: float = 0.0  # CIELAB L-channel gradient loss weight
+    real_label: float = 1.0  # label smoothing: real target for D
+    fake_label: float = 0.0  # label smoothing: fake target for D
+    colour_fraction: float = 0.6  # share of samples drawn from RGB (not grey) targets
+    seed: int = 0
+    threads: int = 0  # torch threads; 0 = torch default
+    precision: str = "auto"  # auto | bf16 | fp32
+    log_every: int = 10
+    output_dir: Path = PROJECT_ROOT / "runs"
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
+        if isinstance(self.generator, dict):
+            self.generator = GeneratorConfig(**self.generator)
+        self.data_root, self.output_dir = Path(self.data_root), Path(self.output_dir)
+        self.betas = tuple(self.betas)
+
+    @property
+    def uses_discriminator(self) -> bool:
+        return self.variant in ("pix2pix", "cgan_lab_grad")
+
+    @property
+    def run_dir(self) -> Path:
+        return self.output_dir / self.name
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["data_root"], data["output_dir"] = str(self.data_root), str(self.output_dir)
+        return data
+
+
+def load_config(path: str | Path, **overrides) -> TrainConfig:
+    """Read a TOML config; keyword overrides (e.g. from the CLI) win."""
+    raw = tomllib.loads(Path(path).read_text())
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ValueError(f"{path}: unknown settings {', '.join(sorted(unknown))}")
+    return TrainConfig(**raw)

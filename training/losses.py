@@ -1,0 +1,69 @@
+"""Loss terms of the four variants. Images are N x 3 x H x W RGB in [-1, 1].
+
+`has_colour` (N bools) marks RGB targets; grey targets supervise luminance only
+(CIELAB L), never a grey RGB target.
+"""
+
+from __future__ import annotations
+
+import kornia.color
+import torch
+import torch.nn.functional as F
+
+from core.networks import LAB_OFFSET, LAB_SCALE
+
+
+def to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB in [-1, 1] -> CIELAB (L in [0, 100], a/b about [-110, 110]), differentiable."""
+    return kornia.color.rgb_to_lab(((rgb.float() + 1.0) * 0.5).clamp(0.0, 1.0))
+
+
+def lab_to_raw(lab: torch.Tensor) -> torch.Tensor:
+    """CIELAB -> the LAB generator's tanh space."""
+    return (lab - LAB_OFFSET.to(lab.device).view(1, 3, 1, 1)) / LAB_SCALE.to(lab.device).view(1, 3, 1, 1)
+
+
+def _split_mean(per_pixel: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the selected samples (0 if none)."""
+    if not mask.any():
+        return per_pixel.new_zeros(())
+    return per_pixel[mask].mean()
+
+
+def supervised_l1(fake: torch.Tensor, real: torch.Tensor, has_colour: torch.Tensor) -> torch.Tensor:
+    """L1 on RGB for colour targets, on L (scaled to [-1, 1] units) for grey ones, averaged per sample."""
+    colour = _split_mean((fake - real).abs(), has_colour)
+    grey = _split_mean(((to_lab(fake)[:, :1] - to_lab(real)[:, :1]) / 50.0).abs(), ~has_colour)
+    share = has_colour.float().mean()
+    return share * colour + (1 - share) * grey
+
+
+def supervised_mse(fake: torch.Tensor, real: torch.Tensor, has_colour: torch.Tensor) -> torch.Tensor:
+    """MSE counterpart of `supervised_l1`."""
+    colour = _split_mean((fake - real) ** 2, has_colour)
+    grey = _split_mean(((to_lab(fake)[:, :1] - to_lab(real)[:, :1]) / 50.0) ** 2, ~has_colour)
+    share = has_colour.float().mean()
+    return share * colour + (1 - share) * grey
+
+
+def lab_gradient_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """L1 between forward-difference gradients of the CIELAB L channel (scaled by 1/100)."""
+    lf, lr = to_lab(fake)[:, :1] / 100.0, to_lab(real)[:, :1] / 100.0
+    dx = (lf[..., :, 1:] - lf[..., :, :-1]) - (lr[..., :, 1:] - lr[..., :, :-1])
+    dy = (lf[..., 1:, :] - lf[..., :-1, :]) - (lr[..., 1:, :] - lr[..., :-1, :])
+    return dx.abs().mean() + dy.abs().mean()
+
+
+def lab_l1(raw_fake: torch.Tensor, real: torch.Tensor, has_colour: torch.Tensor) -> torch.Tensor:
+    """L->ab model: L1 in the generator's LAB tanh space; grey targets supervise L only."""
+    target = lab_to_raw(to_lab(real))
+    diff = (raw_fake.float() - target).abs()
+    colour = _split_mean(diff, has_colour)
+    grey = _split_mean(diff[:, :1], ~has_colour)
+    share = has_colour.float().mean()
+    return share * colour + (1 - share) * grey
+
+
+def adversarial(logits: torch.Tensor, target: float) -> torch.Tensor:
+    """BCE with logits against a constant (possibly smoothed) label."""
+    return F.binary_cross_entropy_with_logits(logits.float(), torch.full_like(logits.float(), target))

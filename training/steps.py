@@ -1,0 +1,105 @@
+"""One optimisation step per variant. Returns the logged loss components."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from training.config import TrainConfig
+from training.losses import adversarial, lab_gradient_loss, lab_l1, supervised_l1, supervised_mse
+
+
+class Trainer:
+    """Holds G (and D), their optimisers and the variant's step."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        generator: nn.Module,
+        discriminator: nn.Module | None,
+        device: torch.device,
+        use_bf16: bool,
+    ) -> None:
+        self.config, self.generator, self.discriminator = config, generator, discriminator
+        self.device, self.use_bf16 = device, use_bf16
+        self.opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas)
+        self.opt_d = (
+            torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas) if discriminator else None
+        )
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16)
+
+    def step(self, sar: torch.Tensor, real: torch.Tensor, has_colour: torch.Tensor) -> dict[str, float]:
+        """Run one step of the configured variant."""
+        if self.config.variant == "unet_mse":
+            return self._regression_step(sar, real, has_colour, supervised_mse, "g_mse")
+        if self.config.variant == "lab_ab":
+            return self._regression_step(sar, real, has_colour, None, "g_lab_l1")
+        return self._gan_step(sar, real, has_colour)
+
+    def _regression_step(self, sar, real, has_colour, loss_fn, key: str) -> dict[str, float]:
+        with self._autocast():
+            if loss_fn is None:
+                loss = lab_l1(self.generator(sar, raw_output=True), real, has_colour)
+            else:
+                loss = loss_fn(self.generator(sar).float(), real, has_colour)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        return {key: loss.item()}
+
+    def _gan_step(self, sar, real, has_colour) -> dict[str, float]:
+        cfg = self.config
+        with self._autocast():
+            fake = self.generator(sar)
+        # Discriminator: one forward over fakes and the real pairs whose target has colour (DDP-safe).
+        n_fake = len(sar)
+        with self._autocast():
+            logits = self.discriminator(
+                torch.cat([sar, sar[has_colour]]), torch.cat([fake.detach(), real[has_colour].to(fake.dtype)])
+            )
+        loss_d_fake = adversarial(logits[:n_fake], cfg.fake_label)
+        has_real = bool(has_colour.any())
+        loss_d_real = adversarial(logits[n_fake:], cfg.real_label) if has_real else loss_d_fake.new_zeros(())
+        loss_d = 0.5 * (loss_d_real + loss_d_fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        # Generator: fool D, stay close to the target, keep L-channel edges.
+        with self._autocast():
+            g_adv = adversarial(_unwrap(self.discriminator)(sar, fake), 1.0)  # no D gradient sync needed
+        fake32 = fake.float()
+        g_l1 = supervised_l1(fake32, real, has_colour)
+        g_grad = lab_gradient_loss(fake32, real) if cfg.lambda_grad > 0 else fake32.new_zeros(())
+        loss_g = g_adv + cfg.lambda_l1 * g_l1 + cfg.lambda_grad * g_grad
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return {
+            "g_adv": g_adv.item(),
+            "g_l1": g_l1.item(),
+            "g_grad": g_grad.item(),
+            "g_total": loss_g.item(),
+            "d_real": loss_d_real.item(),
+            "d_fake": loss_d_fake.item(),
+        }
+
+    def state_dict(self) -> dict:
+        state = {"generator": _unwrap(self.generator).state_dict(), "opt_g": self.opt_g.state_dict()}
+        if self.discriminator is not None:
+            state.update(discriminator=_unwrap(self.discriminator).state_dict(), opt_d=self.opt_d.state_dict())
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        _unwrap(self.generator).load_state_dict(state["generator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        if self.discriminator is not None:
+            _unwrap(self.discriminator).load_state_dict(state["discriminator"])
+            self.opt_d.load_state_dict(state["opt_d"])
+
+
+def _unwrap(module: nn.Module) -> nn.Module:
+    return module.module if hasattr(module, "module") else module
