@@ -3,9 +3,9 @@
 # on a 2-core CPU: the GAN pair in one process chain, the regression pair in the other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STEPS=${STEPS:-800}
+STEPS=${STEPS:-400}
 run() { .venv/bin/python -m training.train --config "training/configs/$1.toml" --steps "$STEPS" \
-          --steps-per-epoch 100 --batch 8 --threads 1 "${@:2}"; }
+          --steps-per-epoch 50 --batch 8 --threads 1 "${@:2}"; }
 (run pix2pix && run cgan_lab_grad) > runs/gan.log 2>&1 &
 (run unet_mse && run lab_ab) > runs/regression.log 2>&1 &
 wait

@@ -1,0 +1,209 @@
+"""Training: data honours the manifest, every variant learns on real pairs, metrics are right."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import kornia.color
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from core.checkpoints import load_checkpoint
+from core.metrics import psnr, ssim
+from core.networks import GeneratorConfig
+from training.config import VARIANTS, TrainConfig, load_config
+from training.data import PairDataset, read_manifest
+from training.discriminator import PatchDiscriminator, receptive_field
+from training.losses import supervised_l1, to_lab
+from training.steps import Trainer
+from training.train import train
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL_GENERATOR = {"ngf": 8, "depth": 6}  # 64 px crops keep these tests fast
+
+
+def _mini_manifest(shared_data: Path, folder: Path) -> Path:
+    """A manifest of a few real rows: colour and grey train pairs, and val pairs."""
+    with open(shared_data / "manifest.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    picks = (
+        [r for r in rows if r["source"] == "sen12-accioy"][:2]
+        + [r for r in rows if r["source"] == "sen12-gray"][:3]
+        + [r for r in rows if r["source"] == "volkov" and r["split"] == "train"][:1]
+    )
+    picks[0] = {**picks[0], "split": "train"}
+    for row in picks:
+        row["sar"], row["optical"] = str(shared_data / row["sar"]), str(shared_data / row["optical"])
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "manifest.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(picks)
+    return folder
+
+
+def test_manifest_splits_are_honoured(shared_data: Path) -> None:
+    test_rows = read_manifest(shared_data, ("test",))
+    assert test_rows and {r.split for r in test_rows} == {"test"}
+    assert {r.source for r in test_rows} == {"sen12-test"}
+    train_rows = read_manifest(shared_data, ("train",))
+    assert not {r.pair_id for r in train_rows} & {r.pair_id for r in test_rows}
+
+
+def test_grey_targets_supervise_luminance_only(shared_data: Path) -> None:
+    grey = [r for r in read_manifest(shared_data, ("train",)) if r.optical_kind == "gray_u8"][:2]
+    dataset = PairDataset(grey, {}, crop=64, augment=False)
+    _, target, has_colour = dataset[0]
+    assert has_colour is False
+    # Same CIELAB L but a strong green-red tint: costs almost nothing on a grey target...
+    lab = to_lab(target[None])
+    lab[:, 1] += 20.0
+    tinted = kornia.color.lab_to_rgb(lab, clip=True) * 2 - 1
+    assert (tinted - target[None]).abs().mean() > 0.05  # the tint is really there
+    flags = torch.tensor([False])
+    loss_tint = supervised_l1(tinted, target[None], flags)
+    # ...while a darker prediction costs clearly more.
+    loss_dark = supervised_l1((target[None] - 0.4).clamp(-1, 1), target[None], flags)
+    assert loss_dark > 3 * loss_tint
+
+
+def test_dataset_crops_and_augments_pairs_consistently(shared_data: Path) -> None:
+    records = [r for r in read_manifest(shared_data, ("val",)) if r.source == "volkov"][:1]
+    dataset = PairDataset(records, {}, crop=128)
+    sar, target, has_colour = dataset[0]
+    assert sar.shape == (1, 128, 128) and target.shape == (3, 128, 128) and has_colour
+    assert float(sar.min()) >= -1.0 and float(sar.max()) <= 1.0
+    assert dataset.crops_in(0) == 64  # 1024 px / 128 px crops, squared
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_variant_learns_on_real_pairs(variant: str, shared_data: Path) -> None:
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    records = [r for r in read_manifest(shared_data, ("val",)) if r.source == "sen12-accioy"][:4]
+    dataset = PairDataset(records, {}, crop=64, augment=False)
+    sar = torch.stack([dataset[i][0] for i in range(4)])
+    real = torch.stack([dataset[i][1] for i in range(4)])
+    has_colour = torch.tensor([True, True, False, True])
+    output_space = "lab" if variant == "lab_ab" else "rgb"
+    config = TrainConfig(
+        variant=variant, generator={**SMALL_GENERATOR, "output_space": output_space}, ndf=16, lr_g=1e-3
+    )
+    from core.networks import build_generator
+
+    generator = build_generator(config.generator)
+    discriminator = PatchDiscriminator(ndf=16) if config.uses_discriminator else None
+    trainer = Trainer(config, generator, discriminator, torch.device("cpu"), use_bf16=False)
+    key = {"unet_mse": "g_mse", "lab_ab": "g_lab_l1"}.get(variant, "g_l1")
+    history = [trainer.step(sar, real, has_colour)[key] for _ in range(12)]
+    assert np.mean(history[-3:]) < 0.8 * np.mean(history[:3]), history
+
+
+def test_patchgan_sees_70px() -> None:
+    assert receptive_field(PatchDiscriminator()) == 70
+
+
+def test_metrics_agree_with_scikit_image() -> None:
+    rng = np.random.default_rng(0)
+    clean = rng.random((64, 64, 3))
+    noisy = np.clip(clean + rng.normal(0, 0.05, clean.shape), 0, 1)
+    assert psnr(noisy, clean) == pytest.approx(peak_signal_noise_ratio(clean, noisy, data_range=1.0))
+    expected = structural_similarity(
+        clean, noisy, channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0
+    )
+    assert ssim(noisy, clean) == pytest.approx(expected)
+    assert psnr(np.clip(clean + 0.1, 0, 1), np.clip(clean, 0, 0.9)) == pytest.approx(20.0, abs=1e-6)
+    assert ssim(clean, clean) == pytest.approx(1.0)
+
+
+def test_configs_load() -> None:
+    for variant in VARIANTS:
+        config = load_config(ROOT / "training" / "configs" / f"{variant}.toml")
+        assert config.variant == variant
+    assert load_config(ROOT / "training/configs/lab_ab.toml").generator.output_space == "lab"
+    assert load_config(ROOT / "training/configs/cgan_lab_grad.toml").real_label == 0.9
+
+
+def _tiny_config(data: Path, out: Path, variant: str = "pix2pix") -> TrainConfig:
+    return TrainConfig(
+        name=f"tiny_{variant}",
+        variant=variant,
+        generator=GeneratorConfig(**SMALL_GENERATOR),
+        ndf=16,
+        data_root=data,
+        crop=64,
+        batch=2,
+        steps=4,
+        steps_per_epoch=2,
+        log_every=1,
+        threads=1,
+        output_dir=out,
+    )
+
+
+def test_training_run_writes_log_samples_and_loadable_checkpoint(shared_data: Path, tmp_path: Path) -> None:
+    config = _tiny_config(_mini_manifest(shared_data, tmp_path / "data"), tmp_path / "runs")
+    best = train(config)
+    model = load_checkpoint(best)
+    assert model.metadata["variant"] == "pix2pix" and model.config.depth == 6
+    lines = [json.loads(line) for line in (config.run_dir / "train.jsonl").read_text().splitlines()]
+    kinds = [line["kind"] for line in lines]
+    assert kinds.count("step") == 4 and kinds.count("epoch") == 2
+    step = next(line for line in lines if line["kind"] == "step")
+    assert {"g_adv", "g_l1", "d_real", "d_fake", "lr_g", "images_per_s"} <= set(step)
+    assert "val_psnr" in next(line for line in lines if line["kind"] == "epoch")
+    assert len(list((config.run_dir / "samples").glob("epoch_*.png"))) == 2
+    # Resume continues from the saved step instead of starting over.
+    config.steps = 6
+    train(config, resume=True)
+    steps = [
+        json.loads(line)["step"]
+        for line in (config.run_dir / "train.jsonl").read_text().splitlines()
+        if json.loads(line)["kind"] == "step"
+    ]
+    assert steps[-2:] == [5, 6]
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_on_cpu(shared_data: Path, tmp_path: Path) -> None:
+    if shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("torchrun not installed beside this Python")
+    data = _mini_manifest(shared_data, tmp_path / "data")
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        'name = "ddp"\nvariant = "pix2pix"\nndf = 16\ncrop = 64\nbatch = 2\nlog_every = 1\n'
+        "[generator]\nngf = 8\ndepth = 6\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        str(Path(sys.executable).parent / "torchrun"),
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29731",
+        "-m",
+        "training.train",
+        "--config",
+        str(config),
+        "--data-root",
+        str(data),
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--steps",
+        "2",
+        "--steps-per-epoch",
+        "2",
+    ]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [json.loads(line) for line in (tmp_path / "runs" / "ddp" / "train.jsonl").read_text().splitlines()]
+    assert lines[0]["world_size"] == 2
+    assert load_checkpoint(tmp_path / "runs" / "ddp" / "best.pt").metadata["step"] == 2
