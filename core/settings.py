@@ -11,6 +11,16 @@ MODELS_DIR = Path(os.environ.get("SARCOLOR_MODELS_DIR", PROJECT_ROOT / "models")
 DEFAULT_CHECKPOINT = MODELS_DIR / "default.pt"
 
 
+def models_dir() -> Path:
+    """Checkpoint folder, read from SARCOLOR_MODELS_DIR at call time (MODELS_DIR is read at import)."""
+    return Path(os.environ.get("SARCOLOR_MODELS_DIR", PROJECT_ROOT / "models"))
+
+
+def var_dir() -> Path:
+    """Folder for the job database, uploads and outputs (SARCOLOR_VAR_DIR, default <project>/var)."""
+    return Path(os.environ.get("SARCOLOR_VAR_DIR", PROJECT_ROOT / "var"))
+
+
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default

@@ -1,0 +1,204 @@
+"""The job history: one SQLite row per colorize job, plus the job's files under the var dir.
+
+Layout under the var dir (SARCOLOR_VAR_DIR, default `<project>/var/`):
+`jobs.sqlite` (this store), `uploads/` (input copies, safe names), `outputs/<job id>/` (results).
+Statuses: queued -> running -> done | failed | cancelled. A job found `queued` or `running`
+when the store opens was cut off by a stopped app: it becomes `failed` with an
+"interrupted" reason (shown as "failed (interrupted)").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+import sqlite3
+import time
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from core.cog import cleanup_stale_partials
+from core.settings import var_dir
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
+INTERRUPTED = "interrupted: the app stopped before this job finished"
+_COLUMNS = {
+    "id": "TEXT PRIMARY KEY",
+    "created_at": "REAL NOT NULL",
+    "file_name": "TEXT NOT NULL",
+    "stored_path": "TEXT NOT NULL",
+    "size_bytes": "INTEGER",
+    "crs": "TEXT",
+    "model": "TEXT",
+    "settings": "TEXT",
+    "status": "TEXT NOT NULL",
+    "error": "TEXT",
+    "started_at": "REAL",
+    "finished_at": "REAL",
+    "output_path": "TEXT",
+    "reference_name": "TEXT",
+    "reference_path": "TEXT",
+    "result": "TEXT",
+}
+_JSON_FIELDS = ("settings", "result")
+
+
+@dataclass
+class Job:
+    """One row of the history. Times are Unix seconds; paths are absolute."""
+
+    id: str
+    created_at: float
+    file_name: str  # as given by the user, shown as is
+    stored_path: str  # where the input lies (safe name)
+    status: str
+    size_bytes: int | None = None
+    crs: str | None = None
+    model: str | None = None
+    settings: dict = field(default_factory=dict)
+    error: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    output_path: str | None = None
+    reference_name: str | None = None
+    reference_path: str | None = None
+    result: dict = field(default_factory=dict)
+
+    @property
+    def status_label(self) -> str:
+        """Status for display: 'failed (interrupted)' for jobs cut off by a restart."""
+        if self.status == "failed" and (self.error or "").startswith("interrupted"):
+            return "failed (interrupted)"
+        return self.status
+
+    @property
+    def seconds(self) -> float | None:
+        """Run time in seconds, once finished."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in ("done", "failed", "cancelled")
+
+
+def safe_name(name: str, max_length: int = 120) -> str:
+    """A file name safe on any file system: no folders, no control or odd characters."""
+    base = Path(name.replace("\\", "/")).name
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "upload"
+    stem, dot, suffix = base.rpartition(".")
+    if dot and len(suffix) <= 8:
+        return f"{stem[: max_length - len(suffix) - 1] or 'upload'}.{suffix}"
+    return base[:max_length]
+
+
+class JobStore:
+    """SQLite-backed job history; safe to use from several threads (one connection per call)."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root else var_dir()
+        self.uploads = self.root / "uploads"
+        self.outputs = self.root / "outputs"
+        for folder in (self.root, self.uploads, self.outputs):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.root / "jobs.sqlite"
+        with self._connect() as db:
+            columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
+            db.execute(f"CREATE TABLE IF NOT EXISTS jobs ({columns})")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def recover(self) -> tuple[int, list[Path]]:
+        """Startup: mark jobs cut off by a stop as failed (interrupted); remove stale partial files."""
+        with contextlib.closing(self._connect()) as db, db:
+            cursor = db.execute(
+                "UPDATE jobs SET status='failed', error=?, finished_at=? WHERE status IN ('queued','running')",
+                (INTERRUPTED, time.time()),
+            )
+            count = cursor.rowcount
+        removed = [p for folder in self.outputs.glob("*") if folder.is_dir() for p in cleanup_stale_partials(folder)]
+        return count, removed
+
+    def create(self, file_name: str, stored_path: str | Path, **fields) -> Job:
+        """Insert a queued job and give it its output folder."""
+        job = Job(
+            id=uuid.uuid4().hex[:12],
+            created_at=time.time(),
+            file_name=file_name,
+            stored_path=str(stored_path),
+            status="queued",
+            **fields,
+        )
+        row = {name: getattr(job, name) for name in _COLUMNS}
+        for name in _JSON_FIELDS:
+            row[name] = json.dumps(row[name])
+        with contextlib.closing(self._connect()) as db, db:
+            db.execute(
+                f"INSERT INTO jobs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+            )
+        return job
+
+    def output_dir(self, job_id: str) -> Path:
+        """The folder holding one job's results."""
+        return self.outputs / job_id
+
+    def update(self, job_id: str, **fields) -> None:
+        """Set some columns of one job."""
+        unknown = set(fields) - set(_COLUMNS)
+        if unknown:
+            raise KeyError(f"unknown job fields: {sorted(unknown)}")
+        if "status" in fields and fields["status"] not in STATUSES:
+            raise ValueError(f"unknown status {fields['status']!r}")
+        values = [json.dumps(v) if k in _JSON_FIELDS else v for k, v in fields.items()]
+        with contextlib.closing(self._connect()) as db, db:
+            db.execute(f"UPDATE jobs SET {', '.join(f'{k}=?' for k in fields)} WHERE id=?", (*values, job_id))
+
+    def get(self, job_id: str) -> Job | None:
+        """One job, or None."""
+        with contextlib.closing(self._connect()) as db:
+            row = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return _to_job(row) if row else None
+
+    def list(self, limit: int = 500) -> list[Job]:
+        """Most recent jobs first."""
+        with contextlib.closing(self._connect()) as db:
+            rows = db.execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
+        return [_to_job(row) for row in rows]
+
+    def delete(self, job_id: str) -> None:
+        """Remove a job's row, its output folder and its input/reference copies (never files outside the var dir)."""
+        job = self.get(job_id)
+        if job is None:
+            return
+        shutil.rmtree(self.output_dir(job_id), ignore_errors=True)
+        for path in (job.stored_path, job.reference_path):
+            if path and self._owns(Path(path)):
+                Path(path).unlink(missing_ok=True)
+        with contextlib.closing(self._connect()) as db, db:
+            db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+
+    def _owns(self, path: Path) -> bool:
+        return path.resolve().is_relative_to(self.uploads.resolve())
+
+    def store_upload(self, name: str, stream: BinaryIO) -> Path:
+        """Copy an upload (any readable binary stream) into uploads/ under a unique safe name."""
+        target = self.uploads / f"{uuid.uuid4().hex[:8]}-{safe_name(name)}"
+        with open(target, "wb") as out:
+            shutil.copyfileobj(stream, out, length=16 * 1024 * 1024)
+        return target
+
+
+def _to_job(row: sqlite3.Row) -> Job:
+    values = dict(row)
+    for name in _JSON_FIELDS:
+        values[name] = json.loads(values[name]) if values[name] else {}
+    return Job(**values)

@@ -1,0 +1,141 @@
+"""Run colorize jobs in background threads: progress, cancel, a concurrency limit and a queue.
+
+At most `Limits.max_concurrent_jobs` jobs run at once; the others wait in FIFO order
+and report their queue position. Every state change is written to the `JobStore`,
+so the history stays right whatever the UI does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.checkpoints import LoadedModel
+from core.colorize import ColorizeOptions, ColorizeResult, colorize
+from core.errors import JobCancelled, SarColorError
+from core.jobs import JobStore
+from core.settings import Limits
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobHandle:
+    """Live state of one submitted job (in memory; the store holds the durable state)."""
+
+    job_id: str
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+    done_tiles: int = 0
+    total_tiles: int = 0
+
+    @property
+    def fraction(self) -> float:
+        return self.done_tiles / self.total_tiles if self.total_tiles else 0.0
+
+
+def result_summary(result: ColorizeResult) -> dict:
+    """The facts of a finished run, as JSON for the history."""
+    georef = result.georef
+    return {
+        "width": georef.width,
+        "height": georef.height,
+        "crs": georef.crs.to_string() if georef.crs else None,
+        "pixel_size": [abs(georef.transform.a), abs(georef.transform.e)],
+        "bounds": list(georef.bounds),
+        "band": result.band,
+        "encoding": result.encoding,
+        "encoding_detected": result.encoding_detected,
+        "stretch_db": list(result.stretch_db),
+        "tiles": result.tiles,
+        "seconds": result.seconds,
+        "device": result.device,
+        "warped_from_gcps": result.warped_from_gcps,
+        "warnings": result.warnings,
+        "megapixels_per_second": result.megapixels_per_second,
+    }
+
+
+class JobRunner:
+    """Starts jobs in threads, at most `limits.max_concurrent_jobs` at a time."""
+
+    def __init__(self, store: JobStore, limits: Limits | None = None) -> None:
+        self.store = store
+        self.limits = limits or Limits.from_env()
+        self._slots = threading.Semaphore(max(1, self.limits.max_concurrent_jobs))
+        self._lock = threading.Lock()
+        self._queue: list[str] = []
+        self._handles: dict[str, JobHandle] = {}
+
+    def submit(self, job_id: str, model: LoadedModel, options: ColorizeOptions) -> JobHandle:
+        """Queue a job created in the store; it starts as soon as a slot is free."""
+        handle = JobHandle(job_id)
+        with self._lock:
+            self._handles[job_id] = handle
+            self._queue.append(job_id)
+        thread = threading.Thread(target=self._run, args=(handle, model, options), name=f"job-{job_id}", daemon=True)
+        thread.start()
+        return handle
+
+    def handle(self, job_id: str) -> JobHandle | None:
+        """The live handle of a job submitted in this process, if any."""
+        return self._handles.get(job_id)
+
+    def queue_position(self, job_id: str) -> int | None:
+        """1 for the next job to start; None when the job is not waiting."""
+        with self._lock:
+            return self._queue.index(job_id) + 1 if job_id in self._queue else None
+
+    def cancel(self, job_id: str) -> None:
+        """Ask a job to stop at its next tile row (or before it starts)."""
+        handle = self._handles.get(job_id)
+        if handle:
+            handle.cancel_event.set()
+
+    def wait(self, job_id: str, timeout: float | None = None) -> bool:
+        """Block until the job finishes; True if it did."""
+        handle = self._handles.get(job_id)
+        return handle.finished.wait(timeout) if handle else True
+
+    def _run(self, handle: JobHandle, model: LoadedModel, options: ColorizeOptions) -> None:
+        try:
+            with self._slots:
+                with self._lock:
+                    self._queue.remove(handle.job_id)
+                self._execute(handle, model, options)
+        finally:
+            handle.finished.set()
+
+    def _execute(self, handle: JobHandle, model: LoadedModel, options: ColorizeOptions) -> None:
+        job = self.store.get(handle.job_id)
+        if job is None:  # deleted while queued
+            return
+        output = Path(job.output_path or self.store.output_dir(job.id) / f"{Path(job.stored_path).stem}_colorized.tif")
+        started = time.time()
+        self.store.update(job.id, status="running", started_at=started, output_path=str(output))
+
+        def progress(done: int, total: int) -> None:
+            handle.done_tiles, handle.total_tiles = done, total
+
+        try:
+            if handle.cancel_event.is_set():
+                raise JobCancelled("The job was cancelled before it started; no output was written.")
+            result = colorize(
+                job.stored_path, output, model, options, progress, handle.cancel_event.is_set, self.limits
+            )
+        except JobCancelled as exc:
+            self.store.update(job.id, status="cancelled", error=str(exc), finished_at=time.time())
+        except SarColorError as exc:
+            self.store.update(job.id, status="failed", error=str(exc), finished_at=time.time())
+        except Exception as exc:  # a bug, not bad input: keep history right, log the traceback
+            log.exception("job %s crashed", job.id)
+            message = f"Unexpected error ({type(exc).__name__}): {exc}. The job was stopped; nothing was written."
+            self.store.update(job.id, status="failed", error=message, finished_at=time.time())
+        else:
+            summary = result_summary(result)
+            self.store.update(
+                job.id, status="done", finished_at=time.time(), crs=summary["crs"], result=summary, error=None
+            )
