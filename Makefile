@@ -15,6 +15,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 	$(BIN)/python -m core.samples > /dev/null
+	$(BIN)/python -m dashboard.assets > /dev/null
 
 run: setup
 	$(BIN)/streamlit run dashboard/app.py

@@ -1,0 +1,32 @@
+"""sarcolor dashboard: `streamlit run dashboard/app.py`. Navigation only; each page is a file in pages/."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without `pip install -e`
+
+from dashboard.assets import ensure_assets
+
+PAGES = Path(__file__).resolve().parent / "pages"
+
+st.set_page_config(page_title="sarcolor", page_icon=":material/satellite_alt:", layout="wide")
+ensure_assets()  # Leaflet served by the app (offline maps); normally copied by `make setup`
+st.logo(str(Path(__file__).resolve().parent / "logo.svg"), size="large")
+navigation = st.navigation(
+    {
+        "Run": [
+            st.Page(PAGES / "colorize.py", title="Colorize", icon=":material/palette:", default=True),
+            st.Page(PAGES / "history.py", title="History", icon=":material/history:"),
+        ],
+        "Models": [
+            st.Page(PAGES / "training.py", title="Training", icon=":material/monitoring:"),
+            st.Page(PAGES / "evaluation.py", title="Evaluation", icon=":material/analytics:"),
+            st.Page(PAGES / "models.py", title="Models", icon=":material/deployed_code:"),
+        ],
+    }
+)
+navigation.run()

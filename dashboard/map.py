@@ -1,0 +1,122 @@
+"""The result map: a folium map with image overlays, a layer control and a swipe comparison.
+
+Leaflet is loaded from the app's own static files (see dashboard.assets), never a CDN.
+Overlays are PNGs in EPSG:3857 (core.display.mercator_overlay) embedded as data URLs,
+placed by their EPSG:4326 corners. The swipe is a small Leaflet control of our own that
+clips two ImageOverlays left and right of a draggable divider (folium's SideBySideLayers
+only works with tile layers).
+"""
+
+from __future__ import annotations
+
+import base64
+
+import folium
+from branca.element import MacroElement
+from jinja2 import Template
+
+from core.display import Overlay
+from dashboard.assets import asset_url
+
+SWIPE_JS = """
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  var left = {{ this.left.get_name() }}, right = {{ this.right.get_name() }};
+  var box = L.DomUtil.create('div', 'sarcolor-swipe', map.getContainer());
+  box.style.cssText = 'position:absolute;left:10%;right:10%;bottom:18px;z-index:800;text-align:center;';
+  var label = L.DomUtil.create('div', '', box);
+  label.style.cssText = 'font:12px sans-serif;background:rgba(255,255,255,.85);display:inline-block;' +
+    'padding:1px 8px;border-radius:4px;margin-bottom:2px;';
+  label.textContent = {{ this.left_name|tojson }} + '  \u25C0 swipe \u25B6  ' + {{ this.right_name|tojson }};
+  var range = L.DomUtil.create('input', 'sarcolor-swipe-range', box);
+  range.type = 'range'; range.min = 0; range.max = 100; range.value = 50; range.style.width = '100%';
+  var line = L.DomUtil.create('div', 'sarcolor-swipe-line', map.getContainer());
+  line.style.cssText = 'position:absolute;top:0;bottom:0;width:2px;margin-left:-1px;background:#fff;' +
+    'box-shadow:0 0 3px rgba(0,0,0,.6);z-index:790;pointer-events:none;';
+  L.DomEvent.disableClickPropagation(box);
+  L.DomEvent.disableScrollPropagation(box);
+  L.DomEvent.on(range, 'mousedown touchstart pointerdown', L.DomEvent.stopPropagation);
+  function clip() {
+    var x = map.getSize().x * range.value / 100;
+    line.style.left = x + 'px';
+    [[left, true], [right, false]].forEach(function (pair) {
+      var el = pair[0].getElement && pair[0].getElement();
+      if (!el) { return; }
+      var nw = map.latLngToContainerPoint(pair[0].getBounds().getNorthWest());
+      var se = map.latLngToContainerPoint(pair[0].getBounds().getSouthEast());
+      var cut = x - nw.x, width = se.x - nw.x;
+      el.style.clipPath = pair[1] ? 'inset(0 ' + Math.max(0, width - cut) + 'px 0 0)'
+                                  : 'inset(0 0 0 ' + Math.max(0, cut) + 'px)';
+    });
+  }
+  range.addEventListener('input', clip);
+  map.on('move zoom zoomend resize viewreset overlayadd layeradd', clip);
+  window.sarcolorSwipe = {range: range, clip: clip};
+  setTimeout(clip, 0);
+})();
+{% endmacro %}
+"""
+
+
+class Swipe(MacroElement):
+    """Show `left` left of a draggable divider and `right` right of it."""
+
+    _template = Template(SWIPE_JS)
+
+    def __init__(self, left: folium.raster_layers.ImageOverlay, right: folium.raster_layers.ImageOverlay) -> None:
+        super().__init__()
+        self._name = "Swipe"
+        self.left, self.right = left, right
+        self.left_name, self.right_name = left.layer_name, right.layer_name
+
+
+def data_url(png: bytes) -> str:
+    """A PNG as an inline data URL."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _offline_map(center: tuple[float, float]) -> folium.Map:
+    fmap = folium.Map(location=center, zoom_start=14, tiles=None, control_scale=True, max_zoom=22)
+    folium.TileLayer("OpenStreetMap", name="Basemap (OpenStreetMap, needs internet)", max_zoom=22).add_to(fmap)
+    # Only Leaflet itself is needed; serve it from the app instead of the CDNs folium lists.
+    fmap.default_js = [("leaflet", asset_url("leaflet.js"))]
+    fmap.default_css = [("leaflet_css", asset_url("leaflet.css"))]
+    return fmap
+
+
+def build_map(
+    overlays: dict[str, Overlay],
+    opacity: float = 1.0,
+    swipe: tuple[str, str] | None = None,
+    visible: set[str] | None = None,
+) -> folium.Map:
+    """A map with one ImageOverlay per named overlay (in order, last on top), fitted to them.
+
+    `opacity` applies to every overlay but the first (the SAR backdrop); `swipe` names two
+    overlays to compare with a divider; `visible` limits which overlays start switched on.
+    """
+    south = min(o.bounds[0][0] for o in overlays.values())
+    west = min(o.bounds[0][1] for o in overlays.values())
+    north = max(o.bounds[1][0] for o in overlays.values())
+    east = max(o.bounds[1][1] for o in overlays.values())
+    fmap = _offline_map(((south + north) / 2, (west + east) / 2))
+    layers = {}
+    for index, (name, overlay) in enumerate(overlays.items()):
+        shown = visible is None or name in visible or (swipe is not None and name in swipe)
+        layers[name] = folium.raster_layers.ImageOverlay(
+            image=data_url(overlay.png),
+            bounds=[list(overlay.bounds[0]), list(overlay.bounds[1])],
+            name=name,
+            opacity=1.0 if index == 0 else opacity,
+            show=shown,
+            interactive=False,
+            cross_origin=False,
+            zindex=index + 1,
+        )
+        layers[name].add_to(fmap)
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    if swipe and swipe[0] in layers and swipe[1] in layers and swipe[0] != swipe[1]:
+        fmap.add_child(Swipe(layers[swipe[0]], layers[swipe[1]]))
+    fmap.fit_bounds([[south, west], [north, east]])
+    return fmap

@@ -1,0 +1,128 @@
+"""Colorize page: pick a sample or upload a SAR scene, run the model with live progress, see the result."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import streamlit as st
+
+from core.colorize import ColorizeOptions
+from core.errors import SarColorError
+from core.jobs import Job
+from core.normalise import Encoding
+from dashboard import ui
+from dashboard.results import show_result
+
+SAR_TYPES = ["tif", "tiff", "png", "jpg", "jpeg"]
+ENCODINGS = {
+    "auto": "Detect automatically",
+    Encoding.DB: "σ0 in dB (float)",
+    Encoding.LINEAR: "Linear power (float)",
+    Encoding.AMPLITUDE: "Amplitude DN (integer, raw GRD)",
+    Encoding.DB_U8: "8-bit rendering of dB",
+    Encoding.LINEAR_U8: "8-bit linear intensity",
+}
+
+
+def _stored_upload(uploaded, slot: str) -> Path:
+    """Copy an upload to the var dir once (uploads are held in RAM), keyed by its upload id."""
+    copies = st.session_state.setdefault("upload_copies", {})
+    key = f"{slot}:{uploaded.file_id}"
+    if key not in copies or not Path(copies[key]).exists():
+        uploaded.seek(0)
+        copies[key] = str(ui.store().store_upload(uploaded.name, uploaded))
+    return Path(copies[key])
+
+
+def _sidebar() -> tuple[Path | None, ColorizeOptions]:
+    with st.sidebar:
+        st.subheader("Model")
+        models = ui.checkpoints()
+        model = st.selectbox("Checkpoint", models, format_func=lambda p: p.stem, key="model") if models else None
+        st.subheader("SAR input")
+        band = st.selectbox("Polarisation", ["VV", "VH"], key="band", help="Band to colorize when the file has both.")
+        encoding = st.selectbox("Encoding", list(ENCODINGS), format_func=ENCODINGS.get, key="encoding",
+                                help="How the pixel values are stored; detected from metadata and values by default.")
+        with st.expander("Tiling"):
+            tile = st.select_slider("Tile size (px)", [128, 256, 512], value=256, key="tile")
+            overlap = st.slider("Overlap (px)", 0, tile // 2, min(64, tile // 2), step=16, key="overlap")
+            batch = st.slider("Batch size", 1, 32, 8, key="batch")
+    return model, ColorizeOptions(band=band, encoding=str(encoding), tile=tile, overlap=overlap, batch=batch)
+
+
+def _inputs() -> tuple[str, Path, str | None, Path | None] | None:
+    """(name, path, reference name, reference path) of the chosen scene, or None."""
+    source = st.radio("Input", ["Built-in sample", "Upload"], horizontal=True, key="source")
+    if source == "Upload":
+        a, b = st.columns(2)
+        sar = a.file_uploader("SAR scene (GeoTIFF, or PNG/JPEG without map)", type=SAR_TYPES, key="sar_upload")
+        ref = b.file_uploader("Reference optical RGB GeoTIFF (optional)", type=["tif", "tiff"], key="ref_upload")
+        if sar is None:
+            st.info("Upload a Sentinel-1 GeoTIFF (σ0 dB, linear or amplitude; VV and/or VH).")
+            return None
+        ref_path = _stored_upload(ref, "ref") if ref is not None else None
+        return sar.name, _stored_upload(sar, "sar"), (ref.name if ref else None), ref_path
+    samples = ui.samples()
+    sample = st.selectbox("Sample", samples, format_func=lambda s: s.label, key="sample")
+    st.caption("Real BigEarthNet Sentinel-1 patch (VV+VH, σ0 dB, 10 m, UTM) with its Sentinel-2 true-colour patch.")
+    return sample.sar.name, sample.sar, sample.optical.name, sample.optical
+
+
+def _start(model_path: Path, scene: tuple, options: ColorizeOptions) -> None:
+    name, path, ref_name, ref_path = scene
+    try:
+        model = ui.load_model(model_path)
+    except SarColorError as exc:
+        st.error(str(exc))
+        return
+    job = ui.store().create(
+        name, path, size_bytes=path.stat().st_size, model=model.name, settings=asdict(options),
+        reference_name=ref_name, reference_path=str(ref_path) if ref_path else None,
+    )
+    ui.runner().submit(job.id, model, options)
+    st.session_state["job_id"] = job.id
+
+
+def _follow(job: Job) -> Job:
+    """Live progress of a running or queued job, with a cancel button; returns the finished job."""
+    runner = ui.runner()
+    handle = runner.handle(job.id)
+    if handle is None:  # started by another process that is gone; the store will say
+        return job
+    with st.status(f"Colorizing {job.file_name}…", expanded=True) as status:
+        if st.button("Cancel", key=f"cancel-{job.id}", icon=":material/cancel:"):
+            runner.cancel(job.id)
+        bar = st.progress(0.0, text="Starting…")
+        while not handle.finished.wait(0.3):
+            position = runner.queue_position(job.id)
+            text = (f"Waiting for a free slot (queue position {position})" if position
+                    else f"{handle.done_tiles} / {handle.total_tiles or '?'} tiles")
+            bar.progress(handle.fraction, text=text)
+        job = ui.store().get(job.id) or job
+        state = {"done": "complete", "cancelled": "error", "failed": "error"}.get(job.status, "running")
+        bar.progress(1.0 if job.status == "done" else handle.fraction, text=job.status_label)
+        status.update(label=f"{job.file_name}: {job.status_label}", state=state, expanded=job.status != "done")
+    return job
+
+
+st.title("Colorize a Sentinel-1 scene")
+model_path, options = _sidebar()
+if model_path is None:
+    ui.no_model_message()
+scene = _inputs()
+if st.button("Colorize", type="primary", icon=":material/palette:", disabled=scene is None or model_path is None,
+             key="run"):
+    _start(model_path, scene, options)
+
+job_id = st.session_state.get("job_id")
+job = ui.store().get(job_id) if job_id else None
+if job is not None:
+    if not job.is_finished:
+        job = _follow(job)
+    if job.status == "done":
+        show_result(job)
+    elif job.status == "failed":
+        st.error(f"**{job.file_name}** could not be colorized. {job.error}", icon=":material/error:")
+    elif job.status == "cancelled":
+        st.warning(job.error or "The job was cancelled.", icon=":material/cancel:")

@@ -1,0 +1,65 @@
+"""History page: every job in the SQLite store; re-download outputs, delete a job and its files."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from dashboard import ui
+from dashboard.results import download_buttons
+
+STATUS_ICONS = {"done": "✅", "failed": "❌", "cancelled": "⏹️", "running": "⏳", "queued": "🕒"}
+
+st.title("History")
+store = ui.store()
+jobs = store.list()
+if not jobs:
+    st.info("No job yet. Colorize a scene on the **Colorize** page; every run is recorded here.")
+    st.stop()
+
+st.dataframe(
+    [
+        {
+            "Started": ui.fmt_time(job.created_at),
+            "File": job.file_name,
+            "Status": f"{STATUS_ICONS.get(job.status, '')} {job.status_label}",
+            "Size": ui.fmt_bytes(job.size_bytes),
+            "CRS": job.crs or "–",
+            "Model": job.model or "–",
+            "Time": ui.fmt_seconds(job.seconds),
+            "Error": job.error or "",
+            "Output": job.output_path or "",
+            "Job": job.id,
+        }
+        for job in jobs
+    ],
+    hide_index=True,
+    width="stretch",
+    column_config={"Error": st.column_config.TextColumn(width="large")},
+    key="history_table",
+)
+st.caption(f"{len(jobs)} job(s), stored in `{store.path}`.")
+
+st.subheader("Job details")
+job = st.selectbox(
+    "Job", jobs, format_func=lambda j: f"{ui.fmt_time(j.created_at)} · {j.file_name} · {j.status_label}", key="job"
+)
+left, right = st.columns([3, 2])
+with left:
+    if job.status == "failed":
+        st.error(job.error or "Failed.")
+    elif job.status == "cancelled":
+        st.warning(job.error or "Cancelled.")
+    st.markdown(f"**Input** `{job.stored_path}`  \n**Reference** {job.reference_name or '–'}")
+    st.code(json.dumps(job.settings, indent=2), language="json")
+with right:
+    if job.status == "done":
+        download_buttons(job, key="-history")
+    if st.button("Delete this job and its files", icon=":material/delete:", key=f"delete-{job.id}"):
+        if job.is_finished:
+            store.delete(job.id)
+            st.toast(f"Deleted job {job.id} ({job.file_name}).")
+            st.rerun()
+        else:
+            st.warning("This job is still running: cancel it on the Colorize page first.")

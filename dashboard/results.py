@@ -1,0 +1,163 @@
+"""The result of one finished job: map, previews, scores, scene facts and downloads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+from rasterio.crs import CRS
+from rasterio.warp import transform_bounds
+from streamlit_folium import st_folium
+
+from core.display import Overlay, mercator_overlay, preview_png, quicklook_png, reference_scores, rgb_raster, sar_raster
+from core.errors import SarColorError
+from core.jobs import Job
+from dashboard.map import build_map
+from dashboard.ui import fmt_bytes, fmt_seconds
+
+SAR, COLORIZED, REFERENCE = "SAR", "Colorized", "Reference optical"
+
+
+@st.cache_data(show_spinner="Preparing display copies…", max_entries=8)
+def _renderings(job_id: str, sar: str, band: str, encoding: str, output: str, reference: str | None) -> dict:
+    """Display rasters of a job (small, cached per job)."""
+    rasters = {SAR: sar_raster(sar, band=band, encoding=encoding), COLORIZED: rgb_raster(Path(output))}
+    if reference:
+        try:
+            rasters[REFERENCE] = rgb_raster(Path(reference))
+        except SarColorError as exc:
+            rasters["error"] = str(exc)
+    return rasters
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _overlays(job_id: str, _rasters: dict) -> dict[str, Overlay]:
+    return {name: mercator_overlay(r) for name, r in _rasters.items() if name != "error" and r.crs is not None}
+
+
+@st.cache_data(show_spinner="Scoring against the reference…", max_entries=16)
+def _scores(output: str, reference: str) -> dict:
+    try:
+        return reference_scores(Path(output), Path(reference))
+    except SarColorError as exc:
+        return {"error": str(exc)}
+
+
+def _facts(job: Job) -> list[tuple[str, str]]:
+    r = job.result
+    rows = [
+        ("File", job.file_name),
+        ("Size", f"{r['width']:,} × {r['height']:,} px ({fmt_bytes(job.size_bytes)})"),
+        ("CRS", r["crs"] or "none (not georeferenced)"),
+        ("Pixel size", f"{r['pixel_size'][0]:g} × {r['pixel_size'][1]:g} (CRS units)"),
+        ("Bounds", ", ".join(f"{v:,.2f}" for v in r["bounds"]) + " (left, bottom, right, top)"),
+    ]
+    if r["crs"]:
+        west, south, east, north = transform_bounds(CRS.from_user_input(r["crs"]), "EPSG:4326", *r["bounds"])
+        rows.append(("Bounds (lon/lat)", f"{west:.5f}, {south:.5f}, {east:.5f}, {north:.5f}"))
+    encoding = f"{r['encoding']} ({'detected' if r['encoding_detected'] else 'set by you'})"
+    rows += [
+        ("Band", r["band"]),
+        ("Encoding", encoding),
+        ("Stretch (dB)", f"{r['stretch_db'][0]:.1f} … {r['stretch_db'][1]:.1f}"),
+        ("Model", job.model or "–"),
+        ("Tiles", f"{r['tiles']} (tile {job.settings.get('tile')} px, overlap {job.settings.get('overlap')} px)"),
+        ("Time", f"{fmt_seconds(r['seconds'])} ({r['megapixels_per_second']:.2f} Mpx/s)"),
+        ("Device", r["device"]),
+    ]
+    if r.get("warped_from_gcps"):
+        rows.append(("Georeference", "warped from ground control points"))
+    return rows
+
+
+def show_map(job: Job, overlays: dict[str, Overlay]) -> None:
+    """The map with its controls (opacity, swipe). Pan and zoom do not rerun the script."""
+    names = list(overlays)
+    c1, c2, c3 = st.columns([2, 2, 2])
+    opacity = c1.slider("Overlay opacity", 0.0, 1.0, 1.0, 0.05, key=f"opacity-{job.id}")
+    left = c2.selectbox("Swipe: left", ["Off", *names], index=0,
+                        key=f"swipe-left-{job.id}")
+    right_options = [n for n in names if n != left]
+    right = c3.selectbox("Swipe: right", right_options, index=0, key=f"swipe-right-{job.id}",
+                         disabled=left == "Off")
+    swipe = (left, right) if left != "Off" and right else None
+    fmap = build_map(overlays, opacity=opacity, swipe=swipe, visible={SAR, COLORIZED} if swipe is None else set())
+    st_folium(fmap, height=520, use_container_width=True, returned_objects=[], key=f"map-{job.id}")
+    st.caption("Basemap tiles need internet; overlays and controls work offline. Drag the slider on the map to swipe.")
+
+
+def show_result(job: Job) -> None:
+    """Everything about a finished job."""
+    r, output = job.result, Path(job.output_path or "")
+    if not output.is_file():
+        st.error(f"The result file of this job is gone ({output}).")
+        return
+    cols = st.columns(4)
+    cols[0].metric("Scene", f"{r['width']:,} × {r['height']:,} px")
+    cols[1].metric("Time", fmt_seconds(r["seconds"]))
+    cols[2].metric("Tiles", r["tiles"])
+    cols[3].metric("Device", r["device"].split(" (")[0])
+    for warning in r.get("warnings", []):
+        st.warning(warning)
+    try:
+        rasters = _renderings(job.id, job.stored_path, r["band"], r["encoding"], str(output), job.reference_path)
+    except SarColorError as exc:
+        st.error(str(exc))
+        return
+    if "error" in rasters:
+        st.warning(f"Reference optical not used: {rasters['error']}")
+    tab_map, tab_compare, tab_facts = st.tabs(["Map", "Compare", "Scene facts"])
+    with tab_map:
+        overlays = _overlays(job.id, rasters)
+        if COLORIZED in overlays:
+            show_map(job, overlays)
+        else:
+            st.info("This image has no georeference, so there is no map: see the previews and downloads.")
+    with tab_compare:
+        shown = [n for n in (SAR, COLORIZED, REFERENCE) if n in rasters]
+        for col, name in zip(st.columns(len(shown)), shown, strict=True):
+            col.image(preview_png(rasters[name]), caption=name, width="stretch")
+        if job.reference_path and REFERENCE in rasters:
+            scores = _scores(str(output), job.reference_path)
+            if "error" in scores:
+                st.warning(scores["error"])
+            else:
+                a, b, c = st.columns(3)
+                a.metric("PSNR vs reference", f"{scores['psnr']:.2f} dB")
+                b.metric("SSIM vs reference", f"{scores['ssim']:.3f}")
+                c.metric("Overlap", f"{scores['overlap']:.0%}")
+        else:
+            st.caption("Add a reference optical GeoTIFF of the same place to score PSNR and SSIM.")
+    with tab_facts:
+        st.table({"": [k for k, _ in _facts(job)], "Value": [v for _, v in _facts(job)]})
+    download_buttons(job)
+
+
+def download_buttons(job: Job, key: str = "") -> None:
+    """Download the full-resolution COG and a PNG quicklook (bytes built on click)."""
+    output = Path(job.output_path or "")
+    if not output.is_file():
+        return
+    stem = Path(job.file_name).stem or "scene"
+    a, b = st.columns(2)
+    a.download_button(
+        f"Download colorized COG ({fmt_bytes(output.stat().st_size)})",
+        data=output.read_bytes,
+        file_name=f"{stem}_colorized.tif",
+        mime="image/tiff",
+        key=f"dl-cog-{job.id}{key}",
+        icon=":material/download:",
+        type="primary",
+        on_click="ignore",
+        width="stretch",
+    )
+    b.download_button(
+        "Download PNG quicklook",
+        data=lambda: quicklook_png(output),
+        file_name=f"{stem}_quicklook.png",
+        mime="image/png",
+        key=f"dl-png-{job.id}{key}",
+        icon=":material/image:",
+        on_click="ignore",
+        width="stretch",
+    )

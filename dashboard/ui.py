@@ -1,0 +1,91 @@
+"""Shared pieces of the pages: process-wide resources (store, runner, model) and formatting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import streamlit as st
+
+from core.checkpoints import LoadedModel, list_checkpoints, load_checkpoint
+from core.jobs import JobStore
+from core.runner import JobRunner
+from core.samples import Sample, build_samples
+from core.settings import Limits, models_dir, var_dir
+
+
+@st.cache_resource(show_spinner=False)
+def _store(root: str) -> JobStore:
+    store = JobStore(root)
+    store.recover()  # jobs cut off by the last stop -> failed (interrupted); stale partials removed
+    return store
+
+
+@st.cache_resource(show_spinner=False)
+def _runner(root: str) -> JobRunner:
+    return JobRunner(_store(root), Limits.from_env())
+
+
+def store() -> JobStore:
+    """The job history of this deployment (opened once per process)."""
+    return _store(str(var_dir()))
+
+
+def runner() -> JobRunner:
+    """The background job runner (one per process)."""
+    return _runner(str(var_dir()))
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def _model(path: str, mtime: float) -> LoadedModel:
+    return load_checkpoint(path)
+
+
+def load_model(path: Path) -> LoadedModel:
+    """A checkpoint, loaded once per process (reloaded if the file changes)."""
+    return _model(str(path), path.stat().st_mtime)
+
+
+def checkpoints() -> list[Path]:
+    """Model files in the models folder, default first."""
+    folder = models_dir()
+    return list_checkpoints(folder) if folder.is_dir() else []
+
+
+@st.cache_resource(show_spinner="Preparing the built-in samples…")
+def samples() -> list[Sample]:
+    """Real BigEarthNet Sentinel-1 scenes with their Sentinel-2 reference."""
+    return build_samples()
+
+
+def no_model_message() -> None:
+    """Say clearly that no checkpoint is installed, and where to put one."""
+    st.warning(
+        f"No trained model found in `{models_dir()}`. Put a checkpoint (`*.pt`, e.g. `default.pt`) there "
+        "or set `SARCOLOR_MODELS_DIR` (models are trained with the `training/` package).",
+        icon=":material/model_training:",
+    )
+
+
+def fmt_bytes(size: int | None) -> str:
+    """1234567 -> '1.2 MB'."""
+    if size is None:
+        return "–"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
+def fmt_time(timestamp: float | None) -> str:
+    """Unix seconds -> local 'YYYY-MM-DD HH:MM:SS'."""
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S") if timestamp else "–"
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    """Duration for humans."""
+    if seconds is None:
+        return "–"
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
