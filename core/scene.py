@@ -170,6 +170,8 @@ def _check_header(src: rasterio.io.DatasetReader, limits: Limits, name: str) -> 
             f"{name} holds {src.dtypes[0]} pixels (complex SLC or boolean?); "
             "colorize a detected GRD product (intensity, amplitude or dB)."
         )
+    if src.tags(1, "IMAGE_STRUCTURE").get("NBITS") == "1":
+        raise UnsupportedRasterError(f"{name} is a 1-bit (boolean) mask, not a SAR image.")
 
 
 def _georeferenced_view(src: rasterio.io.DatasetReader) -> tuple[rasterio.io.DatasetReader | WarpedVRT, bool]:
