@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import rasterio
 import torch
 from rasterio.windows import Window
 
@@ -99,6 +100,21 @@ def colorize(
 ) -> ColorizeResult:
     """Colorize `source` into a COG at `output`. Raises `core.errors` types on bad input."""
     options = options or ColorizeOptions()
+    limits = limits or Limits.from_env()
+    with rasterio.Env(GDAL_CACHEMAX=limits.gdal_cache_mb * 2**20):  # bounded memory whatever the scene size
+        return _colorize(Path(source), Path(output), model, options, progress, cancelled, limits)
+
+
+def _colorize(
+    source: Path,
+    output: Path,
+    model: LoadedModel,
+    options: ColorizeOptions,
+    progress: ProgressCallback | None,
+    cancelled: CancelCheck | None,
+    limits: Limits,
+) -> ColorizeResult:
+    """`colorize` inside its GDAL environment."""
     started = time.perf_counter()
     predictor = Predictor(model, options.device, options.precision)
     _validate(options, predictor)

@@ -33,12 +33,14 @@ class Limits:
     max_pixels: int = 2_000_000_000
     max_bands: int = 4
     max_concurrent_jobs: int = 2
+    gdal_cache_mb: int = 256  # GDAL block cache per process; its default (5 % of RAM) grows RSS with scene size
 
     @classmethod
     def from_env(cls) -> Limits:
-        """Limits from SARCOLOR_MAX_PIXELS / _MAX_BANDS / _MAX_CONCURRENT_JOBS."""
+        """Limits from SARCOLOR_MAX_PIXELS / _MAX_BANDS / _MAX_CONCURRENT_JOBS / _GDAL_CACHE_MB."""
         return cls(
             max_pixels=_env_int("SARCOLOR_MAX_PIXELS", cls.max_pixels),
             max_bands=_env_int("SARCOLOR_MAX_BANDS", cls.max_bands),
             max_concurrent_jobs=_env_int("SARCOLOR_MAX_CONCURRENT_JOBS", cls.max_concurrent_jobs),
+            gdal_cache_mb=_env_int("SARCOLOR_GDAL_CACHE_MB", cls.gdal_cache_mb),
         )

@@ -98,7 +98,7 @@ def test_header_claiming_huge_size_is_refused(tmp_path: Path, pixel_model) -> No
     ):
         pass
     assert path.stat().st_size < 10_000_000
-    with pytest.raises(errors.RasterTooLargeError, match="huge.tif"):
+    with pytest.raises(errors.RasterTooLargeError, match=r"huge\.tif"):
         colorize(path, tmp_path / "out" / "r.tif", pixel_model)
     _assert_nothing_written(tmp_path / "out")
 
