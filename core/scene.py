@@ -152,6 +152,8 @@ def _open(path: Path) -> rasterio.io.DatasetReader:
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             return rasterio.open(path)
     except RasterioIOError as exc:
+        if "bands" in str(exc).lower():  # GDAL refuses 0-band datasets at open
+            raise UnsupportedRasterError(f"{path.name} has no usable bands; {BAND_HINT}.") from exc
         raise NotARasterError(f"{path.name} is not a readable raster image (GeoTIFF, PNG or JPEG): {exc}") from exc
 
 
