@@ -29,6 +29,7 @@ from core.samples import S2_DISPLAY_MAX_REFLECTANCE
 from core.scene import opened_scene
 
 MAX_SIDE = 2048
+MIN_SIDE = 512
 WEB_MERCATOR = CRS.from_epsg(3857)
 WGS84 = CRS.from_epsg(4326)
 
@@ -117,8 +118,12 @@ def rgb_raster(path, max_side: int = MAX_SIDE) -> Raster:
         return Raster(rgb, mask, step, src.crs)
 
 
-def mercator_overlay(raster: Raster, max_side: int = MAX_SIDE) -> Overlay:
-    """Warp a rendering to EPSG:3857 (<= max_side px) for a Leaflet ImageOverlay."""
+def mercator_overlay(raster: Raster, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> Overlay:
+    """Warp a rendering to EPSG:3857 for a Leaflet ImageOverlay.
+
+    The long side is at most `max_side` px; small scenes are upsampled to `min_side` px so that
+    their edges, rotated by the warp, do not show as coarse steps.
+    """
     if raster.crs is None:
         raise UnsupportedRasterError("This image has no georeference, so it cannot be placed on the map.")
     _, height, width = raster.values.shape
@@ -128,12 +133,13 @@ def mercator_overlay(raster: Raster, max_side: int = MAX_SIDE) -> Overlay:
         raster.crs, WEB_MERCATOR, width, height, left=min(left, right), bottom=min(top, bottom),
         right=max(left, right), top=max(top, bottom),
     )
-    scale = max(1.0, max(dst_w, dst_h) / max_side)
+    long_side = max(dst_w, dst_h)
+    scale = long_side / max_side if long_side > max_side else min(1.0, long_side / min(min_side, max_side))
     dst_w, dst_h = max(1, round(dst_w / scale)), max(1, round(dst_h / scale))
     dst_transform = dst_transform @ Affine.scale(scale)
     rgba = raster.rgba().transpose(2, 0, 1)
     out = np.zeros((4, dst_h, dst_w), dtype=np.uint8)
-    for i, resampling in enumerate([Resampling.bilinear] * 3 + [Resampling.nearest]):
+    for i, resampling in enumerate([Resampling.nearest] * 4):
         reproject(rgba[i], out[i], src_transform=raster.transform, src_crs=raster.crs,
                   dst_transform=dst_transform, dst_crs=WEB_MERCATOR, resampling=resampling)
     x0, y0 = dst_transform @ (0, 0)

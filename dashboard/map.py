@@ -24,7 +24,7 @@ SWIPE_JS = """
   var map = {{ this._parent.get_name() }};
   var left = {{ this.left.get_name() }}, right = {{ this.right.get_name() }};
   var box = L.DomUtil.create('div', 'sarcolor-swipe', map.getContainer());
-  box.style.cssText = 'position:absolute;left:10%;right:10%;bottom:18px;z-index:800;text-align:center;';
+  box.style.cssText = 'position:absolute;left:18%;right:18%;bottom:14px;z-index:800;text-align:center;';
   var label = L.DomUtil.create('div', '', box);
   label.style.cssText = 'font:12px sans-serif;background:rgba(255,255,255,.85);display:inline-block;' +
     'padding:1px 8px;border-radius:4px;margin-bottom:2px;';

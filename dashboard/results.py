@@ -133,13 +133,13 @@ def show_result(job: Job) -> None:
     download_buttons(job)
 
 
-def download_buttons(job: Job, key: str = "") -> None:
+def download_buttons(job: Job, key: str = "", stacked: bool = False) -> None:
     """Download the full-resolution COG and a PNG quicklook (bytes built on click)."""
     output = Path(job.output_path or "")
     if not output.is_file():
         return
     stem = Path(job.file_name).stem or "scene"
-    a, b = st.columns(2)
+    a, b = (st.container(), st.container()) if stacked else st.columns(2)
     a.download_button(
         f"Download colorized COG ({fmt_bytes(output.stat().st_size)})",
         data=output.read_bytes,

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
 from dashboard import ui
 from dashboard.results import download_buttons
-
-STATUS_ICONS = {"done": "✅", "failed": "❌", "cancelled": "⏹️", "running": "⏳", "queued": "🕒"}
 
 st.title("History")
 store = ui.store()
@@ -23,7 +19,7 @@ st.dataframe(
         {
             "Started": ui.fmt_time(job.created_at),
             "File": job.file_name,
-            "Status": f"{STATUS_ICONS.get(job.status, '')} {job.status_label}",
+            "Status": job.status_label,
             "Size": ui.fmt_bytes(job.size_bytes),
             "CRS": job.crs or "–",
             "Model": job.model or "–",
@@ -52,10 +48,11 @@ with left:
     elif job.status == "cancelled":
         st.warning(job.error or "Cancelled.")
     st.markdown(f"**Input** `{job.stored_path}`  \n**Reference** {job.reference_name or '–'}")
-    st.code(json.dumps(job.settings, indent=2), language="json")
+    settings = " · ".join(f"{k} **{v}**" for k, v in job.settings.items())
+    st.markdown(f"**Settings** {settings or '–'}")
 with right:
     if job.status == "done":
-        download_buttons(job, key="-history")
+        download_buttons(job, key="-history", stacked=True)
     if st.button("Delete this job and its files", icon=":material/delete:", key=f"delete-{job.id}"):
         if job.is_finished:
             store.delete(job.id)

@@ -18,14 +18,15 @@ if not checkpoints:
 
 for path in checkpoints:
     with st.container(border=True):
-        st.subheader(path.stem)
-        stat = path.stat()
-        st.caption(f"`{path.name}` · {ui.fmt_bytes(stat.st_size)} · modified {ui.fmt_time(stat.st_mtime)}")
         card = model_card_path(folder, path.stem)
+        text = card.read_text(encoding="utf-8") if card.is_file() else ""
+        if not text.lstrip().startswith("# "):
+            st.subheader(path.stem)
+        stat = path.stat()
         left, right = st.columns([3, 2])
         with left:
-            if card.is_file():
-                st.markdown(card.read_text(encoding="utf-8"))
+            if text:
+                st.markdown(text)
             else:
                 st.info(f"No model card yet (`{card.name}`).")
         with right:
@@ -35,5 +36,10 @@ for path in checkpoints:
                 st.error(str(exc))
                 continue
             params = sum(p.numel() for p in model.generator.parameters())
-            st.markdown(f"**Parameters** {params / 1e6:.1f} M")
-            st.json({"architecture": model.config.as_dict(), "metadata": model.metadata}, expanded=False)
+            facts = {"File": f"`{path.name}`", "Size": ui.fmt_bytes(stat.st_size),
+                     "Modified": ui.fmt_time(stat.st_mtime), "Parameters": f"{params / 1e6:.1f} M",
+                     **{k.replace("_", " ").capitalize(): f"`{v}`" for k, v in model.config.as_dict().items()}}
+            st.markdown("\n".join(f"- **{k}** {v}" for k, v in facts.items()))
+            if model.metadata:
+                with st.expander("Training metadata"):
+                    st.json(model.metadata)

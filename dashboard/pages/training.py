@@ -66,9 +66,9 @@ with tab_loss:
         curves(steps, losses, "Generator losses per step")
     with right:
         curves(steps, disc, "Discriminator losses per step")
-    if not epochs.empty and x_axis:
-        st.markdown("**Losses per epoch**")
-        st.line_chart(epochs.set_index("epoch")[[c for c in losses + disc if c in epochs]], height=260)
+    if "epoch" in steps and steps["epoch"].nunique() > 1 and losses + disc:
+        st.markdown("**Mean losses per epoch**")
+        st.line_chart(steps.groupby("epoch")[losses + disc].mean(), height=260)
 with tab_val:
     val_cols = [c for c in epochs.columns if c.startswith("val_")]
     if epochs.empty or not val_cols:
