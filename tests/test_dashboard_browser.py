@@ -1,0 +1,205 @@
+"""End to end in a real browser: `streamlit run` + Playwright driving Debian's Chromium, offline.
+
+Uploads a real georeferenced Sentinel-1 sample, colorizes it, checks that the map iframe renders
+Leaflet (served by the app, no CDN) with the colorized overlay loaded, toggles a layer, downloads
+the COG and checks its georeference. Screenshots of every page go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from core.checkpoints import save_checkpoint, untrained_model
+from core.networks import GeneratorConfig
+from core.samples import default_sample
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _write_training_log(path: Path) -> None:
+    """A small synthetic log (UI test data only) so the Training page has curves to draw."""
+    rng = np.random.default_rng(0)
+    with open(path, "w") as f:
+        for step in range(1, 201):
+            decay = np.exp(-step / 80)
+            record = {"kind": "step", "epoch": step // 50, "step": step, "time_s": step * 1.1,
+                      "g_adv": 0.7 + 0.1 * rng.random(), "g_l1": 0.1 + 0.3 * decay + 0.02 * rng.random(),
+                      "d_real": 0.5 + 0.1 * rng.random(), "d_fake": 0.5 + 0.1 * rng.random(),
+                      "lr_g": 2e-4, "lr_d": 2e-4, "images_per_s": 4 + rng.random()}
+            f.write(json.dumps(record) + "\n")
+            if step % 50 == 0:
+                f.write(json.dumps({"kind": "epoch", "epoch": step // 50, "step": step, "time_s": step * 1.1,
+                                    "val_psnr": 10 + step / 40, "val_ssim": 0.1 + step / 1000}) + "\n")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run dashboard/app.py` on a free local port, with a temporary model and var dir."""
+    if shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium); browser test skipped")
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    tmp = tmp_path_factory.mktemp("browser")
+    models = tmp / "models"
+    save_checkpoint(models / "default.pt", untrained_model(GeneratorConfig(ngf=8)).generator)
+    (models / "default.md").write_text("# default\n\nUntrained test generator (browser test).\n")
+    _write_training_log(models / "default.train.jsonl")
+    port = _free_port()
+    env = {**os.environ, "SARCOLOR_MODELS_DIR": str(models), "SARCOLOR_VAR_DIR": str(tmp / "var")}
+    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
+    log = open(tmp / "streamlit.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"streamlit did not start: {(tmp / 'streamlit.log').read_text()[-2000:]}")
+        yield url, tmp
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 1700}, accept_downloads=True)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def _settled(page, timeout: float = 60_000) -> None:
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+
+
+def _shot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_upload_colorize_map_download(server, page, tmp_path):
+    url, _ = server
+    sample = default_sample()
+    page.goto(url)
+    _settled(page)
+    page.get_by_text("Upload", exact=True).click()
+    _settled(page)
+    try:
+        page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(sample.sar))
+        page.get_by_test_id("stFileChip").first.wait_for()
+        _settled(page)
+        page.get_by_test_id("stFileUploaderDropzoneInput").last.set_input_files(str(sample.optical))
+        page.get_by_test_id("stFileChip").nth(1).wait_for()
+        _settled(page)
+    finally:
+        _shot(page, "upload")
+    page.get_by_role("button", name=re.compile("^.*Colorize$")).click()
+    page.get_by_text("Download colorized COG").wait_for(timeout=120_000)
+    _settled(page)
+
+    frame = page.frame_locator(MAP_FRAME)
+    frame.locator(".leaflet-container").wait_for(timeout=30_000)
+    overlays = frame.locator("img.leaflet-image-layer")
+    overlays.first.wait_for(timeout=30_000)
+    page.wait_for_function(
+        """() => { const f = document.querySelector('iframe[title="streamlit_folium.st_folium"]');
+                   const imgs = f && f.contentDocument.querySelectorAll('img.leaflet-image-layer');
+                   return imgs && imgs.length >= 2 && [...imgs].every(i => i.complete && i.naturalWidth > 0); }""",
+        timeout=30_000,
+    )
+    assert overlays.count() == 2  # SAR + Colorized shown; reference listed but off
+    assert page.locator(MAP_FRAME).bounding_box()["height"] > 300
+    labels = frame.locator(".leaflet-control-layers-overlays label")
+    assert {labels.nth(i).inner_text().strip() for i in range(labels.count())} == {
+        "SAR", "Colorized", "Reference optical"}
+    _shot(page, "colorize")
+
+    frame.locator(".leaflet-control-layers-overlays label", has_text="Colorized").locator("input").click()
+    page.wait_for_timeout(300)
+    assert overlays.count() == 1
+    frame.locator(".leaflet-control-layers-overlays label", has_text="Reference optical").locator("input").click()
+    page.wait_for_timeout(300)
+    assert overlays.count() == 2
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name=re.compile("Download colorized COG")).click()
+    target = tmp_path / "result.tif"
+    info.value.save_as(target)
+    with rasterio.open(target) as cog:
+        assert cog.crs is not None and cog.crs.to_epsg() == 32633
+        assert cog.count == 4 and (cog.width, cog.height) == (120, 120)
+        assert cog.transform.a == pytest.approx(10.0)
+
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_text("PSNR vs reference").wait_for()
+    _shot(page, "colorize-compare")
+
+
+def test_swipe_and_other_pages(server, page):
+    page.get_by_role("tab", name="Map").click()
+    page.get_by_label("Swipe: left").click()
+    page.get_by_role("option", name="SAR").click()
+    page.wait_for_timeout(500)
+    _settled(page)
+    page.wait_for_function(f"document.querySelectorAll('{MAP_FRAME}').length === 1", timeout=30_000)
+    frame = page.frame_locator(MAP_FRAME)
+    frame.locator(".sarcolor-swipe-range").wait_for(timeout=30_000)
+    frame.locator(".leaflet-image-layer").first.wait_for()
+    page.wait_for_timeout(500)
+    _shot(page, "colorize-swipe")
+
+    for title, text in [("History", "Job details"), ("Training", "Generator losses per step"),
+                        ("Evaluation", "No evaluation results yet"), ("Models", "Untrained test generator")]:
+        page.get_by_role("link", name=title).click()
+        page.get_by_text(text).first.wait_for(timeout=30_000)
+        _settled(page)
+        page.wait_for_timeout(500)
+        _shot(page, title.lower())
+    page.get_by_role("link", name="History").click()
+    page.get_by_text("Job details").wait_for()
+    page.get_by_text("1 job(s), stored in").wait_for(timeout=10_000)
+    assert page.get_by_role("button", name=re.compile("Download colorized COG")).is_visible()

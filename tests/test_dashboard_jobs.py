@@ -1,0 +1,142 @@
+"""The job store and runner behind the dashboard: history, queue, cancel, interrupted jobs, display copies."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import pytest
+import rasterio
+
+from core.checkpoints import untrained_model
+from core.cog import PARTIAL_MARKER
+from core.colorize import ColorizeOptions
+from core.display import mercator_overlay, quicklook_png, reference_scores, rgb_raster, sar_raster
+from core.jobs import JobStore, safe_name
+from core.networks import GeneratorConfig
+from core.runner import JobRunner
+from core.samples import default_sample
+from core.settings import Limits
+
+
+@pytest.fixture(scope="module")
+def model():
+    return untrained_model(GeneratorConfig(ngf=8))
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("../../etc/passwd", "passwd"), ("/abs/scène été.tif", "scene_ete.tif"), ("a b.TIF", "a_b.TIF"), ("..", "upload")],
+)
+def test_safe_name(given, stored):
+    assert safe_name(given) == stored
+
+
+def test_store_roundtrip_and_upload_copy(tmp_path):
+    store = JobStore(tmp_path)
+    path = store.store_upload("../x y.tif", io.BytesIO(b"abc"))
+    assert path.parent == tmp_path / "uploads" and path.read_bytes() == b"abc" and path.name.endswith("x_y.tif")
+    job = store.create("../x y.tif", path, size_bytes=3, model="m", settings={"tile": 256})
+    store.update(job.id, status="failed", error="bad")
+    again = JobStore(tmp_path).get(job.id)  # survives a restart
+    assert (again.file_name, again.status, again.error) == ("../x y.tif", "failed", "bad")
+    assert again.settings == {"tile": 256}
+    store.delete(job.id)
+    assert store.get(job.id) is None and not path.exists()
+
+
+def test_recover_marks_interrupted_and_cleans_partials(tmp_path):
+    store = JobStore(tmp_path)
+    running = store.create("a.tif", "/nowhere/a.tif")
+    store.update(running.id, status="running")
+    done = store.create("b.tif", "/nowhere/b.tif")
+    store.update(done.id, status="done")
+    folder = store.output_dir(running.id)
+    folder.mkdir(parents=True)
+    stale = folder / f".a_colorized.tif{PARTIAL_MARKER}0123456789ab.tif"
+    stale.write_bytes(b"half")
+    count, removed = JobStore(tmp_path).recover()
+    assert count == 1 and removed == [stale] and not stale.exists()
+    job = store.get(running.id)
+    assert job.status == "failed" and job.status_label == "failed (interrupted)"
+    assert store.get(done.id).status == "done"
+
+
+def test_runner_runs_job_and_records_result(tmp_path, model):
+    sample = default_sample()
+    store = JobStore(tmp_path)
+    runner = JobRunner(store, Limits(max_concurrent_jobs=1))
+    job = store.create(sample.sar.name, sample.sar)
+    runner.submit(job.id, model, ColorizeOptions())
+    assert runner.wait(job.id, timeout=120)
+    job = store.get(job.id)
+    assert job.status == "done", job.error
+    assert job.result["crs"] == "EPSG:32633" and job.result["width"] == 120 and job.seconds > 0
+    assert runner.handle(job.id).fraction == 1.0
+    with rasterio.open(job.output_path) as cog:
+        assert cog.crs.to_epsg() == 32633
+
+
+def test_queue_position_and_cancel(tmp_path, model, monkeypatch):
+    sample = default_sample()
+    store = JobStore(tmp_path)
+    runner = JobRunner(store, Limits(max_concurrent_jobs=1))
+    gate = threading.Event()
+    import core.runner
+
+    real = core.runner.colorize
+
+    def slow(*args, **kwargs):
+        gate.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(core.runner, "colorize", slow)
+    first, second = (store.create(sample.sar.name, sample.sar) for _ in range(2))
+    runner.submit(first.id, model, ColorizeOptions())
+    runner.submit(second.id, model, ColorizeOptions())
+    for _ in range(100):
+        if store.get(first.id).status == "running":
+            break
+        threading.Event().wait(0.05)
+    assert runner.queue_position(first.id) is None and runner.queue_position(second.id) == 1
+    runner.cancel(second.id)
+    gate.set()
+    assert runner.wait(first.id, 120) and runner.wait(second.id, 120)
+    assert store.get(first.id).status == "done"
+    cancelled = store.get(second.id)
+    assert cancelled.status == "cancelled" and "cancelled" in cancelled.error
+    assert not list(store.output_dir(second.id).glob("*"))
+
+
+def test_failed_job_keeps_reason(tmp_path, model):
+    bad = tmp_path / "bad.tif"
+    bad.write_text("not an image")
+    store = JobStore(tmp_path / "var")
+    runner = JobRunner(store)
+    job = store.create("bad.tif", bad)
+    runner.submit(job.id, model, ColorizeOptions())
+    runner.wait(job.id, 60)
+    job = store.get(job.id)
+    assert job.status == "failed" and "not a readable raster" in job.error
+
+
+def test_display_copies_and_reference_scores(tmp_path, model):
+    sample = default_sample()
+    store = JobStore(tmp_path)
+    runner = JobRunner(store)
+    job = store.create(sample.sar.name, sample.sar)
+    runner.submit(job.id, model, ColorizeOptions())
+    runner.wait(job.id, 120)
+    output = store.get(job.id).output_path
+    sar = sar_raster(sample.sar)
+    assert sar.values.shape == (1, 120, 120) and sar.valid.all()
+    overlay = mercator_overlay(sar, max_side=64)
+    assert max(overlay.width, overlay.height) <= 64 and overlay.png.startswith(b"\x89PNG")
+    (south, west), (north, east) = overlay.bounds
+    assert 48.2 < south < north < 48.24 and 13.7 < west < east < 13.74
+    assert quicklook_png(output).startswith(b"\x89PNG")
+    scores = reference_scores(output, sample.optical)
+    assert scores["overlap"] == pytest.approx(1.0) and 0 < scores["psnr"] < 40 and -1 <= scores["ssim"] <= 1
+    same = reference_scores(output, output)  # a result against itself is perfect
+    assert same["ssim"] == pytest.approx(1.0)
+    assert rgb_raster(sample.optical).values.shape == (3, 120, 120)

@@ -1,0 +1,234 @@
+"""AppTest of every dashboard page, on the real BigEarthNet sample and a small untrained checkpoint.
+
+Training/evaluation files here are small synthetic stand-ins written to a temporary models
+folder (UI test data only; nothing is written to models/).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from PIL import Image
+from rasterio.warp import transform_bounds
+from streamlit.testing.v1 import AppTest
+
+from core.checkpoints import save_checkpoint, untrained_model
+from core.jobs import JobStore
+from core.networks import GeneratorConfig
+from core.samples import default_sample
+from dashboard.assets import VENDOR_DIR
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+OVERLAY = re.compile(r'L\.imageOverlay\(\s*"data:image/png;base64,[A-Za-z0-9+/=]+",\s*(\[\[[^\]]*\],\s*\[[^\]]*\]\])')
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch) -> dict[str, Path]:
+    """A models dir holding a tiny untrained checkpoint and card, and an empty var dir."""
+    models, var = tmp_path / "models", tmp_path / "var"
+    save_checkpoint(models / "default.pt", untrained_model(GeneratorConfig(ngf=8)).generator)
+    (models / "default.md").write_text("# default\n\nTiny untrained generator for UI tests.\n")
+    monkeypatch.setenv("SARCOLOR_MODELS_DIR", str(models))
+    monkeypatch.setenv("SARCOLOR_VAR_DIR", str(var))
+    return {"models": models, "var": var}
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _upload(at: AppTest, sar: tuple[str, bytes], reference: tuple[str, bytes] | None = None) -> None:
+    at.radio(key="source").set_value("Upload").run()
+    at.file_uploader(key="sar_upload").set_value((*sar, "image/tiff")).run()
+    if reference:
+        at.file_uploader(key="ref_upload").set_value((*reference, "image/tiff")).run()
+
+
+def _run(at: AppTest) -> None:
+    at.button(key="run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _map_args(at: AppTest) -> dict:
+    components = at.get("component_instance")
+    assert len(components) == 1, "expected one st_folium map"
+    return json.loads(components[0].proto.json_args)
+
+
+def test_sample_run_shows_result_downloads_and_history(env):
+    at = _app()
+    _run(at)
+    assert not at.error, [e.value for e in at.error]
+    assert {m.label for m in at.metric} >= {"Scene", "Time", "Tiles", "PSNR vs reference", "SSIM vs reference"}
+    assert at.metric[0].value == "120 × 120 px"
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert any(label.startswith("Download colorized COG") for label in labels)
+    assert "Download PNG quicklook" in labels
+    facts = at.table[0].value
+    assert "EPSG:32633" in facts.to_string() and "db (detected)" in facts.to_string()
+
+    at.switch_page("pages/history.py").run()
+    assert not at.exception
+    history = at.dataframe[0].value
+    assert list(history["File"]) == [default_sample().sar.name]
+    assert "done" in history["Status"].iloc[0]
+
+
+def test_uploaded_scene_map_has_layers_with_epsg4326_bounds(env):
+    sample = default_sample()
+    at = _app()
+    _upload(at, (sample.sar.name, sample.sar.read_bytes()), (sample.optical.name, sample.optical.read_bytes()))
+    _run(at)
+    assert not at.error, [e.value for e in at.error]
+    args = _map_args(at)
+    assert args["js_links"] == ["/app/static/vendor/leaflet.js"]  # served by the app, no CDN
+    assert args["css_links"] == ["/app/static/vendor/leaflet.css"]
+    assert (VENDOR_DIR / "leaflet.js").stat().st_size > 100_000
+    assert args["returned_objects"] == []
+    for name in ("SAR", "Colorized", "Reference optical"):
+        assert f'"{name}"' in args["script"]
+    overlays = [json.loads(b) for b in OVERLAY.findall(args["script"])]
+    assert len(overlays) == 3
+    with rasterio.open(sample.sar) as src:
+        west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+    for (s, w), (n, e) in overlays:
+        assert (s, w, n, e) == pytest.approx((south, west, north, east), abs=2e-4)  # within ~1 pixel (10 m)
+    job = JobStore(env["var"]).list()[0]
+    assert job.status == "done" and job.file_name == sample.sar.name and job.crs == "EPSG:32633"
+    assert Path(job.stored_path).parent == env["var"] / "uploads"
+    with rasterio.open(job.output_path) as cog:
+        assert cog.crs.to_epsg() == 32633 and cog.count == 4
+
+
+def test_swipe_adds_divider_control(env):
+    at = _app()
+    _run(at)
+    at.selectbox(key=f"swipe-left-{JobStore(env['var']).list()[0].id}").set_value("SAR").run()
+    script = _map_args(at)["script"]
+    assert "sarcolor-swipe" in script and "clipPath" in script
+
+
+def test_bad_upload_shows_error_and_history_says_failed(env):
+    at = _app()
+    _upload(at, ("../../etc/scene.tif", b"this is not a GeoTIFF"))
+    _run(at)
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "could not be colorized" in message and "not a readable raster" in message
+    assert "Traceback" not in message
+    assert not at.get("component_instance")
+    job = JobStore(env["var"]).list()[0]
+    assert job.status == "failed" and "not a readable raster" in job.error
+    assert job.file_name == "../../etc/scene.tif"  # shown as given, stored under a safe name
+    assert Path(job.stored_path).parent == env["var"] / "uploads"
+    assert not list((env["var"] / "outputs").rglob("*.tif"))
+
+    at.switch_page("pages/history.py").run()
+    assert "failed" in at.dataframe[0].value["Status"].iloc[0]
+    assert any("not a readable raster" in e.value for e in at.error)
+
+
+def test_no_checkpoint_says_so(env, tmp_path, monkeypatch):
+    monkeypatch.setenv("SARCOLOR_MODELS_DIR", str(tmp_path / "empty"))
+    at = _app()
+    assert any("No trained model found" in w.value for w in at.warning)
+    assert at.button(key="run").disabled
+
+
+def test_history_delete_removes_job_and_files(env):
+    at = _app()
+    _run(at)
+    job = JobStore(env["var"]).list()[0]
+    assert Path(job.output_path).is_file()
+    at.switch_page("pages/history.py").run()
+    at.button(key=f"delete-{job.id}").click().run()
+    assert JobStore(env["var"]).list() == []
+    assert not Path(job.output_path).exists()
+    assert default_sample().sar.is_file()  # built-in inputs are never deleted
+
+
+def _write_training_log(path: Path) -> None:
+    lines = [{"kind": "step", "epoch": 0, "step": s, "time_s": s * 1.0, "g_adv": 0.7, "g_l1": 1 / s,
+              "d_real": 0.5, "d_fake": 0.4, "lr_g": 2e-4, "lr_d": 2e-4, "images_per_s": 5.0} for s in range(1, 30)]
+    lines.append({"kind": "epoch", "epoch": 0, "step": 29, "time_s": 29.0, "val_psnr": 12.5, "val_ssim": 0.21,
+                  "val_sen12_psnr": 12.0, "val_sen12_ssim": 0.2})
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n{truncated line")
+
+
+def test_training_page(env):
+    at = _app()
+    at.switch_page("pages/training.py").run()
+    assert any("No training log yet" in i.value for i in at.info)
+    _write_training_log(env["models"] / "default.train.jsonl")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert {m.label: m.value for m in at.metric}["Best val PSNR"] == "12.50 dB"
+    assert len(at.get("vega_lite_chart")) >= 5
+
+
+def test_evaluation_page(env):
+    at = _app()
+    at.switch_page("pages/evaluation.py").run()
+    assert any("No evaluation results yet" in i.value for i in at.info)
+    folder = env["models"] / "eval"
+    folder.mkdir()
+    summary = {"default": {"test": {"sen12": {"psnr_mean": 13.1, "psnr_median": 13.0, "ssim_mean": 0.25}}},
+               "baselines": {"grey": {"psnr_mean": 10.2, "ssim_mean": 0.12}}}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    with open(folder / "per_image.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["model", "split", "source", "group", "pair_id", "psnr", "ssim"])
+        for i in range(20):
+            group = "urban" if i % 2 else "forest"
+            writer.writerow(["default", "test", "sen12", group, f"p{i}", 10 + i / 4, 0.1 + i / 100])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    tables = [df.value for df in at.dataframe]
+    assert len(tables[0]) == 20  # per-image table
+    assert set(tables[1]["group"]) == {"urban", "forest"}  # by-group breakdown
+    assert "default / test / sen12" in set(tables[2]["path"])  # variant comparison
+
+
+def test_models_page(env):
+    at = _app()
+    at.switch_page("pages/models.py").run()
+    assert not at.exception
+    assert any("Tiny untrained generator" in m.value for m in at.markdown)
+    (env["models"] / "broken.pt").write_bytes(b"not a checkpoint")
+    at.run()
+    assert any("broken.pt" in e.value for e in at.error)
+
+
+def test_png_without_georeference_gives_previews_but_no_map(env):
+    with rasterio.open(default_sample().sar) as src:
+        db = src.read(1)
+    grey = np.clip((db + 25) / 25 * 255, 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(grey).save(buffer, format="PNG")
+    at = _app()
+    _upload(at, ("scene.png", buffer.getvalue()))
+    _run(at)
+    assert not at.error, [e.value for e in at.error]
+    assert any("no georeference" in w.value for w in at.warning)
+    assert not at.get("component_instance")
+    assert any("no georeference, so there is no map" in i.value for i in at.info)
+    assert len(at.get("image")) == 2  # SAR | colorized previews
+    assert any(b.proto.label.startswith("Download colorized COG") for b in at.get("download_button"))
+
+
+def test_too_large_scene_is_refused_with_the_limit(env, monkeypatch):
+    monkeypatch.setenv("SARCOLOR_MAX_PIXELS", "1000")
+    at = _app()
+    _run(at)
+    assert len(at.error) == 1 and "SARCOLOR_MAX_PIXELS" in at.error[0].value
+    assert JobStore(env["var"]).list()[0].status == "failed"
