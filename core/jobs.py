@@ -26,6 +26,7 @@ from core.settings import var_dir
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 INTERRUPTED = "interrupted: the app stopped before this job finished"
+ORPHAN_UPLOAD_AGE_S = 24 * 3600
 _COLUMNS = {
     "id": "TEXT PRIMARY KEY",
     "created_at": "REAL NOT NULL",
@@ -118,7 +119,7 @@ class JobStore:
         return db
 
     def recover(self) -> tuple[int, list[Path]]:
-        """Startup: mark jobs cut off by a stop as failed (interrupted); remove stale partial files."""
+        """Startup: jobs cut off by a stop -> failed (interrupted); remove stale partials and old orphan uploads."""
         with contextlib.closing(self._connect()) as db, db:
             cursor = db.execute(
                 "UPDATE jobs SET status='failed', error=?, finished_at=? WHERE status IN ('queued','running')",
@@ -126,7 +127,19 @@ class JobStore:
             )
             count = cursor.rowcount
         removed = [p for folder in self.outputs.glob("*") if folder.is_dir() for p in cleanup_stale_partials(folder)]
-        return count, removed
+        return count, removed + self._remove_orphan_uploads()
+
+    def _remove_orphan_uploads(self, older_than_s: float = ORPHAN_UPLOAD_AGE_S) -> list[Path]:
+        """Uploads that no job refers to (uploaded, never run) once they are a day old."""
+        with contextlib.closing(self._connect()) as db:
+            used = {p for row in db.execute("SELECT stored_path, reference_path FROM jobs") for p in row if p}
+        now, removed = time.time(), []
+        for path in self.uploads.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if str(path) not in used and now - path.stat().st_mtime > older_than_s:
+                    path.unlink()
+                    removed.append(path)
+        return removed
 
     def create(self, file_name: str, stored_path: str | Path, **fields) -> Job:
         """Insert a queued job and give it its output folder."""

@@ -5,10 +5,10 @@ File conventions (shared with `training/`), for a checkpoint `models/NAME.pt`:
   ('step' or 'epoch'), `epoch`, `step`, `time_s`, loss components (`g_adv`, `g_l1`, `g_grad`,
   `g_mse`, ... for the generator, `d_real`, `d_fake` for the discriminator), `lr_g`, `lr_d`,
   `images_per_s`; epoch lines add `val_psnr`, `val_ssim` and per-validation-set keys
-  (`val_<set>_psnr`, `val_<set>_ssim`).
+  (`val_psnr_<set>`, `val_ssim_<set>`). Other kinds (e.g. 'config') are ignored by the charts.
 - `models/NAME.md` — the model card (Markdown).
-- `models/eval/summary.json` — per model and per split/source: mean/median PSNR (dB) and SSIM,
-  plus baselines; nested objects whose leaves are metric dicts.
+- `models/eval/summary.json` — `{"models": {model or baseline: {split/source key: {n, psnr_mean,
+  psnr_median, ssim_mean, ...}}}, ...notes}`; any nesting whose leaves are metric dicts is shown.
 - `models/eval/per_image.csv` — columns model, split, source, group, pair_id, psnr, ssim.
 - `models/eval/*.png` — sample grids (SAR | prediction | truth), best and worst examples.
 """

@@ -140,3 +140,19 @@ def test_display_copies_and_reference_scores(tmp_path, model):
     same = reference_scores(output, output)  # a result against itself is perfect
     assert same["ssim"] == pytest.approx(1.0)
     assert rgb_raster(sample.optical).values.shape == (3, 120, 120)
+
+
+def test_recover_removes_old_orphan_uploads_only(tmp_path):
+    import os
+    import time
+
+    store = JobStore(tmp_path)
+    used = store.store_upload("used.tif", io.BytesIO(b"1"))
+    store.create("used.tif", used)
+    orphan = store.store_upload("orphan.tif", io.BytesIO(b"2"))
+    fresh = store.store_upload("fresh.tif", io.BytesIO(b"3"))
+    old = time.time() - 3 * 24 * 3600
+    for path in (used, orphan):
+        os.utime(path, (old, old))
+    _, removed = store.recover()
+    assert removed == [orphan] and used.exists() and fresh.exists()

@@ -158,10 +158,11 @@ def test_history_delete_removes_job_and_files(env):
 
 
 def _write_training_log(path: Path) -> None:
-    lines = [{"kind": "step", "epoch": 0, "step": s, "time_s": s * 1.0, "g_adv": 0.7, "g_l1": 1 / s,
-              "d_real": 0.5, "d_fake": 0.4, "lr_g": 2e-4, "lr_d": 2e-4, "images_per_s": 5.0} for s in range(1, 30)]
-    lines.append({"kind": "epoch", "epoch": 0, "step": 29, "time_s": 29.0, "val_psnr": 12.5, "val_ssim": 0.21,
-                  "val_sen12_psnr": 12.0, "val_sen12_ssim": 0.2})
+    lines = [{"kind": "config", "steps": 29, "batch": 4}]
+    lines += [{"kind": "step", "epoch": s / 10, "step": s, "time_s": s * 1.0, "g_adv": 0.7, "g_l1": 1 / s,
+              "d_real": 0.5, "d_fake": 0.4, "lr_g": 2e-4, "lr_d": None, "images_per_s": 5.0} for s in range(1, 30)]
+    lines.append({"kind": "epoch", "epoch": 2, "step": 29, "time_s": 29.0, "val_psnr": 12.5, "val_ssim": 0.21,
+                  "val_psnr_sen12": 12.0, "val_ssim_sen12": 0.2})
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n{truncated line")
 
 
@@ -182,8 +183,10 @@ def test_evaluation_page(env):
     assert any("No evaluation results yet" in i.value for i in at.info)
     folder = env["models"] / "eval"
     folder.mkdir()
-    summary = {"default": {"test": {"sen12": {"psnr_mean": 13.1, "psnr_median": 13.0, "ssim_mean": 0.25}}},
-               "baselines": {"grey": {"psnr_mean": 10.2, "ssim_mean": 0.12}}}
+    summary = {"models": {"default": {"test/sen12": {"n": 10, "psnr_mean": 13.1, "psnr_median": 13.0,
+                                                     "ssim_mean": 0.25}},
+                          "baseline_sar_grey": {"test/sen12": {"n": 10, "psnr_mean": 10.2, "ssim_mean": 0.12}}},
+               "lpips": "not computed: no backbone weights on disk", "splits": ["test"]}
     (folder / "summary.json").write_text(json.dumps(summary))
     with open(folder / "per_image.csv", "w", newline="") as f:
         writer = csv.writer(f)
@@ -196,7 +199,8 @@ def test_evaluation_page(env):
     tables = [df.value for df in at.dataframe]
     assert len(tables[0]) == 20  # per-image table
     assert set(tables[1]["group"]) == {"urban", "forest"}  # by-group breakdown
-    assert "default / test / sen12" in set(tables[2]["path"])  # variant comparison
+    assert set(tables[2]["path"]) == {"default / test/sen12", "baseline_sar_grey / test/sen12"}  # variants
+    assert any("no backbone weights" in c.value for c in at.caption)
 
 
 def test_models_page(env):

@@ -121,7 +121,10 @@ if job is not None:
     if not job.is_finished:
         job = _follow(job)
     if job.status == "done":
-        show_result(job)
+        try:
+            show_result(job)
+        except Exception as exc:  # never a traceback in the page; the result file itself is fine
+            st.error(f"The result was written but cannot be displayed: {exc}")
     elif job.status == "failed":
         st.error(f"**{job.file_name}** could not be colorized. {job.error}", icon=":material/error:")
     elif job.status == "cancelled":

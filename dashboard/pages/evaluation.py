@@ -64,7 +64,10 @@ with tab_groups:
         grouped.columns = [" ".join(c) for c in grouped.columns]
         st.dataframe(grouped.reset_index(), hide_index=True, width="stretch")
 with tab_variants:
-    rows = summary_rows(summary) if summary else []
+    rows = summary_rows(summary.get("models", summary)) if summary else []
+    for key, note in (summary or {}).items():
+        if isinstance(note, str):
+            st.caption(f"**{key}**: {note}")
     if not rows:
         st.info("No summary (`summary.json`).")
     else:

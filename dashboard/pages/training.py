@@ -66,9 +66,9 @@ with tab_loss:
         curves(steps, losses, "Generator losses per step")
     with right:
         curves(steps, disc, "Discriminator losses per step")
-    if "epoch" in steps and steps["epoch"].nunique() > 1 and losses + disc:
+    if "epoch" in steps and steps["epoch"].astype(float).floordiv(1).nunique() > 1 and losses + disc:
         st.markdown("**Mean losses per epoch**")
-        st.line_chart(steps.groupby("epoch")[losses + disc].mean(), height=260)
+        st.line_chart(steps.groupby(steps["epoch"].astype(float).floordiv(1))[losses + disc].mean(), height=260)
 with tab_val:
     val_cols = [c for c in epochs.columns if c.startswith("val_")]
     if epochs.empty or not val_cols:
@@ -77,9 +77,9 @@ with tab_val:
         per_epoch = epochs.set_index("epoch")
         left, right = st.columns(2)
         left.markdown("**Validation PSNR (dB)**")
-        left.line_chart(per_epoch[[c for c in val_cols if c.endswith("psnr")]], height=260)
+        left.line_chart(per_epoch[[c for c in val_cols if "psnr" in c]], height=260)
         right.markdown("**Validation SSIM**")
-        right.line_chart(per_epoch[[c for c in val_cols if c.endswith("ssim")]], height=260)
+        right.line_chart(per_epoch[[c for c in val_cols if "ssim" in c]], height=260)
         st.dataframe(per_epoch[val_cols], width="stretch")
 with tab_opt:
     left, right = st.columns(2)
