@@ -73,6 +73,7 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
     models = tmp / "models"
     save_checkpoint(models / "default.pt", untrained_model(GeneratorConfig(ngf=8)).generator)
+    save_checkpoint(models / "wide.pt", untrained_model(GeneratorConfig(ngf=64)).generator)  # slow: cancel test
     (models / "default.md").write_text("# default\n\nUntrained test generator (browser test).\n")
     _write_training_log(models / "default.train.jsonl")
     port = _free_port()
@@ -203,3 +204,41 @@ def test_swipe_and_other_pages(server, page):
     page.get_by_text("Job details").wait_for()
     page.get_by_text("1 job(s), stored in").wait_for(timeout=10_000)
     assert page.get_by_role("button", name=re.compile("Download colorized COG")).is_visible()
+
+
+def _mosaic(path: Path, repeat: int) -> Path:
+    """The real sample tiled `repeat` x `repeat` times on its own grid (a bigger real-valued scene)."""
+    with rasterio.open(default_sample().sar) as src:
+        profile, data = src.profile, src.read()
+    profile.update(width=src.width * repeat, height=src.height * repeat, tiled=True, blockxsize=256, blockysize=256)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.tile(data, (1, repeat, repeat)))
+        dst.descriptions = ("VV", "VH")
+        dst.update_tags(units="dB")
+    return path
+
+
+def test_live_progress_and_cancel(server, page, tmp_path):
+    url, _ = server
+    scene = _mosaic(tmp_path / "big_scene.tif", 16)  # 1920 x 1920 px, 100 tiles
+    page.goto(url)
+    _settled(page)
+    page.get_by_text("Upload", exact=True).click()
+    _settled(page)
+    page.get_by_label("Checkpoint").click()
+    page.get_by_role("option", name="wide").click()
+    _settled(page)
+    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(scene))
+    page.get_by_test_id("stFileChip").first.wait_for()
+    _settled(page)
+    page.get_by_role("button", name=re.compile("^.*Colorize$")).click()
+    page.get_by_text(re.compile(r"[1-9]\d* / 100 tiles")).wait_for(timeout=60_000)  # live progress
+    _shot(page, "colorize-progress")
+    page.get_by_role("button", name=re.compile("Cancel")).click()
+    page.get_by_text("The job was cancelled").wait_for(timeout=60_000)
+    _settled(page)
+    _shot(page, "colorize-cancelled")
+    page.get_by_role("link", name="History").click()
+    page.get_by_text("Job details").wait_for()
+    _settled(page)
+    assert page.get_by_text("The job was cancelled").first.is_visible()

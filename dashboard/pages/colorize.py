@@ -91,7 +91,8 @@ def _follow(job: Job) -> Job:
     if handle is None:  # started by another process that is gone; the store will say
         return job
     with st.status(f"Colorizing {job.file_name}…", expanded=True) as status:
-        if st.button("Cancel", key=f"cancel-{job.id}", icon=":material/cancel:"):
+        cancel_slot = st.empty()
+        if cancel_slot.button("Cancel", key=f"cancel-{job.id}", icon=":material/cancel:"):
             runner.cancel(job.id)
         bar = st.progress(0.0, text="Starting…")
         while not handle.finished.wait(0.3):
@@ -99,6 +100,7 @@ def _follow(job: Job) -> Job:
             text = (f"Waiting for a free slot (queue position {position})" if position
                     else f"{handle.done_tiles} / {handle.total_tiles or '?'} tiles")
             bar.progress(handle.fraction, text=text)
+        cancel_slot.empty()
         job = ui.store().get(job.id) or job
         state = {"done": "complete", "cancelled": "error", "failed": "error"}.get(job.status, "running")
         bar.progress(1.0 if job.status == "done" else handle.fraction, text=job.status_label)
