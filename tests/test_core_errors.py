@@ -53,7 +53,7 @@ BAD_INPUTS = {
     "not_an_image": (lambda p, s: not_an_image(p / "report.tif"), errors.NotARasterError, "not a readable raster"),
     "truncated": (lambda p, s: truncated_tiff(p / "cut.tif", s), errors.NotARasterError, "damaged"),
     "truncated_tail": (lambda p, s: truncated_tail_tiff(p / "tail.tif", s), errors.NotARasterError, "damaged"),
-    "zero_bands": (lambda p, s: zero_band_vrt(p / "empty.vrt"), errors.NotARasterError, "empty.vrt"),
+    "zero_bands": (lambda p, s: zero_band_vrt(p / "empty.vrt"), errors.UnsupportedRasterError, "no usable bands"),
     "complex": (lambda p, s: complex_tiff(p / "slc.tif", s), errors.UnsupportedRasterError, "complex"),
     "all_nodata": (lambda p, s: all_nodata_tiff(p / "nan.tif", s), errors.EmptyRasterError, "no valid pixel"),
     "missing": (lambda p, s: p / "nowhere.tif", errors.NotARasterError, "nowhere.tif"),
