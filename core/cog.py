@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import time
 import uuid
 import warnings
@@ -19,6 +20,7 @@ import numpy as np
 import rasterio
 import rasterio.errors
 import rasterio.shutil
+from rasterio._err import CPLE_BaseError
 from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
@@ -34,6 +36,9 @@ COG_OPTIONS = {
     "RESAMPLING": "AVERAGE",
     "BIGTIFF": "IF_SAFER",
 }
+MIN_FREE_BYTES = 1 << 20  # below this after a failed write, the disk is taken to be full
+OTHER_WRITE_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.EDQUOT)
+WRITE_ERRORS = (OSError, rasterio.errors.RasterioError, CPLE_BaseError)  # GDAL reports ENOSPC as a CPLE error
 
 
 def partial_path(final: Path, suffix: str) -> Path:
@@ -53,8 +58,22 @@ def cleanup_stale_partials(folder: str | Path, older_than_s: float = 0.0) -> lis
     return removed
 
 
+def _disk_full(folder: Path, exc: Exception) -> bool:
+    """ENOSPC, said or seen: GDAL's errors often lose the errno, so also look at the free space."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc.errno == errno.ENOSPC
+    if os.strerror(errno.ENOSPC) in str(exc):
+        return True
+    if any(os.strerror(code) in str(exc) for code in OTHER_WRITE_ERRNOS):
+        return False
+    try:
+        return shutil.disk_usage(folder).free < MIN_FREE_BYTES
+    except OSError:
+        return False
+
+
 def _output_error(path: Path, exc: Exception) -> OutputError:
-    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left" in str(exc):
+    if _disk_full(path.parent, exc):
         return OutputError(f"The disk is full: {path.parent} has no room for the result.")
     return OutputError(f"Cannot write the result to {path.parent}: {exc}")
 
@@ -72,7 +91,7 @@ class RgbaWriter:
         alpha = (valid * 255).astype(np.uint8)
         try:
             self.dataset.write(np.concatenate([rgb, alpha[None]]), window=window)
-        except (OSError, rasterio.errors.RasterioIOError) as exc:
+        except WRITE_ERRORS as exc:
             raise _output_error(Path(self.dataset.name), exc) from exc
 
 
@@ -107,17 +126,22 @@ def cog_writer(final: str | Path, georef: Georef) -> Iterator[RgbaWriter]:
             with warnings.catch_warnings():  # no georeference is expected here, and reported by open_scene
                 warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
                 dataset = rasterio.open(scratch, "w", **profile)
-        except (OSError, rasterio.errors.RasterioIOError) as exc:
+        except WRITE_ERRORS as exc:
             raise _output_error(final, exc) from exc
-        with dataset:
+        try:
             dataset.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
             yield RgbaWriter(dataset)
+        except BaseException:
+            with contextlib.suppress(*WRITE_ERRORS):
+                dataset.close()
+            raise
         try:
+            dataset.close()  # flushes cached blocks: a full disk may only show here
             rasterio.shutil.copy(scratch, cog, driver="COG", **COG_OPTIONS)
             os.replace(cog, final)
-        except (OSError, rasterio.errors.RasterioIOError) as exc:
+        except WRITE_ERRORS as exc:
             raise _output_error(final, exc) from exc
     finally:
         for path in (scratch, cog):
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # missing, or its folder never existed: never mask the real error
                 path.unlink()
