@@ -177,7 +177,7 @@ def _colorize_small(inputs: list[Path], checkpoint: Path, output: Path) -> None:
 def test_output_folder_under_a_file_is_a_clear_error(inputs, checkpoint, tmp_path) -> None:
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("a file where a folder should be")
-    with pytest.raises(OutputError, match="Cannot write the result to .*not_a_folder"):
+    with pytest.raises(OutputError, match=r"Cannot write the result to .*not_a_folder"):
         _colorize_small(inputs, checkpoint, blocker / "out" / "result.tif")
     assert blocker.read_text() == "a file where a folder should be"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not_a_folder"]
@@ -185,7 +185,7 @@ def test_output_folder_under_a_file_is_a_clear_error(inputs, checkpoint, tmp_pat
 
 def test_read_only_filesystem_is_a_clear_error(inputs, checkpoint, mount_tmpfs) -> None:
     folder = mount_tmpfs("ro", "ro,size=64k")
-    with pytest.raises(OutputError, match="Cannot write the result to .*Read-only file system"):
+    with pytest.raises(OutputError, match=r"Cannot write the result to .*Read-only file system"):
         _colorize_small(inputs, checkpoint, folder / "result.tif")
     assert list(folder.iterdir()) == []
 
