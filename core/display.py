@@ -1,8 +1,12 @@
 """Display copies: small RGBA renderings of SAR, results and references, for maps and previews.
 
 Reads are decimated (COG overviews make them cheap): the long side is at most `max_side` px.
-Map overlays are warped to EPSG:3857 because Leaflet's ImageOverlay stretches the image
-linearly between its corners in Web Mercator; their bounds are given in EPSG:4326.
+Map overlays are warped to Web Mercator because Leaflet's ImageOverlay stretches the image
+linearly between its corners in Web Mercator; their bounds are given in EPSG:4326 degrees.
+The Mercator used is EPSG:3857's, centred on the scene, so a scene across the antimeridian is
+not cut at the map's seam: its longitudes stay continuous (e.g. 179.9 .. 180.1), as Leaflet
+wants. Web Mercator stops at 85.05 deg: scenes beyond are refused with `OffMapError`, scenes
+partly beyond are clipped with a note.
 The full-resolution result is the COG itself; nothing here is used for downloads except
 the PNG quicklook.
 """
@@ -10,8 +14,9 @@ the PNG quicklook.
 from __future__ import annotations
 
 import io
+import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import rasterio
@@ -20,7 +25,7 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.transform import Affine
-from rasterio.warp import calculate_default_transform, reproject, transform
+from rasterio.warp import calculate_default_transform, reproject, transform, transform_bounds
 
 from core.errors import NotARasterError, UnsupportedRasterError
 from core.metrics import psnr, ssim
@@ -32,6 +37,13 @@ MAX_SIDE = 2048
 MIN_SIDE = 512
 WEB_MERCATOR = CRS.from_epsg(3857)
 WGS84 = CRS.from_epsg(4326)
+EARTH_RADIUS_M = 6378137.0  # EPSG:3857's sphere
+MAX_LATITUDE = 85.0511287798  # Web Mercator's square world ends here (y = +-pi R)
+MAX_Y = math.pi * EARTH_RADIUS_M
+
+
+class OffMapError(UnsupportedRasterError):
+    """The scene cannot be shown on the Web Mercator map (beyond 85.05 deg of latitude)."""
 
 
 @dataclass
@@ -58,6 +70,7 @@ class Overlay:
     bounds: tuple[tuple[float, float], tuple[float, float]]
     width: int
     height: int
+    note: str | None = None  # e.g. the part beyond 85.05 deg was clipped
 
 
 def _open(path) -> rasterio.io.DatasetReader:
@@ -118,35 +131,92 @@ def rgb_raster(path, max_side: int = MAX_SIDE) -> Raster:
         return Raster(rgb, mask, step, src.crs)
 
 
+def centred_mercator(lon_0: float) -> CRS:
+    """EPSG:3857's spherical Mercator with its central meridian at `lon_0` (deg): same y, x shifted."""
+    return CRS.from_proj4(
+        f"+proj=merc +a={EARTH_RADIUS_M} +b={EARTH_RADIUS_M} +lat_ts=0 +lon_0={lon_0!r} +x_0=0 +y_0=0 +k=1 "
+        "+units=m +nadgrids=@null +wktext +no_defs"
+    )
+
+
+def _latitude(y: float) -> float:
+    """Web Mercator y (m) -> latitude (deg)."""
+    return math.degrees(2.0 * math.atan(math.exp(y / EARTH_RADIUS_M)) - math.pi / 2.0)
+
+
+def _check_latitudes(raster: Raster, corners: tuple[float, float, float, float]) -> None:
+    """Refuse scenes wholly beyond Web Mercator's 85.05 deg."""
+    _, south, _, north = transform_bounds(raster.crs, WGS84, *corners, densify_pts=21)
+    if south >= MAX_LATITUDE or north <= -MAX_LATITUDE:
+        side = "north" if south >= MAX_LATITUDE else "south"
+        raise OffMapError(
+            f"This scene lies beyond {MAX_LATITUDE:.2f}° {side} (latitudes {south:.2f}° to {north:.2f}°): "
+            "the web map (Web Mercator) cannot show it. See the previews and the download."
+        )
+
+
+def _clip_rows(dst_transform: Affine, height: int) -> tuple[Affine, int, str | None]:
+    """Drop rows beyond Web Mercator's +-pi R; a note says so."""
+    top, step = dst_transform.f, -dst_transform.e
+    first = max(0, math.ceil((top - MAX_Y) / step))
+    last = min(height, math.floor((top + MAX_Y) / step))
+    if first == 0 and last == height:
+        return dst_transform, height, None
+    note = f"The part of this scene beyond {MAX_LATITUDE:.2f}° latitude is not shown: Web Mercator ends there."
+    return dst_transform @ Affine.translation(0, first), max(1, last - first), note
+
+
 def mercator_overlay(raster: Raster, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> Overlay:
-    """Warp a rendering to EPSG:3857 for a Leaflet ImageOverlay.
+    """Warp a rendering to Web Mercator (centred on the scene) for a Leaflet ImageOverlay.
 
     The long side is at most `max_side` px; small scenes are upsampled to `min_side` px so that
-    their edges, rotated by the warp, do not show as coarse steps.
+    their edges, rotated by the warp, do not show as coarse steps. Bounds are EPSG:4326 degrees
+    with continuous longitudes (east may exceed 180 for a scene across the antimeridian).
     """
     if raster.crs is None:
         raise UnsupportedRasterError("This image has no georeference, so it cannot be placed on the map.")
     _, height, width = raster.values.shape
     left, top = raster.transform @ (0, 0)
     right, bottom = raster.transform @ (width, height)
-    dst_transform, dst_w, dst_h = calculate_default_transform(
-        raster.crs, WEB_MERCATOR, width, height, left=min(left, right), bottom=min(top, bottom),
-        right=max(left, right), top=max(top, bottom),
-    )
+    corners = (min(left, right), min(top, bottom), max(left, right), max(top, bottom))
+    _check_latitudes(raster, corners)
+    (lon_0,), _ = transform(raster.crs, WGS84, [(left + right) / 2], [(top + bottom) / 2])
+    mercator = centred_mercator(lon_0)
+    try:
+        dst_transform, dst_w, dst_h = calculate_default_transform(
+            raster.crs, mercator, width, height, *corners
+        )
+    except Exception as exc:  # e.g. a scene around a pole: no finite Mercator extent
+        raise OffMapError(f"This scene cannot be placed on the web map (Web Mercator): {exc}") from exc
+    dst_transform, dst_h, note = _clip_rows(dst_transform, dst_h)
     long_side = max(dst_w, dst_h)
     scale = long_side / max_side if long_side > max_side else min(1.0, long_side / min(min_side, max_side))
     dst_w, dst_h = max(1, round(dst_w / scale)), max(1, round(dst_h / scale))
     dst_transform = dst_transform @ Affine.scale(scale)
     rgba = raster.rgba().transpose(2, 0, 1)
     out = np.zeros((4, dst_h, dst_w), dtype=np.uint8)
-    for i, resampling in enumerate([Resampling.nearest] * 4):
+    for i in range(4):
         reproject(rgba[i], out[i], src_transform=raster.transform, src_crs=raster.crs,
-                  dst_transform=dst_transform, dst_crs=WEB_MERCATOR, resampling=resampling)
+                  dst_transform=dst_transform, dst_crs=mercator, resampling=Resampling.nearest)
     x0, y0 = dst_transform @ (0, 0)
     x1, y1 = dst_transform @ (dst_w, dst_h)
-    lons, lats = transform(WEB_MERCATOR, WGS84, [x0, x1], [y1, y0])
-    bounds = ((lats[0], lons[0]), (lats[1], lons[1]))
-    return Overlay(png_bytes(out.transpose(1, 2, 0)), bounds, dst_w, dst_h)
+    west, east = (lon_0 + math.degrees(x / EARTH_RADIUS_M) for x in (x0, x1))
+    bounds = ((_latitude(y1), west), (_latitude(y0), east))
+    return Overlay(png_bytes(out.transpose(1, 2, 0)), bounds, dst_w, dst_h, note)
+
+
+def align_longitudes(overlays: dict[str, Overlay]) -> dict[str, Overlay]:
+    """Shift overlays by whole turns (360 deg) so that all lie next to the first one on the map."""
+    if not overlays:
+        return overlays
+    (_, west), (_, east) = next(iter(overlays.values())).bounds
+    centre = (west + east) / 2
+    aligned = {}
+    for name, overlay in overlays.items():
+        (south, w), (north, e) = overlay.bounds
+        turns = round((centre - (w + e) / 2) / 360.0)
+        aligned[name] = replace(overlay, bounds=((south, w + 360.0 * turns), (north, e + 360.0 * turns)))
+    return aligned
 
 
 def preview_png(raster: Raster) -> bytes:

@@ -15,7 +15,7 @@ import folium
 from branca.element import MacroElement
 from jinja2 import Template
 
-from core.display import Overlay
+from core.display import Overlay, align_longitudes
 from dashboard.assets import asset_url
 
 SWIPE_JS = """
@@ -96,6 +96,7 @@ def build_map(
     `opacity` applies to every overlay but the first (the SAR backdrop); `swipe` names two
     overlays to compare with a divider; `visible` limits which overlays start switched on.
     """
+    overlays = align_longitudes(overlays)  # across the antimeridian, keep every layer in the same world copy
     south = min(o.bounds[0][0] for o in overlays.values())
     west = min(o.bounds[0][1] for o in overlays.values())
     north = max(o.bounds[1][0] for o in overlays.values())

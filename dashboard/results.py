@@ -31,8 +31,17 @@ def _renderings(job_id: str, sar: str, band: str, encoding: str, output: str, re
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _overlays(job_id: str, _rasters: dict) -> dict[str, Overlay]:
-    return {name: mercator_overlay(r) for name, r in _rasters.items() if name != "error" and r.crs is not None}
+def _overlays(job_id: str, _rasters: dict) -> dict[str, Overlay | str]:
+    """Map overlays of the georeferenced renderings; a message instead where one cannot be mapped."""
+    overlays: dict[str, Overlay | str] = {}
+    for name, raster in _rasters.items():
+        if name == "error" or raster.crs is None:
+            continue
+        try:
+            overlays[name] = mercator_overlay(raster)
+        except SarColorError as exc:  # e.g. beyond 85° latitude: no Web Mercator map
+            overlays[name] = str(exc)
+    return overlays
 
 
 @st.cache_data(show_spinner="Scoring against the reference…", max_entries=16)
@@ -109,8 +118,13 @@ def show_result(job: Job) -> None:
     tab_map, tab_compare, tab_facts = st.tabs(["Map", "Compare", "Scene facts"])
     with tab_map:
         overlays = _overlays(job.id, rasters)
-        if COLORIZED in overlays:
-            show_map(job, overlays)
+        mappable = {name: o for name, o in overlays.items() if isinstance(o, Overlay)}
+        if COLORIZED in mappable:
+            for note in dict.fromkeys(o.note for o in mappable.values() if o.note):
+                st.warning(note, icon=":material/public:")
+            show_map(job, mappable)
+        elif COLORIZED in overlays:
+            st.warning(overlays[COLORIZED], icon=":material/public_off:")
         else:
             st.info("This image has no georeference, so there is no map: see the previews and downloads.")
     with tab_compare:
