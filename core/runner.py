@@ -16,7 +16,7 @@ from pathlib import Path
 from core.checkpoints import LoadedModel
 from core.colorize import ColorizeOptions, ColorizeResult, colorize
 from core.errors import JobCancelled, SarColorError
-from core.jobs import JobStore
+from core.jobs import Job, JobStore
 from core.settings import Limits
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,11 @@ def result_summary(result: ColorizeResult) -> dict:
         "warnings": result.warnings,
         "megapixels_per_second": result.megapixels_per_second,
     }
+
+
+def message_as_given(message: str, job: Job) -> str:
+    """An error message naming the file as the user gave it, not by its stored (safe, prefixed) name."""
+    return message.replace(Path(job.stored_path).name, job.file_name)
 
 
 class JobRunner:
@@ -129,7 +134,7 @@ class JobRunner:
         except JobCancelled as exc:
             self.store.update(job.id, status="cancelled", error=str(exc), finished_at=time.time())
         except SarColorError as exc:
-            self.store.update(job.id, status="failed", error=str(exc), finished_at=time.time())
+            self.store.update(job.id, status="failed", error=message_as_given(str(exc), job), finished_at=time.time())
         except Exception as exc:  # a bug, not bad input: keep history right, log the traceback
             log.exception("job %s crashed", job.id)
             message = f"Unexpected error ({type(exc).__name__}): {exc}. The job was stopped; nothing was written."

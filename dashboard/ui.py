@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.checkpoints import LoadedModel, list_checkpoints, load_checkpoint
-from core.jobs import JobStore
+from core.jobs import Job, JobStore
 from core.runner import JobRunner
 from core.samples import Sample, build_samples
 from core.settings import Limits, models_dir, var_dir
@@ -34,6 +34,12 @@ def store() -> JobStore:
 def runner() -> JobRunner:
     """The background job runner (one per process)."""
     return _runner(str(var_dir()))
+
+
+def status_label(job: Job) -> str:
+    """A job's status for display; queued jobs say their place in the queue (SARCOLOR_MAX_CONCURRENT_JOBS)."""
+    position = runner().queue_position(job.id) if job.status == "queued" else None
+    return f"queued (position {position})" if position else job.status_label
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)

@@ -19,7 +19,7 @@ st.dataframe(
         {
             "Started": ui.fmt_time(job.created_at),
             "File": job.file_name,
-            "Status": job.status_label,
+            "Status": ui.status_label(job),
             "Size": ui.fmt_bytes(job.size_bytes),
             "CRS": job.crs or "–",
             "Model": job.model or "–",
@@ -39,7 +39,7 @@ st.caption(f"{len(jobs)} job(s), stored in `{store.path}`.")
 
 st.subheader("Job details")
 job = st.selectbox(
-    "Job", jobs, format_func=lambda j: f"{ui.fmt_time(j.created_at)} · {j.file_name} · {j.status_label}", key="job"
+    "Job", jobs, format_func=lambda j: f"{ui.fmt_time(j.created_at)} · {j.file_name} · {ui.status_label(j)}", key="job"
 )
 left, right = st.columns([3, 2])
 with left:
