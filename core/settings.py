@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import InvalidSettingsError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = Path(os.environ.get("SARCOLOR_MODELS_DIR", PROJECT_ROOT / "models"))
 DEFAULT_CHECKPOINT = MODELS_DIR / "default.pt"
@@ -22,8 +24,13 @@ def var_dir() -> Path:
 
 
 def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
+    """A positive integer from the environment; a clear error if it is set to anything else."""
+    value = os.environ.get(name, "").strip().replace("_", "")
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise InvalidSettingsError(f"{name} must be a positive whole number (got {os.environ[name]!r}).")
+    return int(value)
 
 
 @dataclass(frozen=True)

@@ -186,3 +186,10 @@ def test_extra_jobs_queue_with_their_position_shown(env, corpus, monkeypatch) ->
         gate.set()
     assert all(runner.wait(job.id, 60) for job in jobs)
     assert {store.get(job.id).status for job in jobs} == {"done"}
+
+
+def test_bad_limit_setting_is_a_clear_message(env, monkeypatch) -> None:
+    monkeypatch.setenv("SARCOLOR_MAX_CONCURRENT_JOBS", "many")
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1 and "SARCOLOR_MAX_CONCURRENT_JOBS must be a positive whole number" in at.error[0].value

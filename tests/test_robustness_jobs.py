@@ -23,7 +23,7 @@ from scenes import mosaic_scene
 from core.checkpoints import load_checkpoint, save_checkpoint, untrained_model
 from core.cog import PARTIAL_MARKER
 from core.colorize import ColorizeOptions, colorize
-from core.errors import OutputError
+from core.errors import InvalidSettingsError, OutputError
 from core.jobs import Job, JobStore
 from core.networks import GeneratorConfig
 from core.runner import JobRunner
@@ -207,3 +207,26 @@ def test_disk_full_job_is_failed_in_history(inputs, checkpoint, mount_tmpfs, tmp
     row = store.get(job.id)
     assert row.status == "failed" and "disk is full" in row.error
     assert list(folder.iterdir()) == []
+
+
+# --- limits are configuration -------------------------------------------------------
+
+
+def test_limits_are_read_from_the_environment(tmp_path, monkeypatch) -> None:
+    for name, value in [("MAX_PIXELS", "1_000"), ("MAX_BANDS", "2"), ("MAX_CONCURRENT_JOBS", "3")]:
+        monkeypatch.setenv(f"SARCOLOR_{name}", value)
+    assert Limits.from_env() == Limits(max_pixels=1000, max_bands=2, max_concurrent_jobs=3)
+    assert JobRunner(JobStore(tmp_path)).limits.max_concurrent_jobs == 3
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-4", "1.5"])
+def test_bad_limit_setting_is_one_clear_line(value, inputs, checkpoint, tmp_path, monkeypatch, capsys) -> None:
+    from core.cli import main as cli_main
+
+    monkeypatch.setenv("SARCOLOR_MAX_PIXELS", value)
+    with pytest.raises(InvalidSettingsError, match=f"SARCOLOR_MAX_PIXELS must be a positive whole number.*{value}"):
+        Limits.from_env()
+    code = cli_main(["colorize", str(inputs[0]), str(tmp_path / "o.tif"), "--model", str(checkpoint), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "SARCOLOR_MAX_PIXELS" in err[0]
+    assert list(tmp_path.iterdir()) == []
