@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Train the four variants under one budget (same steps, batch, data, seed), two at a time
-# on a 2-core CPU: the GAN pair in one process chain, the regression pair in the other.
+# on a 2-core CPU, one thread each. (The committed runs were scheduled pix2pix || unet_mse,
+# then lab_ab, then cgan_lab_grad as a slot freed; the settings are exactly these.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${STEPS:-400}
