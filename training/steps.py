@@ -87,6 +87,13 @@ class Trainer:
             "d_fake": loss_d_fake.item(),
         }
 
+    def set_learning_rates(self, lr_g: float, lr_d: float) -> None:
+        """Apply learning rates (e.g. a lower one when resuming to fine-tune)."""
+        for group in self.opt_g.param_groups:
+            group["lr"] = lr_g
+        for group in self.opt_d.param_groups if self.opt_d else []:
+            group["lr"] = lr_d
+
     def state_dict(self) -> dict:
         state = {"generator": _unwrap(self.generator).state_dict(), "opt_g": self.opt_g.state_dict()}
         if self.discriminator is not None:

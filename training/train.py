@@ -89,19 +89,20 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
         discriminator = DistributedDataParallel(discriminator) if discriminator else None
     trainer = Trainer(config, generator, discriminator, device, use_bf16)
 
-    step, best_psnr = 0, -float("inf")
+    step, best_psnr, elapsed = 0, -float("inf"), 0.0
     log = JsonLog(run_dir / "train.jsonl", rank == 0)
     if resume and (run_dir / "last.pt").exists():
         state = torch.load(run_dir / "last.pt", map_location=device, weights_only=False)
         trainer.load_state_dict(state["trainer"])
-        step, best_psnr = state["step"], state["best_psnr"]
+        trainer.set_learning_rates(config.lr_g, config.lr_d)  # the config wins over the saved optimiser
+        step, best_psnr, elapsed = state["step"], state["best_psnr"], state.get("elapsed_s", 0.0)
         torch.set_rng_state(state["rng"])
     elif rank == 0:
         log.path.unlink(missing_ok=True)
         log.write({"kind": "config", **config.as_dict(), "gains": gains, "world_size": world, "bf16": use_bf16})
 
     rng = torch.Generator().manual_seed(config.seed * 1000 + rank + step)
-    started, window_start, window_images = time.perf_counter(), time.perf_counter(), 0
+    started, window_start, window_images = time.perf_counter() - elapsed, time.perf_counter(), 0
     deadline = started + max_minutes * 60 if max_minutes else None
     generator.train()
     while step < config.steps:
@@ -171,6 +172,7 @@ def _end_epoch(config, trainer, val_sets, log, step, started, best_psnr, gains, 
             "step": step,
             "best_psnr": max(best_psnr, mean_psnr),
             "rng": torch.get_rng_state(),
+            "elapsed_s": time.perf_counter() - started,
         },
         config.run_dir / "last.pt",
     )
@@ -191,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps-per-epoch", type=int)
     parser.add_argument("--batch", type=int)
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--lr-g", type=float)
+    parser.add_argument("--lr-d", type=float)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--max-minutes", type=float, help="stop (and save) after this wall time")
     args = parser.parse_args(argv)
@@ -203,6 +207,8 @@ def main(argv: list[str] | None = None) -> None:
         steps_per_epoch=args.steps_per_epoch,
         batch=args.batch,
         threads=args.threads,
+        lr_g=args.lr_g,
+        lr_d=args.lr_d,
     )
     print(train(config, resume=args.resume, max_minutes=args.max_minutes))
 
