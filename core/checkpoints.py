@@ -30,6 +30,7 @@ class LoadedModel:
     normalisation: dict
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
+    prepared_for: object = None  # the torch.device the generator was last prepared for (core.inference)
 
     @property
     def name(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import torch
 
 from core.checkpoints import LoadedModel
@@ -17,6 +19,22 @@ def pick_device(requested: str = "auto") -> torch.device:
     if requested not in ("cpu", "cuda"):
         raise InvalidSettingsError(f"Unknown device {requested!r}: use auto, cpu or cuda.")
     return torch.device(requested)
+
+
+_PREPARE_LOCK = threading.Lock()
+
+
+def prepare_generator(model: LoadedModel, device: torch.device) -> torch.nn.Module:
+    """Move the generator to `device` in eval mode and channels_last, once per model.
+
+    Converting a module while another thread runs it corrupts that thread's output,
+    so a model shared by concurrent jobs is converted under a lock and only once.
+    """
+    with _PREPARE_LOCK:
+        if model.prepared_for != device:
+            model.generator.to(device).eval().to(memory_format=torch.channels_last)
+            model.prepared_for = device
+    return model.generator
 
 
 def bf16_is_fast(device: torch.device) -> bool:
@@ -35,7 +53,7 @@ class Predictor:
         if precision not in ("auto", "bf16", "fp32"):
             raise InvalidSettingsError(f"Unknown precision {precision!r}: use auto, bf16 or fp32.")
         self.use_bf16 = precision == "bf16" or (precision == "auto" and bf16_is_fast(self.device))
-        self.generator = model.generator.to(self.device).eval().to(memory_format=torch.channels_last)
+        self.generator = prepare_generator(model, self.device)
 
     @property
     def multiple(self) -> int:
