@@ -203,7 +203,8 @@ def test_swipe_and_other_pages(server, page):
     page.get_by_role("link", name="History").click()
     page.get_by_text("Job details").wait_for()
     page.get_by_text("1 job(s), stored in").wait_for(timeout=10_000)
-    assert page.get_by_role("button", name=re.compile("Download colorized COG")).is_visible()
+    # The download buttons render after the table: wait (raises on timeout) rather than sample once.
+    page.get_by_role("button", name=re.compile("Download colorized COG")).wait_for(state="visible", timeout=30_000)
 
 
 def _mosaic(path: Path, repeat: int) -> Path:
