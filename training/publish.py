@@ -43,7 +43,17 @@ def _training_facts(log_path: Path) -> dict:
     }
 
 
-def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None) -> str:
+def _gan_settings(cfg: dict) -> str:
+    """The adversarial settings, for the variants that have a discriminator."""
+    if cfg["variant"] not in ("pix2pix", "cgan_lab_grad"):
+        return "; no discriminator"
+    return (
+        f"; PatchGAN ndf {cfg['ndf']}, lr D {cfg['lr_d']}, λ L1 {cfg['lambda_l1']}, λ L-gradient "
+        f"{cfg['lambda_grad']}, labels real {cfg['real_label']} / fake {cfg['fake_label']}"
+    )
+
+
+def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None, eval_name: str | None = None) -> str:
     """Markdown model card with data, split, settings, hardware, time and measured metrics."""
     model = load_checkpoint(checkpoint)
     facts = _training_facts(log_path)
@@ -66,8 +76,7 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
         f"- **Optical brightness gains** (matched to SEN1-2 mean luminance, measured on train): {cfg.get('gains')}",
         f"- **Training**: {facts['steps']} steps of batch {cfg['batch']} random {cfg['crop']} px crops "
         f"(flips, 90° rotations; colour targets drawn {cfg['colour_fraction']:.0%} of the time), Adam "
-        f"{tuple(cfg['betas'])}, lr G {cfg['lr_g']}, lr D {cfg['lr_d']}, λ L1 {cfg['lambda_l1']}, λ grad "
-        f"{cfg['lambda_grad']}, labels real {cfg['real_label']} / fake {cfg['fake_label']}, seed {cfg['seed']}",
+        f"{tuple(cfg['betas'])}, lr G {cfg['lr_g']}, seed {cfg['seed']}" + _gan_settings(cfg),
         f"- **Hardware and time**: {platform.machine()} CPU, {cfg['threads'] or torch.get_num_threads()} thread(s), "
         f"shared with other jobs; {facts['minutes']:.0f} min wall time; bf16 {'on' if cfg.get('bf16') else 'off'}",
         f"- **Checkpoint chosen at** step {model.metadata.get('step')} (best mean val PSNR "
@@ -79,7 +88,7 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
         "|---|---|---|---|",
     ]
     if summary:
-        for row in (name, *BASELINES):
+        for row in (eval_name or name, *BASELINES):
             lines.append(f"| {row} | {_eval_row(summary, row)} |")
         lines += ["", f"SSIM: {summary['ssim']}. LPIPS: {summary['lpips']}."]
     else:
@@ -88,7 +97,7 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
     return "\n".join(lines) + "\n"
 
 
-def publish(run: Path, name: str, models_dir: Path = MODELS_DIR) -> Path:
+def publish(run: Path, name: str, models_dir: Path = MODELS_DIR, eval_name: str | None = None) -> Path:
     """Copy a run's best checkpoint and log into models/ and write its card."""
     models_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = models_dir / f"{name}.pt"
@@ -99,7 +108,8 @@ def publish(run: Path, name: str, models_dir: Path = MODELS_DIR) -> Path:
         shutil.copyfile(samples[-1], models_dir / f"{name}.samples.png")
     summary_path = models_dir / "eval" / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
-    (models_dir / f"{name}.md").write_text(model_card(name, checkpoint, models_dir / f"{name}.train.jsonl", summary))
+    card = model_card(name, checkpoint, models_dir / f"{name}.train.jsonl", summary, eval_name)
+    (models_dir / f"{name}.md").write_text(card)
     return checkpoint
 
 
@@ -113,9 +123,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, action="append", default=[], help="runs/<name> (repeatable)")
     parser.add_argument("--comparison", action="store_true", help="print the variant comparison table")
+    parser.add_argument("--default", help="also publish this run as models/default.pt (choose it by val metrics)")
     args = parser.parse_args(argv)
     for run in args.run:
         print(publish(run, run.name))
+    if args.default:
+        print(publish(Path(args.default), "default", eval_name=Path(args.default).name))
     if args.comparison:
         summary = json.loads((MODELS_DIR / "eval" / "summary.json").read_text())
         print(comparison_table(summary, [r.name for r in args.run]))
