@@ -35,6 +35,7 @@ COG_OPTIONS = {
     "OVERVIEWS": "AUTO",
     "RESAMPLING": "AVERAGE",
     "BIGTIFF": "IF_SAFER",
+    "NUM_THREADS": "ALL_CPUS",  # GDAL compresses blocks on every core
 }
 MIN_FREE_BYTES = 1 << 20  # below this after a failed write, the disk is taken to be full
 OTHER_WRITE_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.EDQUOT)
@@ -114,7 +115,7 @@ def cog_writer(final: str | Path, georef: Georef) -> Iterator[RgbaWriter]:
         "tiled": True,
         "blockxsize": 512,
         "blockysize": 512,
-        "compress": "DEFLATE",
+        "compress": "DEFLATE", "zlevel": 1, "num_threads": "ALL_CPUS",
         "photometric": "RGB",
         "BIGTIFF": "IF_SAFER",
     }

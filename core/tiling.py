@@ -101,8 +101,9 @@ class StripBlender:
         release = min(release, self.grid.height - self._top)
         blended = self._sum[:, :release] / np.maximum(self._weight[:release], 1e-12)
         window = Window(0, self._top, self.grid.width, release)
-        self._sum = np.roll(self._sum, -release, axis=1)
-        self._weight = np.roll(self._weight, -release, axis=0)
+        # Shift in place (no new strip-sized arrays per row: they fragment the heap and grow RSS).
+        self._sum[:, : self.grid.tile - release] = self._sum[:, release:]
+        self._weight[: self.grid.tile - release] = self._weight[release:]
         self._sum[:, -release:] = 0.0
         self._weight[-release:] = 0.0
         self._top += release

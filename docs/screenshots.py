@@ -1,0 +1,84 @@
+"""Screenshots of every page with the committed models: `python docs/screenshots.py`.
+
+Starts the app on a free local port with a temporary job history, colorizes the
+built-in sample with `models/default.pt` in headless Chromium, and saves PNGs in docs/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str) -> None:
+    for _ in range(120):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError("streamlit did not start")
+
+
+def main() -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as var:
+        env = {**os.environ, "SARCOLOR_VAR_DIR": var}
+        cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
+        app = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_healthy(url)
+            _shoot(url)
+        finally:
+            app.terminate()
+            app.wait(timeout=20)
+
+
+def _shoot(url: str) -> None:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 1320})
+        page.goto(url)
+        page.wait_for_selector(READY, timeout=60_000)
+        page.get_by_role("button", name="Colorize").click()
+        page.get_by_text("Download colorized COG").first.wait_for(timeout=120_000)
+        page.wait_for_selector(READY, timeout=60_000)
+        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+        frame.locator(".leaflet-image-layer").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=ROOT / "docs" / "screenshot-colorize.png")
+        page.get_by_role("tab", name="Compare").click()
+        page.wait_for_timeout(1000)
+        page.screenshot(path=ROOT / "docs" / "screenshot-compare.png")
+        for title in ("Training", "Evaluation", "Models"):
+            page.get_by_role("link", name=title).click()
+            page.wait_for_selector(READY, timeout=60_000)
+            page.wait_for_timeout(2000)
+            page.screenshot(path=ROOT / "docs" / f"screenshot-{title.lower()}.png", full_page=True)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
