@@ -24,9 +24,10 @@ tab_dist, tab_table, tab_groups, tab_variants, tab_examples = st.tabs(
 )
 if not per_image.empty:
     models = sorted(per_image["model"].dropna().unique()) if "model" in per_image else []
-    chosen = st.sidebar.multiselect("Models", models, default=models[:3], key="eval_models") if models else []
+    chosen = st.sidebar.multiselect("Models", models, default=models, key="eval_models") if models else []
     splits = sorted(per_image["split"].dropna().unique()) if "split" in per_image else []
-    split = st.sidebar.selectbox("Split", ["all", *splits], key="eval_split")
+    default_split = splits.index("test") + 1 if "test" in splits else 0
+    split = st.sidebar.selectbox("Split", ["all", *splits], index=default_split, key="eval_split")
     data = per_image[per_image["model"].isin(chosen)] if chosen else per_image
     data = data if split == "all" else data[data["split"] == split]
 else:
