@@ -207,3 +207,13 @@ def test_ddp_two_processes_on_cpu(shared_data: Path, tmp_path: Path) -> None:
     lines = [json.loads(line) for line in (tmp_path / "runs" / "ddp" / "train.jsonl").read_text().splitlines()]
     assert lines[0]["world_size"] == 2
     assert load_checkpoint(tmp_path / "runs" / "ddp" / "best.pt").metadata["step"] == 2
+
+
+@pytest.mark.parametrize("config", [{"in_channels": 2}, {"upsample": "resize", "norm": "instance", "dropout": 0.5}])
+def test_generator_options_build_and_keep_shapes(config: dict) -> None:
+    from core.networks import build_generator
+
+    generator = build_generator(GeneratorConfig(**SMALL_GENERATOR, **config)).eval()
+    with torch.inference_mode():
+        out = generator(torch.zeros(2, config.get("in_channels", 1), 64, 64))
+    assert out.shape == (2, 3, 64, 64) and float(out.abs().max()) <= 1.0

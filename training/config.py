@@ -37,7 +37,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # torch threads; 0 = torch default
     precision: str = "auto"  # auto | bf16 | fp32
-    log_every: int = 10
+    log_every: int = 1  # every step goes to the JSON-lines log
     output_dir: Path = PROJECT_ROOT / "runs"
 
     def __post_init__(self) -> None:
