@@ -7,7 +7,6 @@ write finished rows -> COG -> rename. Memory is bounded by one strip (tile x wid
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from rasterio.windows import Window
 
 from core.checkpoints import LoadedModel
 from core.cog import cog_writer
-from core.errors import InvalidSettingsError, JobCancelled, NoGeoreferenceWarning
+from core.errors import InvalidSettingsError, JobCancelled
 from core.inference import Predictor
 from core.normalise import Encoding
 from core.scene import Georef, SarScene, open_scene
@@ -118,9 +117,7 @@ def _colorize(
     started = time.perf_counter()
     predictor = Predictor(model, options.device, options.precision)
     _validate(options, predictor)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", NoGeoreferenceWarning)
-        scene = open_scene(source, band=options.band, encoding=options.encoding, limits=limits)
+    scene = open_scene(source, band=options.band, encoding=options.encoding, limits=limits)
     try:
         grid = TileGrid(scene.georef.width, scene.georef.height, options.tile, options.overlap)
         padded_width = grid.columns[-1] + grid.tile
@@ -149,7 +146,7 @@ def _colorize(
             seconds=time.perf_counter() - started,
             device=predictor.description,
             warped_from_gcps=scene.warped_from_gcps,
-            warnings=[str(w.message) for w in caught if issubclass(w.category, NoGeoreferenceWarning)],
+            warnings=list(scene.warnings),
         )
     finally:
         scene.close()

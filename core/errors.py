@@ -38,6 +38,3 @@ class OutputError(SarColorError):
 class JobCancelled(SarColorError):
     """The job was cancelled by the user; nothing was written."""
 
-
-class NoGeoreferenceWarning(UserWarning):
-    """The input has no CRS: the output is colorized but not georeferenced."""

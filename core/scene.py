@@ -25,7 +25,6 @@ from rasterio.windows import Window
 from core.errors import (
     EmptyRasterError,
     InvalidSettingsError,
-    NoGeoreferenceWarning,
     NotARasterError,
     RasterTooLargeError,
     UnsupportedRasterError,
@@ -74,6 +73,7 @@ class SarScene:
     georef: Georef
     source_dtype: str
     warped_from_gcps: bool
+    warnings: list[str]  # what the analyst should know (e.g. no georeference); no global warning state
 
     def read_window(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Model input in [-1, 1] and a validity mask (True = valid) for a window."""
@@ -225,16 +225,12 @@ def open_scene(
             stretch = fit_stretch(db)
         except ValueError:
             raise EmptyRasterError(f"{name} holds no valid pixel: every value is nodata, NaN or zero.") from None
-        crs = dataset.crs
-        if crs is None:
-            warnings.warn(
-                f"{name} has no georeference: the result will not be placed on a map.",
-                NoGeoreferenceWarning,
-                stacklevel=2,
-            )
-        georef = Georef(crs, dataset.transform, dataset.width, dataset.height)
+        georef = Georef(dataset.crs, dataset.transform, dataset.width, dataset.height)
+        notes = (
+            [] if georef.is_georeferenced else [f"{name} has no georeference: the result will not be placed on a map."]
+        )
         return SarScene(
-            path, src, dataset, band_index, band_name, chosen, detected, stretch, georef, src.dtypes[0], warped
+            path, src, dataset, band_index, band_name, chosen, detected, stretch, georef, src.dtypes[0], warped, notes
         )
     except BaseException:
         src.close()

@@ -12,7 +12,6 @@ from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning
 
 from core.checkpoints import LoadedModel
-from core.errors import NoGeoreferenceWarning
 from core.scene import open_scene
 
 COG_BLOCK = 512
@@ -49,9 +48,7 @@ def assert_valid_cog(path: Path) -> rasterio.profiles.Profile:
 
 def reference_rgb(source: Path, model: LoadedModel, **open_kwargs) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel model applied to the whole scene at once (no tiling): RGB in [0, 1] and validity."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NoGeoreferenceWarning)
-        scene = open_scene(source, **open_kwargs)
+    scene = open_scene(source, **open_kwargs)
     try:
         x, valid = scene.read_window(rasterio.windows.Window(0, 0, scene.georef.width, scene.georef.height))
     finally:
