@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from core.checkpoints import load_checkpoint
-from core.settings import MODELS_DIR
+from core.settings import models_dir
 
 EVAL_KEYS = ("test/sen12-test", "val/sen12-accioy", "val/volkov")
 BASELINES = ("baseline_sar_grey", "baseline_mean_colour")
@@ -53,7 +53,7 @@ def _gan_settings(cfg: dict) -> str:
     )
 
 
-def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None, eval_name: str | None = None) -> str:
+def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None) -> str:
     """Markdown model card with data, split, settings, hardware, time and measured metrics."""
     model = load_checkpoint(checkpoint)
     facts = _training_facts(log_path)
@@ -88,7 +88,7 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
         "|---|---|---|---|",
     ]
     if summary:
-        for row in (eval_name or name, *BASELINES):
+        for row in (name, *BASELINES):
             lines.append(f"| {row} | {_eval_row(summary, row)} |")
         lines += ["", f"SSIM: {summary['ssim']}. LPIPS: {summary['lpips']}."]
     else:
@@ -97,20 +97,30 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
     return "\n".join(lines) + "\n"
 
 
-def publish(run: Path, name: str, models_dir: Path = MODELS_DIR, eval_name: str | None = None) -> Path:
+def publish(run: Path, name: str, folder: Path) -> Path:
     """Copy a run's best checkpoint and log into models/ and write its card."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = models_dir / f"{name}.pt"
+    folder.mkdir(parents=True, exist_ok=True)
+    checkpoint = folder / f"{name}.pt"
     shutil.copyfile(run / "best.pt", checkpoint)
-    shutil.copyfile(run / "train.jsonl", models_dir / f"{name}.train.jsonl")
+    shutil.copyfile(run / "train.jsonl", folder / f"{name}.train.jsonl")
     samples = sorted((run / "samples").glob("epoch_*.png"))
     if samples:
-        shutil.copyfile(samples[-1], models_dir / f"{name}.samples.png")
-    summary_path = models_dir / "eval" / "summary.json"
+        shutil.copyfile(samples[-1], folder / f"{name}.samples.png")
+    summary_path = folder / "eval" / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
-    card = model_card(name, checkpoint, models_dir / f"{name}.train.jsonl", summary, eval_name)
-    (models_dir / f"{name}.md").write_text(card)
+    card = model_card(name, checkpoint, folder / f"{name}.train.jsonl", summary)
+    (folder / f"{name}.md").write_text(card)
     return checkpoint
+
+
+def set_default(name: str, folder: Path) -> Path:
+    """Point `default.*` at a published model with relative symlinks (no second copy of its files)."""
+    for suffix in (".pt", ".train.jsonl", ".samples.png", ".md"):
+        link, target = folder / f"default{suffix}", folder / f"{name}{suffix}"
+        if target.exists():
+            link.unlink(missing_ok=True)
+            link.symlink_to(target.name)
+    return folder / "default.pt"
 
 
 def comparison_table(summary: dict, variants: list[str]) -> str:
@@ -123,14 +133,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, action="append", default=[], help="runs/<name> (repeatable)")
     parser.add_argument("--comparison", action="store_true", help="print the variant comparison table")
-    parser.add_argument("--default", help="also publish this run as models/default.pt (choose it by val metrics)")
+    parser.add_argument("--default", help="make this published model the default (choose it by val metrics)")
     args = parser.parse_args(argv)
     for run in args.run:
-        print(publish(run, run.name))
+        print(publish(run, run.name, models_dir()))
     if args.default:
-        print(publish(Path(args.default), "default", eval_name=Path(args.default).name))
+        print(set_default(args.default, models_dir()))
     if args.comparison:
-        summary = json.loads((MODELS_DIR / "eval" / "summary.json").read_text())
+        summary = json.loads((models_dir() / "eval" / "summary.json").read_text())
         print(comparison_table(summary, [r.name for r in args.run]))
 
 
