@@ -112,9 +112,10 @@ def peak_rss_mb() -> float:
 def load_model():
     """models/default.pt if present, else an untrained generator of the default config."""
     from core.checkpoints import load_checkpoint, untrained_model
-    from core.settings import DEFAULT_CHECKPOINT
+    from core.settings import default_checkpoint
 
-    return load_checkpoint(DEFAULT_CHECKPOINT) if DEFAULT_CHECKPOINT.is_file() else untrained_model()
+    path = default_checkpoint()
+    return load_checkpoint(path) if path.is_file() else untrained_model()
 
 
 def naive_colorize(source: Path, output: Path, model, options) -> None:

@@ -14,9 +14,9 @@ def _colorize(args: argparse.Namespace) -> int:
 
     from core.checkpoints import load_checkpoint
     from core.colorize import ColorizeOptions, colorize
-    from core.settings import DEFAULT_CHECKPOINT
+    from core.settings import default_checkpoint
 
-    model = load_checkpoint(args.model or DEFAULT_CHECKPOINT)
+    model = load_checkpoint(args.model or default_checkpoint())
     options = ColorizeOptions(
         band=args.band,
         encoding=args.encoding,

@@ -9,13 +9,16 @@ from pathlib import Path
 from core.errors import InvalidSettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MODELS_DIR = Path(os.environ.get("SARCOLOR_MODELS_DIR", PROJECT_ROOT / "models"))
-DEFAULT_CHECKPOINT = MODELS_DIR / "default.pt"
 
 
 def models_dir() -> Path:
-    """Checkpoint folder, read from SARCOLOR_MODELS_DIR at call time (MODELS_DIR is read at import)."""
+    """Checkpoint folder: SARCOLOR_MODELS_DIR (read at call time), default <project>/models."""
     return Path(os.environ.get("SARCOLOR_MODELS_DIR", PROJECT_ROOT / "models"))
+
+
+def default_checkpoint() -> Path:
+    """The checkpoint the app and the CLI use when none is chosen."""
+    return models_dir() / "default.pt"
 
 
 def var_dir() -> Path:
