@@ -12,7 +12,6 @@ import os
 import shutil
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,7 +114,9 @@ def cog_writer(final: str | Path, georef: Georef) -> Iterator[RgbaWriter]:
         "tiled": True,
         "blockxsize": 512,
         "blockysize": 512,
-        "compress": "DEFLATE", "zlevel": 1, "num_threads": "ALL_CPUS",
+        "compress": "DEFLATE",
+        "zlevel": 1,
+        "num_threads": "ALL_CPUS",
         "photometric": "RGB",
         "BIGTIFF": "IF_SAFER",
     }
@@ -124,9 +125,7 @@ def cog_writer(final: str | Path, georef: Georef) -> Iterator[RgbaWriter]:
     try:
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            with warnings.catch_warnings():  # no georeference is expected here, and reported by open_scene
-                warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-                dataset = rasterio.open(scratch, "w", **profile)
+            dataset = rasterio.open(scratch, "w", **profile)
         except WRITE_ERRORS as exc:
             raise _output_error(final, exc) from exc
         try:

@@ -15,23 +15,20 @@ from __future__ import annotations
 
 import io
 import math
-import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
-import rasterio
 from PIL import Image
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.transform import Affine
 from rasterio.warp import calculate_default_transform, reproject, transform, transform_bounds
 
-from core.errors import NotARasterError, UnsupportedRasterError
+from core.errors import UnsupportedRasterError
 from core.metrics import psnr, ssim
 from core.normalise import apply_stretch, to_db
 from core.samples import S2_DISPLAY_MAX_REFLECTANCE
-from core.scene import opened_scene
+from core.scene import decimated_read, open_raster, opened_scene
 
 MAX_SIDE = 2048
 MIN_SIDE = 512
@@ -73,25 +70,6 @@ class Overlay:
     note: str | None = None  # e.g. the part beyond 85.05 deg was clipped
 
 
-def _open(path) -> rasterio.io.DatasetReader:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            return rasterio.open(path)
-    except RasterioIOError as exc:
-        raise NotARasterError(f"{getattr(path, 'name', path)} is not a readable raster image: {exc}") from exc
-
-
-def _decimated(dataset, bands: list[int], max_side: int, resampling=Resampling.average):
-    """Bands read at <= max_side px, their GDAL mask (any band valid) and the scaled transform."""
-    scale = max(1.0, max(dataset.width, dataset.height) / max_side)
-    shape = (max(1, round(dataset.height / scale)), max(1, round(dataset.width / scale)))
-    values = dataset.read(bands, out_shape=(len(bands), *shape), resampling=resampling)
-    mask = dataset.read_masks(bands[0], out_shape=shape, resampling=Resampling.nearest) > 0
-    step = Affine.scale(dataset.width / shape[1], dataset.height / shape[0])
-    return values, mask, dataset.transform @ step
-
-
 def png_bytes(rgba: np.ndarray) -> bytes:
     """Encode H x W x 4 (or H x W x 3) uint8 as PNG."""
     buffer = io.BytesIO()
@@ -102,7 +80,7 @@ def png_bytes(rgba: np.ndarray) -> bytes:
 def sar_raster(path, band: str = "VV", encoding: str | None = "auto", max_side: int = MAX_SIDE) -> Raster:
     """Grey rendering of a SAR scene with the scene's own dB stretch (the model's input space)."""
     with opened_scene(path, band=band, encoding=encoding) as scene:
-        values, mask, step = _decimated(scene.dataset, [scene.band], max_side, Resampling.nearest)
+        values, mask, step = decimated_read(scene.dataset, [scene.band], max_side, Resampling.nearest)
         db = to_db(values[0], scene.encoding)
         valid = mask & np.isfinite(db)
         grey = np.rint((apply_stretch(db, scene.stretch) + 1.0) * 127.5).astype(np.uint8)
@@ -122,11 +100,13 @@ def unit_rgb(values: np.ndarray, dtype: str) -> np.ndarray:
 
 def rgb_raster(path, max_side: int = MAX_SIDE) -> Raster:
     """An RGB(A) GeoTIFF (result or optical reference) as uint8, with its mask."""
-    with _open(path) as src:
+    with open_raster(path) as src:
         if src.count < 3:
-            raise UnsupportedRasterError(f"{path.name if hasattr(path, 'name') else path} has {src.count} band(s); "
-                                         "an optical reference needs 3 bands (red, green, blue).")
-        values, mask, step = _decimated(src, [1, 2, 3], max_side)
+            raise UnsupportedRasterError(
+                f"{path.name if hasattr(path, 'name') else path} has {src.count} band(s); "
+                "an optical reference needs 3 bands (red, green, blue)."
+            )
+        values, mask, step = decimated_read(src, [1, 2, 3], max_side, Resampling.average)
         rgb = np.rint(unit_rgb(values, src.dtypes[0]) * 255.0).astype(np.uint8)
         return Raster(rgb, mask, step, src.crs)
 
@@ -183,9 +163,7 @@ def mercator_overlay(raster: Raster, max_side: int = MAX_SIDE, min_side: int = M
     (lon_0,), _ = transform(raster.crs, WGS84, [(left + right) / 2], [(top + bottom) / 2])
     mercator = centred_mercator(lon_0)
     try:
-        dst_transform, dst_w, dst_h = calculate_default_transform(
-            raster.crs, mercator, width, height, *corners
-        )
+        dst_transform, dst_w, dst_h = calculate_default_transform(raster.crs, mercator, width, height, *corners)
     except Exception as exc:  # e.g. a scene around a pole: no finite Mercator extent
         raise OffMapError(f"This scene cannot be placed on the web map (Web Mercator): {exc}") from exc
     dst_transform, dst_h, note = _clip_rows(dst_transform, dst_h)
@@ -196,8 +174,15 @@ def mercator_overlay(raster: Raster, max_side: int = MAX_SIDE, min_side: int = M
     rgba = raster.rgba().transpose(2, 0, 1)
     out = np.zeros((4, dst_h, dst_w), dtype=np.uint8)
     for i in range(4):
-        reproject(rgba[i], out[i], src_transform=raster.transform, src_crs=raster.crs,
-                  dst_transform=dst_transform, dst_crs=mercator, resampling=Resampling.nearest)
+        reproject(
+            rgba[i],
+            out[i],
+            src_transform=raster.transform,
+            src_crs=raster.crs,
+            dst_transform=dst_transform,
+            dst_crs=mercator,
+            resampling=Resampling.nearest,
+        )
     x0, y0 = dst_transform @ (0, 0)
     x1, y1 = dst_transform @ (dst_w, dst_h)
     west, east = (lon_0 + math.degrees(x / EARTH_RADIUS_M) for x in (x0, x1))
@@ -226,8 +211,8 @@ def preview_png(raster: Raster) -> bytes:
 
 def quicklook_png(cog_path, max_side: int = MAX_SIDE) -> bytes:
     """A PNG quicklook (RGBA, <= max_side px) of a colorized COG."""
-    with _open(cog_path) as src:
-        values, mask, _ = _decimated(src, [1, 2, 3], max_side)
+    with open_raster(cog_path) as src:
+        values, mask, _ = decimated_read(src, [1, 2, 3], max_side, Resampling.average)
     return png_bytes(Raster(values, mask, Affine.identity(), None).rgba())
 
 
@@ -236,11 +221,11 @@ def reference_scores(cog_path, reference_path, max_side: int = MAX_SIDE) -> dict
 
     Scored on the result's grid decimated to <= max_side px; only pixels valid in both count.
     """
-    with _open(cog_path) as out:
-        values, valid, grid = _decimated(out, [1, 2, 3], max_side)
+    with open_raster(cog_path) as out:
+        values, valid, grid = decimated_read(out, [1, 2, 3], max_side, Resampling.average)
         crs = out.crs
     prediction = values.astype(np.float32) / 255.0
-    with _open(reference_path) as ref:
+    with open_raster(reference_path) as ref:
         if ref.count < 3:
             raise UnsupportedRasterError("The reference needs 3 bands (red, green, blue).")
         if (crs is None) != (ref.crs is None):
@@ -253,10 +238,26 @@ def reference_scores(cog_path, reference_path, max_side: int = MAX_SIDE) -> dict
         else:
             for i in range(3):
                 raw = ref.read(i + 1).astype(np.float32)
-                reproject(unit_rgb(raw, ref.dtypes[0]), target[i], src_transform=ref.transform, src_crs=ref.crs,
-                          dst_transform=grid, dst_crs=crs, resampling=Resampling.bilinear, dst_nodata=np.nan)
-            reproject(ref.read_masks(1).astype(np.float32) / 255.0, coverage, src_transform=ref.transform,
-                      src_crs=ref.crs, dst_transform=grid, dst_crs=crs, resampling=Resampling.nearest, dst_nodata=0)
+                reproject(
+                    unit_rgb(raw, ref.dtypes[0]),
+                    target[i],
+                    src_transform=ref.transform,
+                    src_crs=ref.crs,
+                    dst_transform=grid,
+                    dst_crs=crs,
+                    resampling=Resampling.bilinear,
+                    dst_nodata=np.nan,
+                )
+            reproject(
+                ref.read_masks(1).astype(np.float32) / 255.0,
+                coverage,
+                src_transform=ref.transform,
+                src_crs=ref.crs,
+                dst_transform=grid,
+                dst_crs=crs,
+                resampling=Resampling.nearest,
+                dst_nodata=0,
+            )
     both = valid & (coverage > 0.5) & np.isfinite(target).all(axis=0)
     if both.sum() < 0.25 * valid.sum() or both.sum() < 49:
         raise UnsupportedRasterError("The reference does not cover this scene (less than a quarter overlaps).")

@@ -8,7 +8,6 @@ Checks run on the header, before any pixel is read.
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 import rasterio
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.errors import RasterioIOError
 from rasterio.transform import Affine
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
@@ -146,11 +145,11 @@ def detect_encoding(sample_db_candidates: np.ndarray, dtype: np.dtype, tags: dic
     return Encoding.LINEAR if p50 < 1.0 and p99 < 50.0 else Encoding.AMPLITUDE
 
 
-def _open(path: Path) -> rasterio.io.DatasetReader:
+def open_raster(path: str | Path) -> rasterio.io.DatasetReader:
+    """rasterio.open with analyst-readable errors for files that are not rasters."""
+    path = Path(path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            return rasterio.open(path)
+        return rasterio.open(path)
     except RasterioIOError as exc:
         if "bands" in str(exc).lower():  # GDAL refuses 0-band datasets at open
             raise UnsupportedRasterError(f"{path.name} has no usable bands; {BAND_HINT}.") from exc
@@ -185,13 +184,16 @@ def _georeferenced_view(src: rasterio.io.DatasetReader) -> tuple[rasterio.io.Dat
     return src, False
 
 
-def _sample(dataset, band: int) -> tuple[np.ndarray, np.ndarray]:
-    """A decimated read (<= STATS_MAX_SIDE px a side) of values and GDAL mask."""
-    scale = max(dataset.width, dataset.height) / STATS_MAX_SIDE
-    shape = (max(1, round(dataset.height / max(scale, 1))), max(1, round(dataset.width / max(scale, 1))))
-    values = dataset.read(band, out_shape=shape, resampling=Resampling.nearest)
-    mask = dataset.read_masks(band, out_shape=shape, resampling=Resampling.nearest) > 0
-    return values, mask
+def decimated_read(
+    dataset, bands: list[int], max_side: int, resampling: Resampling = Resampling.nearest
+) -> tuple[np.ndarray, np.ndarray, Affine]:
+    """Bands read at <= max_side px a side, the first band's GDAL mask, and the read's transform."""
+    scale = max(1.0, max(dataset.width, dataset.height) / max_side)
+    shape = (max(1, round(dataset.height / scale)), max(1, round(dataset.width / scale)))
+    values = dataset.read(bands, out_shape=(len(bands), *shape), resampling=resampling)
+    mask = dataset.read_masks(bands[0], out_shape=shape, resampling=Resampling.nearest) > 0
+    step = Affine.scale(dataset.width / shape[1], dataset.height / shape[0])
+    return values, mask, dataset.transform @ step
 
 
 def open_scene(
@@ -204,13 +206,14 @@ def open_scene(
     path = Path(path)
     limits = limits or Limits.from_env()
     name = path.name
-    src = _open(path)
+    src = open_raster(path)
     try:
         _check_header(src, limits, name)
         band_index, band_name = choose_band(src, band, limits, name)
         dataset, warped = _georeferenced_view(src)
         try:
-            values, mask = _sample(dataset, band_index)
+            values, mask, _ = decimated_read(dataset, [band_index], STATS_MAX_SIDE)
+            values = values[0]
         except RasterioIOError as exc:
             raise NotARasterError(f"{name} is damaged: its pixels cannot be read ({exc}).") from exc
         float_values = values.astype(np.float64)
