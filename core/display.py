@@ -26,8 +26,7 @@ from rasterio.warp import calculate_default_transform, reproject, transform, tra
 
 from core.errors import UnsupportedRasterError
 from core.metrics import psnr, ssim
-from core.normalise import apply_stretch, to_db
-from core.samples import S2_DISPLAY_MAX_REFLECTANCE
+from core.normalise import apply_stretch, optical_to_unit, to_db
 from core.scene import decimated_read, open_raster, opened_scene
 
 MAX_SIDE = 2048
@@ -88,16 +87,6 @@ def sar_raster(path, band: str = "VV", encoding: str | None = "auto", max_side: 
         return Raster(grey[None], valid, step, scene.dataset.crs)
 
 
-def unit_rgb(values: np.ndarray, dtype: str) -> np.ndarray:
-    """Optical RGB values -> [0, 1]: uint8 as is; others as reflectance (DN / 10000 if integer)."""
-    v = values.astype(np.float32)
-    if dtype == "uint8":
-        return v / 255.0
-    if np.dtype(dtype).kind in "ui":
-        v = v / 10000.0
-    return np.clip(v / S2_DISPLAY_MAX_REFLECTANCE, 0.0, 1.0)
-
-
 def rgb_raster(path, max_side: int = MAX_SIDE) -> Raster:
     """An RGB(A) GeoTIFF (result or optical reference) as uint8, with its mask."""
     with open_raster(path) as src:
@@ -107,7 +96,7 @@ def rgb_raster(path, max_side: int = MAX_SIDE) -> Raster:
                 "an optical reference needs 3 bands (red, green, blue)."
             )
         values, mask, step = decimated_read(src, [1, 2, 3], max_side, Resampling.average)
-        rgb = np.rint(unit_rgb(values, src.dtypes[0]) * 255.0).astype(np.uint8)
+        rgb = np.rint(optical_to_unit(values, src.dtypes[0]) * 255.0).astype(np.uint8)
         return Raster(rgb, mask, step, src.crs)
 
 
@@ -234,12 +223,12 @@ def reference_scores(cog_path, reference_path, max_side: int = MAX_SIDE) -> dict
         coverage = np.zeros(prediction.shape[1:], dtype=np.float32)
         if crs is None:
             raw = ref.read([1, 2, 3], out_shape=prediction.shape, resampling=Resampling.bilinear)
-            target, coverage[:] = unit_rgb(raw, ref.dtypes[0]), 1.0
+            target, coverage[:] = optical_to_unit(raw, ref.dtypes[0]), 1.0
         else:
             for i in range(3):
                 raw = ref.read(i + 1).astype(np.float32)
                 reproject(
-                    unit_rgb(raw, ref.dtypes[0]),
+                    optical_to_unit(raw, ref.dtypes[0]),
                     target[i],
                     src_transform=ref.transform,
                     src_crs=ref.crs,

@@ -37,4 +37,3 @@ class OutputError(SarColorError):
 
 class JobCancelled(SarColorError):
     """The job was cancelled by the user; nothing was written."""
-

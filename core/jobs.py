@@ -155,9 +155,7 @@ class JobStore:
         for name in _JSON_FIELDS:
             row[name] = json.dumps(row[name])
         with contextlib.closing(self._connect()) as db, db:
-            db.execute(
-                f"INSERT INTO jobs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
-            )
+            db.execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
         return job
 
     def output_dir(self, job_id: str) -> Path:

@@ -3,7 +3,8 @@
 Every encoding is first converted to backscatter in dB; a robust per-scene stretch
 (2nd-98th percentile of valid dB values) then maps it to [-1, 1]. Encodings that
 differ by an affine change in dB (calibration offsets, u8 renderings, amplitude vs
-power) therefore land in the same space.
+power) therefore land in the same space. Optical references map to RGB in [0, 1] with
+`optical_to_unit`, the one rule used by samples, display copies and training targets.
 """
 
 from __future__ import annotations
@@ -75,6 +76,20 @@ def apply_stretch(db: np.ndarray, stretch: Stretch) -> np.ndarray:
     scaled = (db - stretch.low_db) / (stretch.high_db - stretch.low_db)
     scaled = np.clip(np.nan_to_num(scaled, nan=0.0), 0.0, 1.0)
     return (scaled * 2.0 - 1.0).astype(np.float32)
+
+
+S2_DISPLAY_MAX_REFLECTANCE = 0.3  # optical reflectance shown as full brightness
+S2_REFLECTANCE_SCALE = 10000.0  # Sentinel-2 L1C/L2A DN per unit reflectance
+
+
+def optical_to_unit(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Optical RGB values -> [0, 1]: uint8 as is; others as reflectance (DN / 10000 if integer), 0.3 -> 1."""
+    v = values.astype(np.float32)
+    if dtype == "uint8":
+        return v / 255.0
+    if np.dtype(dtype).kind in "ui":
+        v = v / S2_REFLECTANCE_SCALE
+    return np.clip(v / S2_DISPLAY_MAX_REFLECTANCE, 0.0, 1.0)
 
 
 def sar_to_model_input(values: np.ndarray, encoding: Encoding, stretch: Stretch | None = None) -> np.ndarray:

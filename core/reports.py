@@ -41,8 +41,9 @@ def model_names(models_dir: Path) -> list[str]:
     folder = Path(models_dir)
     if not folder.is_dir():
         return []
-    names = {p.stem for p in folder.glob("*.pt")} | {p.name.removesuffix(".train.jsonl") for p in
-                                                      folder.glob("*.train.jsonl")}
+    names = {p.stem for p in folder.glob("*.pt")} | {
+        p.name.removesuffix(".train.jsonl") for p in folder.glob("*.train.jsonl")
+    }
     return sorted(names, key=lambda n: (n != "default", n))
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
+from core.normalise import optical_to_unit
 from core.settings import PROJECT_ROOT
 
 SAMPLES_DIR = PROJECT_ROOT / "data" / "samples"
-S2_DISPLAY_MAX_REFLECTANCE = 0.3  # reflectance mapped to 255 in the reference RGB
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,9 @@ def _write_optical(s2_dir: Path, out: Path) -> None:
     channels = []
     for band in ("B04", "B03", "B02"):
         with rasterio.open(next(s2_dir.glob(f"*_{band}.tif"))) as src:
-            reflectance = src.read(1).astype(np.float32) / 10000.0
+            unit = optical_to_unit(src.read(1), src.dtypes[0])
             profile = src.profile
-        channels.append(np.clip(reflectance / S2_DISPLAY_MAX_REFLECTANCE * 255.0, 0, 255).astype(np.uint8))
+        channels.append((unit * 255.0).astype(np.uint8))
     profile.update(count=3, dtype="uint8", driver="GTiff", nodata=None, photometric="RGB")
     with rasterio.open(out, "w", **profile) as dst:
         dst.write(np.stack(channels))

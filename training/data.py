@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from core.normalise import Encoding, sar_to_model_input
+from core.normalise import Encoding, optical_to_unit, sar_to_model_input
 
 ENCODINGS = {
     "db_u8": Encoding.DB_U8,
@@ -26,7 +26,6 @@ ENCODINGS = {
     "linear_u8": Encoding.LINEAR_U8,
     "db_float": Encoding.DB,
 }
-S2_DISPLAY_MAX_REFLECTANCE = 0.3
 REFERENCE_SOURCE = "sen12-gray"  # SEN1-2 train optical: the brightness every source is matched to
 
 
@@ -85,8 +84,7 @@ def load_optical(record: PairRecord) -> np.ndarray:
         import rasterio  # PIL cannot read 3-band uint16 TIFFs
 
         with rasterio.open(record.optical) as src:
-            reflectance = src.read([1, 2, 3]).transpose(1, 2, 0).astype(np.float32) / 10000.0
-        return np.clip(reflectance / S2_DISPLAY_MAX_REFLECTANCE, 0.0, 1.0)
+            return optical_to_unit(src.read([1, 2, 3]), src.dtypes[0]).transpose(1, 2, 0)
     image = Image.open(record.optical)
     if record.optical_kind == "gray_u8":
         grey = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
