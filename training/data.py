@@ -97,12 +97,17 @@ def luminance(rgb: np.ndarray) -> float:
     return float((rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).mean())
 
 
-def measure_gains(records: list[PairRecord]) -> dict[str, float]:
-    """Per-source gain mapping each source's mean luminance onto SEN1-2's (train rows only)."""
+def measure_gains(records: list[PairRecord], known: dict[str, float] | None = None) -> dict[str, float]:
+    """Per-source gain mapping each source's mean luminance onto SEN1-2's (train rows only).
+
+    `known` (pair_id -> mean luma) spares re-reading images a dataset has already loaded.
+    """
+    known = known or {}
     means: dict[str, list[float]] = {}
     for record in records:
         if record.split == "train" or record.source == REFERENCE_SOURCE:
-            means.setdefault(record.source, []).append(luminance(load_optical(record)))
+            value = known.get(record.pair_id)
+            means.setdefault(record.source, []).append(value if value is not None else luminance(load_optical(record)))
     reference = float(np.mean(means[REFERENCE_SOURCE])) if REFERENCE_SOURCE in means else None
     gains = {}
     for source in {r.source for r in records}:
@@ -123,17 +128,22 @@ class PairDataset(Dataset):
     """Random crops with flips and 90 degree rotations, preloaded in memory.
 
     Items: (sar 1 x C x C, target 3 x C x C in [-1, 1], has_colour bool).
+    Targets are kept before the per-source gain, which is applied per item, so gains can be
+    measured from the loaded images (`luminances`) and set afterwards.
     `augment=False` returns the centre crop (deterministic).
     """
 
     def __init__(self, records: list[PairRecord], gains: dict[str, float], crop: int, augment: bool = True) -> None:
-        self.records, self.crop, self.augment = records, crop, augment
+        self.records, self.gains, self.crop, self.augment = records, gains, crop, augment
         self.pairs = []
         for record in records:
             sar, optical = align(load_sar(record), load_optical(record))
-            optical = np.clip(optical * gains.get(record.source, 1.0), 0.0, 1.0)
             self.pairs.append((sar.astype(np.float32), (optical * 255).round().astype(np.uint8)))
         self.rng = np.random.default_rng()
+
+    def luminances(self) -> dict[str, float]:
+        """Mean luma of every loaded target (before gains), by pair id."""
+        return {r.pair_id: luminance(optical / 255.0) for r, (_, optical) in zip(self.records, self.pairs, strict=True)}
 
     def __len__(self) -> int:
         return len(self.records)
@@ -152,7 +162,8 @@ class PairDataset(Dataset):
         else:
             y, x = max(0, (h - c) // 2), max(0, (w - c) // 2)
         sar_crop = sar[y : y + c, x : x + c]
-        opt_crop = optical[y : y + c, x : x + c].astype(np.float32) / 127.5 - 1.0
+        gain = self.gains.get(self.records[index].source, 1.0)
+        opt_crop = np.clip(optical[y : y + c, x : x + c].astype(np.float32) * (gain / 255.0), 0.0, 1.0) * 2.0 - 1.0
         if self.augment:
             k = int(self.rng.integers(4))
             flip = bool(self.rng.integers(2))

@@ -63,18 +63,18 @@ def mean_colour_predictor(mean_rgb: np.ndarray) -> Predict:
 
 def mean_training_colour(records: list[PairRecord], gains: dict[str, float]) -> np.ndarray:
     """Mean RGB of the colour training targets (after gains), weighting images equally."""
-    means = [
-        (load_optical(r) * gains.get(r.source, 1.0)).clip(0, 1).reshape(-1, 3).mean(0)
-        for r in records
-        if r.split == "train" and r.has_colour
-    ]
+    means = [load_target(r, gains).reshape(-1, 3).mean(0) for r in records if r.split == "train" and r.has_colour]
     return np.mean(means, axis=0).astype(np.float32)
 
 
-def score(predict: Predict, record: PairRecord, gains: dict[str, float]) -> tuple[float, float, np.ndarray]:
+def load_target(record: PairRecord, gains: dict[str, float]) -> np.ndarray:
+    """The optical target in [0, 1] with the source's training gain applied."""
+    return np.clip(load_optical(record) * gains.get(record.source, 1.0), 0, 1)
+
+
+def score(predict: Predict, record: PairRecord, target: np.ndarray) -> tuple[float, float, np.ndarray]:
     """(PSNR, SSIM, prediction) of one record; PSNR over valid pixels only."""
     prediction, valid = predict(record)
-    target = np.clip(load_optical(record) * gains.get(record.source, 1.0), 0, 1)
     prediction, target = align(prediction, target)
     valid = valid[: target.shape[0], : target.shape[1]]
     return psnr(prediction, target, valid), ssim(prediction, target), prediction
@@ -112,7 +112,7 @@ def save_best_worst(
     rows: list[dict],
     predictions: dict[str, np.ndarray],
     records: dict[str, PairRecord],
-    gains: dict[str, float],
+    targets: dict[str, np.ndarray],
     path: Path,
     count: int = 3,
 ) -> None:
@@ -123,8 +123,7 @@ def save_best_worst(
     for row in picks:
         record = records[row["pair_id"]]
         sar = np.repeat(((load_sar(record) + 1) * 0.5)[..., None], 3, axis=2)
-        truth = np.clip(load_optical(record) * gains.get(record.source, 1.0), 0, 1)
-        sar, truth = align(sar, truth)
+        sar, truth = align(sar, targets[row["pair_id"]])
         pred = predictions[row["pair_id"]][: truth.shape[0], : truth.shape[1]]
         tiles.append(np.concatenate([sar, pred, truth], axis=1)[:256, :768])
     if tiles:
@@ -135,7 +134,8 @@ def evaluate(checkpoints: list[Path], splits: tuple[str, ...], data_root: Path, 
     """Score checkpoints and baselines; write per_image.csv, summary.json, grids."""
     all_records = read_manifest(data_root)
     gains = measure_gains(all_records)
-    records = [r for r in all_records if r.split in splits]
+    records = [r for r in all_records if r.split in splits and r.has_colour]
+    targets = {r.pair_id: load_target(r, gains) for r in records}  # read once, scored for every model
     predictors: dict[str, Predict] = {
         "baseline_sar_grey": sar_grey_predictor,
         "baseline_mean_colour": mean_colour_predictor(mean_training_colour(all_records, gains)),
@@ -149,9 +149,7 @@ def evaluate(checkpoints: list[Path], splits: tuple[str, ...], data_root: Path, 
         for name, predict in predictors.items():
             test_predictions = {}
             for record in records:
-                if not record.has_colour:
-                    continue
-                p, s, prediction = score(predict, record, gains)
+                p, s, prediction = score(predict, record, targets[record.pair_id])
                 rows.append(
                     {
                         "model": name,
@@ -166,7 +164,12 @@ def evaluate(checkpoints: list[Path], splits: tuple[str, ...], data_root: Path, 
                 if record.split == "test":
                     test_predictions[record.pair_id] = prediction
             save_best_worst(
-                name, rows, test_predictions, {r.pair_id: r for r in records}, gains, out_dir / f"{name}_best_worst.png"
+                name,
+                rows,
+                test_predictions,
+                {r.pair_id: r for r in records},
+                targets,
+                out_dir / f"{name}_best_worst.png",
             )
             print(f"{name}: {len([r for r in rows if r['model'] == name])} images scored", flush=True)
     with open(out_dir / "per_image.csv", "w", newline="") as handle:

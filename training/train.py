@@ -73,8 +73,9 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
     use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_is_fast(device))
 
     records = read_manifest(config.data_root)
-    gains = measure_gains(records)
-    train_set = PairDataset([r for r in records if r.split == "train"], gains, config.crop)
+    train_set = PairDataset([r for r in records if r.split == "train"], {}, config.crop)
+    gains = measure_gains(records, known=train_set.luminances())  # no second read of the train images
+    train_set.gains = gains
     train_set.rng = np.random.default_rng(config.seed + rank)
     val_sets = {
         source: PairDataset([r for r in records if r.split == "val" and r.source == source], gains, config.crop, False)
