@@ -37,16 +37,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from core.normalise import Encoding, to_db  # noqa: E402
+from core.settings import shared_data_dir  # noqa: E402
 
 SCENE_ORIGIN = (-13234943.64, 4048140.83)  # EPSG:3395, volkov fragment 003 (upper left)
 PIXEL_M = 10.0
 
 
 # --- real-content scenes --------------------------------------------------------------
-
-
-def shared_data_dir() -> Path:
-    return Path(os.environ.get("SARCOLOR_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 
 
 def patch_sources() -> tuple[str, list[Path], Encoding | None]:
@@ -131,15 +128,16 @@ def naive_colorize(source: Path, output: Path, model, options) -> None:
     scene = open_scene(source, band=options.band, encoding=options.encoding)
     width, height = scene.georef.width, scene.georef.height
     grid = TileGrid(width, height, options.tile, options.overlap)
-    x, valid = scene.read_window(Window(0, 0, width, height))
-    x = np.pad(x, ((0, grid.rows[-1] + grid.tile - height), (0, grid.columns[-1] + grid.tile - width)), "symmetric")
+    x, valid = scene.read_window(Window(0, 0, width, height), model.config.input_space)
+    pad = ((0, 0), (0, grid.rows[-1] + grid.tile - height), (0, grid.columns[-1] + grid.tile - width))
+    x = np.pad(x, pad, "symmetric")
     total = np.zeros((3, height, width), np.float64)
     weight = np.zeros((height, width), np.float64)
     tiles = [(r, c, y0, x0) for r, y0 in enumerate(grid.rows) for c, x0 in enumerate(grid.columns)]
     for start in range(0, len(tiles), options.batch):
         chunk = tiles[start : start + options.batch]
-        batch = torch.from_numpy(np.stack([x[y0 : y0 + grid.tile, x0 : x0 + grid.tile] for _, _, y0, x0 in chunk]))
-        for (r, c, y0, x0), pred in zip(chunk, predictor.predict(batch[:, None]).numpy(), strict=True):
+        batch = torch.from_numpy(np.stack([x[:, y0 : y0 + grid.tile, x0 : x0 + grid.tile] for _, _, y0, x0 in chunk]))
+        for (r, c, y0, x0), pred in zip(chunk, predictor.predict(batch).numpy(), strict=True):
             h, w = min(grid.tile, height - y0), min(grid.tile, width - x0)
             wt = tile_weights(grid, r, c)[:h, :w].astype(np.float64)
             total[:, y0 : y0 + h, x0 : x0 + w] += pred[:, :h, :w] * wt

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from core.errors import SarColorError
@@ -17,15 +18,7 @@ def _colorize(args: argparse.Namespace) -> int:
     from core.settings import default_checkpoint
 
     model = load_checkpoint(args.model or default_checkpoint())
-    options = ColorizeOptions(
-        band=args.band,
-        encoding=args.encoding,
-        tile=args.tile,
-        overlap=args.overlap,
-        batch=args.batch,
-        device=args.device,
-        precision=args.precision,
-    )
+    options = ColorizeOptions(**{f.name: getattr(args, f.name) for f in fields(ColorizeOptions)})
     with tqdm(total=None, unit="tile", disable=args.quiet, file=sys.stderr) as bar:
 
         def progress(done: int, total: int) -> None:
@@ -43,19 +36,30 @@ def _colorize(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core.colorize import ColorizeOptions
+    from core.normalise import Encoding
+    from core.scene import POLARISATIONS
+
+    defaults = ColorizeOptions()
     parser = argparse.ArgumentParser(prog="sarcolor", description="Colorize Sentinel-1 SAR scenes.")
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("colorize", help="SAR GeoTIFF/PNG/JPEG in, colour Cloud-Optimized GeoTIFF out")
     c.add_argument("input", type=Path)
     c.add_argument("output", type=Path)
     c.add_argument("--model", type=Path, help="checkpoint file (default: models/default.pt)")
-    c.add_argument("--band", default="VV", help="VV, VH or a 1-based band number (default VV)")
-    c.add_argument("--encoding", default="auto", choices=["auto", "db", "linear", "amplitude", "db_u8", "linear_u8"])
-    c.add_argument("--tile", type=int, default=256)
-    c.add_argument("--overlap", type=int, default=64)
-    c.add_argument("--batch", type=int, default=8)
-    c.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    c.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    c.add_argument("--band", default=defaults.band, help="VV, VH or a 1-based band number (default VV)")
+    c.add_argument(
+        "--polarisation",
+        default=defaults.polarisation,
+        choices=["auto", *POLARISATIONS],
+        help="of the chosen band, when neither its metadata nor the file name says (default auto)",
+    )
+    c.add_argument("--encoding", default=defaults.encoding, choices=["auto", *(e.value for e in Encoding)])
+    c.add_argument("--tile", type=int, default=defaults.tile)
+    c.add_argument("--overlap", type=int, default=defaults.overlap)
+    c.add_argument("--batch", type=int, default=defaults.batch)
+    c.add_argument("--device", default=defaults.device, choices=["auto", "cpu", "cuda"])
+    c.add_argument("--precision", default=defaults.precision, choices=["auto", "bf16", "fp32"])
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_colorize)
     return parser

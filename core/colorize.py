@@ -20,7 +20,7 @@ from core.checkpoints import LoadedModel
 from core.cog import cog_writer
 from core.errors import InvalidSettingsError, JobCancelled
 from core.inference import Predictor
-from core.normalise import Encoding
+from core.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
 from core.scene import Georef, SarScene, open_scene
 from core.settings import Limits
 from core.tiling import StripBlender, TileGrid
@@ -34,6 +34,7 @@ class ColorizeOptions:
     """User settings of one run."""
 
     band: str = "VV"
+    polarisation: str = "auto"  # auto (from metadata or file name) | VV | VH | HH | HV
     encoding: str = "auto"  # auto | db | linear | amplitude | db_u8 | linear_u8
     tile: int = 256
     overlap: int = 64
@@ -63,17 +64,19 @@ class ColorizeResult:
         return self.georef.width * self.georef.height / 1e6 / max(self.seconds, 1e-9)
 
 
-def _read_strip(scene: SarScene, grid: TileGrid, y0: int, padded_width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Model input (T x padded_width) for one tile row, mirrored past the raster edge."""
+def _read_strip(
+    scene: SarScene, space: InputSpace, grid: TileGrid, y0: int, padded_width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model input (C x T x padded_width) for one tile row, mirrored past the raster edge."""
     height = min(grid.tile, grid.height - y0)
-    values, valid = scene.read_window(Window(0, y0, grid.width, height))
-    pad = ((0, grid.tile - height), (0, padded_width - grid.width))
+    values, valid = scene.read_window(Window(0, y0, grid.width, height), space)
+    pad = ((0, 0), (0, grid.tile - height), (0, padded_width - grid.width))
     return np.pad(values, pad, mode="symmetric"), valid
 
 
 def _predict_row(predictor: Predictor, strip: np.ndarray, grid: TileGrid, batch: int) -> list[np.ndarray]:
     """Predictions (3 x T x T, in [0, 1]) for every tile of one tile row."""
-    tiles = torch.from_numpy(np.stack([strip[:, x0 : x0 + grid.tile] for x0 in grid.columns]))[:, None]
+    tiles = torch.from_numpy(np.stack([strip[:, :, x0 : x0 + grid.tile] for x0 in grid.columns]))
     return [p.numpy() for start in range(0, len(tiles), batch) for p in predictor.predict(tiles[start : start + batch])]
 
 
@@ -84,8 +87,6 @@ def _validate(options: ColorizeOptions, predictor: Predictor) -> None:
         )
     if options.batch < 1:
         raise InvalidSettingsError("Batch size must be at least 1.")
-    if predictor.model.config.in_channels != 1:
-        raise InvalidSettingsError("This model expects two polarisations; only single-band models are supported.")
 
 
 def colorize(
@@ -117,17 +118,27 @@ def _colorize(
     started = time.perf_counter()
     predictor = Predictor(model, options.device, options.precision)
     _validate(options, predictor)
-    scene = open_scene(source, band=options.band, encoding=options.encoding, limits=limits)
+    scene = open_scene(
+        source, band=options.band, encoding=options.encoding, limits=limits, polarisation=options.polarisation
+    )
     try:
         grid = TileGrid(scene.georef.width, scene.georef.height, options.tile, options.overlap)
         padded_width = grid.columns[-1] + grid.tile
+        space = InputSpace(model.config.input_space)
+        warnings = list(scene.warnings)
+        if space != InputSpace.STRETCH and scene.input_transform(space).anchored:
+            warnings.append(
+                f"{scene.path.name} has no trustworthy absolute backscatter level (relative or re-scaled 8-bit "
+                f"values), so its median was placed at {ANCHOR_MEDIAN_DB:.0f} dB: colours follow relative "
+                "brightness only. Use the calibrated float product (sigma0 in dB or linear) where you have it."
+            )
         done = 0
         with cog_writer(output, scene.georef) as writer:
             blender = StripBlender(grid)
             for row_index, y0 in enumerate(grid.rows):
                 if cancelled and cancelled():
                     raise JobCancelled("The job was cancelled; no output was written.")
-                strip, valid = _read_strip(scene, grid, y0, padded_width)
+                strip, valid = _read_strip(scene, space, grid, y0, padded_width)
                 for col_index, prediction in enumerate(_predict_row(predictor, strip, grid, options.batch)):
                     blender.add(prediction, row_index, col_index)
                 window, rgb = blender.finish_row(row_index)
@@ -146,7 +157,7 @@ def _colorize(
             seconds=time.perf_counter() - started,
             device=predictor.description,
             warped_from_gcps=scene.warped_from_gcps,
-            warnings=list(scene.warnings),
+            warnings=warnings,
         )
     finally:
         scene.close()

@@ -1,8 +1,12 @@
 """U-Net generator (pix2pix family), shared by training and inference.
 
-Input: SAR in [-1, 1], N x C_in x H x W with H, W multiples of 2**depth.
+Input: SAR in [-1, 1], N x C_in x H x W with H, W multiples of 2**depth; C_in follows
+the model's input space (`core.normalise.InputSpace`).
 Output: RGB in [-1, 1]. The LAB variant predicts (L, a, b) and converts to RGB
 inside the module, so every generator speaks RGB to the rest of the system.
+With `context`, the bottleneck's mean over the whole tile is added back to every
+bottleneck cell, so colour decisions see the tile's overall backscatter, whatever
+the tile size.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import kornia.color
 import torch
 from torch import nn
 
+from core.normalise import InputSpace
+
 LAB_SCALE = torch.tensor([50.0, 110.0, 110.0])  # tanh output -> L in [0, 100], a/b in [-110, 110]
 LAB_OFFSET = torch.tensor([50.0, 0.0, 0.0])
 
@@ -21,16 +27,21 @@ LAB_OFFSET = torch.tensor([50.0, 0.0, 0.0])
 class GeneratorConfig:
     """Architecture of a U-Net generator."""
 
-    in_channels: int = 1
+    input_space: str = InputSpace.STRETCH.value  # stretch | fixed | fixed+stretch
     ngf: int = 16
     depth: int = 8
-    norm: str = "batch"  # batch | instance | none
+    norm: str = "batch"  # batch | group | instance | none
     upsample: str = "transpose"  # transpose (2.3x faster on CPU) | resize (resize + conv, no checkerboard)
     dropout: float = 0.0
     output_space: str = "rgb"  # rgb | lab (predicts L, a, b; converted to RGB)
+    context: bool = False  # add the tile-wide mean of the bottleneck back to every cell
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def in_channels(self) -> int:
+        return InputSpace(self.input_space).channels
 
     @property
     def multiple(self) -> int:
@@ -41,6 +52,8 @@ class GeneratorConfig:
 def _norm(kind: str, channels: int) -> nn.Module:
     if kind == "batch":
         return nn.BatchNorm2d(channels)
+    if kind == "group":
+        return nn.GroupNorm(min(8, channels // 4) or 1, channels)
     if kind == "instance":
         return nn.InstanceNorm2d(channels, affine=True)
     if kind == "none":
@@ -94,6 +107,8 @@ class UNetGenerator(nn.Module):
             x = block(x)
             skips.append(x)
         skips.pop()  # innermost output feeds the decoder directly
+        if self.config.context:
+            x = x + x.mean(dim=(2, 3), keepdim=True)
         for block in self.up:
             x = block(x)
             if skips:
@@ -127,7 +142,7 @@ def build_generator(config: GeneratorConfig) -> UNetGenerator:
             nn.init.normal_(module.weight, 0.0, 0.02)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
-        elif isinstance(module, (nn.BatchNorm2d, nn.InstanceNorm2d)) and module.weight is not None:
+        elif isinstance(module, (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm)) and module.weight is not None:
             nn.init.normal_(module.weight, 1.0, 0.02)
             nn.init.zeros_(module.bias)
     return model

@@ -1,10 +1,23 @@
-"""SAR values -> the model's canonical input space. Shared by training and inference.
+"""SAR values -> the model's input space. Shared by training and inference.
 
-Every encoding is first converted to backscatter in dB; a robust per-scene stretch
-(2nd-98th percentile of valid dB values) then maps it to [-1, 1]. Encodings that
-differ by an affine change in dB (calibration offsets, u8 renderings, amplitude vs
-power) therefore land in the same space. Optical references map to RGB in [0, 1] with
-`optical_to_unit`, the one rule used by samples, display copies and training targets.
+Every encoding is first converted to backscatter in dB (`to_db`). A model then sees
+one of three input spaces (`InputSpace`, stored in its checkpoint):
+
+- `stretch`: the scene's robust 2nd-98th percentile stretch of dB to [-1, 1]. Encodings
+  that differ by an affine change in dB land in the same place; the absolute level is lost.
+- `fixed`: VV-equivalent dB on a fixed range (`FIXED_DB_RANGE`), keeping the absolute
+  level (water < -18 dB, vegetation -12..-6, built-up > -5 in VV). Cross-polarised bands
+  (VH, HV) are raised by `CROSS_POL_OFFSET_DB`. A scene without a trustworthy absolute
+  level is anchored instead: its median is placed at `ANCHOR_MEDIAN_DB`. That applies to
+  relative encodings (`linear_u8`: intensity over the scene's 99th percentile), to raw
+  amplitude DN (uncalibrated: 20 log10 DN is not sigma0), and to 8-bit dB renderings whose
+  median is implausible for sigma0 read as [-25, 0] dB (outside `PLAUSIBLE_MEDIAN_DB`: 1 %
+  of SEN1-2 train images, every sen12-accioy image). Calibrated float inputs (sigma0 or
+  gamma0 in dB or linear power) are taken as they are.
+- `fixed+stretch`: both, as two channels.
+
+Optical references map to RGB in [0, 1] with `optical_to_unit`, the one rule used by
+samples, display copies and training targets.
 """
 
 from __future__ import annotations
@@ -16,7 +29,24 @@ import numpy as np
 
 LOW_PERCENTILE = 2.0
 HIGH_PERCENTILE = 98.0
-DB_U8_RANGE = (-25.0, 0.0)  # the usual SEN1-2 clip for VV backscatter
+DB_U8_RANGE = (-25.0, 0.0)  # the usual SEN1-2 clip for VV backscatter (checked against BigEarthNet, data/README.md)
+FIXED_DB_RANGE = (-30.0, 5.0)  # VV-equivalent dB mapped to [-1, 1] by the fixed input space
+CROSS_POL_OFFSET_DB = 6.0  # median VV - VH over the BigEarthNet sample patches (4.9-7.7 dB)
+ANCHOR_MEDIAN_DB = -12.0  # VV-equivalent median of scenes without an absolute level (SEN1-2 train: -13.2)
+PLAUSIBLE_MEDIAN_DB = (-20.0, -6.0)  # an 8-bit dB rendering whose VV-equivalent median falls outside is anchored
+CROSS_POLARISATIONS = ("VH", "HV")
+
+
+class InputSpace(StrEnum):
+    """What the model sees of the dB values (see the module docstring)."""
+
+    STRETCH = "stretch"
+    FIXED = "fixed"
+    FIXED_STRETCH = "fixed+stretch"
+
+    @property
+    def channels(self) -> int:
+        return 2 if self == InputSpace.FIXED_STRETCH else 1
 
 
 class Encoding(StrEnum):
@@ -51,10 +81,11 @@ def to_db(values: np.ndarray, encoding: Encoding) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Stretch:
-    """The dB range mapped to [-1, 1]."""
+    """The dB range mapped to [-1, 1], and the scene's median dB."""
 
     low_db: float
     high_db: float
+    median_db: float
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -65,10 +96,10 @@ def fit_stretch(db: np.ndarray) -> Stretch:
     finite = db[np.isfinite(db)]
     if finite.size == 0:
         raise ValueError("no valid pixel")
-    low, high = np.percentile(finite, [LOW_PERCENTILE, HIGH_PERCENTILE])
+    low, median, high = np.percentile(finite, [LOW_PERCENTILE, 50.0, HIGH_PERCENTILE])
     if high - low < 1e-3:  # flat image: centre it instead of dividing by ~0
         low, high = low - 1.0, high + 1.0
-    return Stretch(float(low), float(high))
+    return Stretch(float(low), float(high), float(median))
 
 
 def apply_stretch(db: np.ndarray, stretch: Stretch) -> np.ndarray:
@@ -92,10 +123,55 @@ def optical_to_unit(values: np.ndarray, dtype: str) -> np.ndarray:
     return np.clip(v / S2_DISPLAY_MAX_REFLECTANCE, 0.0, 1.0)
 
 
-def sar_to_model_input(values: np.ndarray, encoding: Encoding, stretch: Stretch | None = None) -> np.ndarray:
-    """The one function from stored SAR values to model input in [-1, 1].
+def level_offset_db(encoding: Encoding, polarisation: str, median_db: float) -> tuple[float, bool]:
+    """dB to add for the VV-equivalent absolute level, and whether the scene had to be anchored (no trusted level)."""
+    offset = CROSS_POL_OFFSET_DB if polarisation.upper() in CROSS_POLARISATIONS else 0.0
+    median = median_db + offset
+    low, high = PLAUSIBLE_MEDIAN_DB
+    relative = encoding in (Encoding.LINEAR_U8, Encoding.AMPLITUDE)
+    anchored = relative or (encoding == Encoding.DB_U8 and not low <= median <= high)
+    return (offset + ANCHOR_MEDIAN_DB - median, True) if anchored else (offset, False)
 
-    With `stretch=None` the stretch is fitted on `values` itself (training: per image).
+
+def fixed_scale(db: np.ndarray) -> np.ndarray:
+    """VV-equivalent dB on `FIXED_DB_RANGE` to [-1, 1]; NaN (nodata) becomes -1."""
+    low, high = FIXED_DB_RANGE
+    scaled = np.clip(np.nan_to_num((db - low) / (high - low), nan=0.0), 0.0, 1.0)
+    return (scaled * 2.0 - 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class InputTransform:
+    """dB of one scene -> model input channels (C x H x W float32 in [-1, 1])."""
+
+    space: InputSpace
+    encoding: Encoding
+    polarisation: str
+    stretch: Stretch
+
+    @property
+    def anchored(self) -> bool:
+        """True if the scene's absolute level is not trusted and its median was anchored."""
+        return level_offset_db(self.encoding, self.polarisation, self.stretch.median_db)[1]
+
+    def __call__(self, db: np.ndarray) -> np.ndarray:
+        """Nodata (NaN) is filled with the scene median, so holes do not darken their surroundings."""
+        db = np.where(np.isfinite(db), db, np.float32(self.stretch.median_db))
+        channels = []
+        if self.space in (InputSpace.FIXED, InputSpace.FIXED_STRETCH):
+            offset, _ = level_offset_db(self.encoding, self.polarisation, self.stretch.median_db)
+            channels.append(fixed_scale(db + offset))
+        if self.space in (InputSpace.STRETCH, InputSpace.FIXED_STRETCH):
+            channels.append(apply_stretch(db, self.stretch))
+        return np.stack(channels)
+
+
+def sar_to_model_input(
+    values: np.ndarray, encoding: Encoding, space: InputSpace = InputSpace.STRETCH, polarisation: str = "VV"
+) -> np.ndarray:
+    """The one function from a whole image's stored SAR values to model input (C x H x W in [-1, 1]).
+
+    The stretch is fitted on the image itself, as `core.scene` fits it on the whole scene.
     """
     db = to_db(values, encoding)
-    return apply_stretch(db, stretch or fit_stretch(db))
+    return InputTransform(InputSpace(space), encoding, polarisation, fit_stretch(db))(db)

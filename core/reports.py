@@ -8,9 +8,11 @@ File conventions (shared with `training/`), for a checkpoint `models/NAME.pt`:
   (`val_psnr_<set>`, `val_ssim_<set>`). Other kinds (e.g. 'config') are ignored by the charts.
 - `models/NAME.md` — the model card (Markdown).
 - `models/eval/summary.json` — `{"models": {model or baseline: {split/source key: {n, psnr_mean,
-  psnr_median, ssim_mean, ...}}}, ...notes}`; any nesting whose leaves are metric dicts is shown.
-- `models/eval/per_image.csv` — columns model, split, source, group, pair_id, psnr, ssim.
-- `models/eval/*.png` — sample grids (SAR | prediction | truth), best and worst examples.
+  psnr_ci95, psnr_median, psnr_gain_vs_flat, psnr_gain_vs_flat_ci95, ssim_mean, delta_e_mean,
+  chroma_ratio, by_group}}}, ...notes}` (written by `training.evaluate`).
+- `models/eval/per_image.csv` — columns model, split, source, group, pair_id, psnr, ssim, delta_e,
+  chroma_pred, chroma_true.
+- `models/eval/*.png` — sample grids (SAR | prediction | truth): `<model>_val.png`, `<model>_test.png`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import math
 from pathlib import Path
 
 EVAL_DIR_NAME = "eval"
-PER_IMAGE_NUMERIC = ("psnr", "ssim")
+PER_IMAGE_NUMERIC = ("psnr", "ssim", "delta_e", "chroma_pred", "chroma_true")
+BASELINE_PREFIX = "baseline_"
 
 
 def training_log_path(models_dir: Path, name: str) -> Path:
@@ -45,6 +48,12 @@ def model_names(models_dir: Path) -> list[str]:
         p.name.removesuffix(".train.jsonl") for p in folder.glob("*.train.jsonl")
     }
     return sorted(names, key=lambda n: (n != "default", n))
+
+
+def run_logs(runs_dir: Path) -> dict[str, Path]:
+    """Training logs of runs under `runs_dir` (`<run>/train.jsonl`), newest first."""
+    logs = sorted(Path(runs_dir).glob("*/train.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return {log.parent.name: log for log in logs}
 
 
 def read_training_log(path: Path) -> list[dict]:
@@ -82,8 +91,37 @@ def summary_rows(summary: dict, path: tuple[str, ...] = ()) -> list[dict]:
     return rows
 
 
+def scoreboard(summary: dict) -> list[dict]:
+    """One row per (set, model) from `summary["models"]`: the numbers the Evaluation page and cards show."""
+    rows = []
+    for model, sets in summary.get("models", {}).items():
+        for key, stats in sets.items():
+            if not isinstance(stats, dict) or "psnr_mean" not in stats:
+                continue
+            low, high = stats.get("psnr_ci95") or (math.nan, math.nan)
+            gain_low, gain_high = stats.get("psnr_gain_vs_flat_ci95") or (math.nan, math.nan)
+            rows.append(
+                {
+                    "set": key,
+                    "model": model,
+                    "baseline": model.startswith(BASELINE_PREFIX),
+                    "n": stats.get("n"),
+                    "psnr": stats["psnr_mean"],
+                    "psnr_low": low,
+                    "psnr_high": high,
+                    "gain_vs_flat": stats.get("psnr_gain_vs_flat", math.nan),
+                    "gain_low": gain_low,
+                    "gain_high": gain_high,
+                    "ssim": stats.get("ssim_mean", math.nan),
+                    "delta_e": stats.get("delta_e_mean", math.nan),
+                    "chroma_ratio": stats.get("chroma_ratio", math.nan),
+                }
+            )
+    return rows
+
+
 def read_per_image(models_dir: Path) -> list[dict]:
-    """Rows of `eval/per_image.csv` with psnr/ssim as floats (NaN if blank)."""
+    """Rows of `eval/per_image.csv` with the metric columns as floats (NaN if blank or absent)."""
     path = eval_dir(models_dir) / "per_image.csv"
     if not path.is_file():
         return []

@@ -8,6 +8,7 @@ Checks run on the header, before any pixel is read.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +29,11 @@ from core.errors import (
     RasterTooLargeError,
     UnsupportedRasterError,
 )
-from core.normalise import Encoding, Stretch, apply_stretch, fit_stretch, to_db
+from core.normalise import Encoding, InputSpace, InputTransform, Stretch, fit_stretch, to_db
 from core.settings import Limits
 
+POLARISATIONS = ("VV", "VH", "HH", "HV")
+NAME_POLARISATION = re.compile(r"(?<![a-z])(vv|vh|hh|hv)(?![a-z])", re.IGNORECASE)
 STATS_MAX_SIDE = 1024  # decimated read used for encoding detection and the stretch
 SUPPORTED_KINDS = {"u", "i", "f"}
 BAND_HINT = "expected 1 band (VV or VH), 2 bands (VV and VH) or a 3-band grey rendering"
@@ -74,8 +77,14 @@ class SarScene:
     warped_from_gcps: bool
     warnings: list[str]  # what the analyst should know (e.g. no georeference); no global warning state
 
-    def read_window(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
-        """Model input in [-1, 1] and a validity mask (True = valid) for a window."""
+    def input_transform(self, space: InputSpace) -> InputTransform:
+        """dB -> model input for this scene (its encoding, polarisation and whole-scene stretch)."""
+        return InputTransform(InputSpace(space), self.encoding, self.band_name, self.stretch)
+
+    def read_window(
+        self, window: Window, space: InputSpace = InputSpace.STRETCH
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Model input (C x H x W in [-1, 1]) and a validity mask (H x W, True = valid) for a window."""
         try:
             values = self.dataset.read(self.band, window=window, masked=False)
             gdal_mask = self.dataset.read_masks(self.band, window=window) > 0
@@ -87,7 +96,7 @@ class SarScene:
         db = to_db(values, self.encoding)
         valid = gdal_mask & np.isfinite(db)
         db[~valid] = np.nan
-        return apply_stretch(db, self.stretch), valid
+        return self.input_transform(space)(db), valid
 
     def close(self) -> None:
         if self.dataset is not self.source:
@@ -104,6 +113,12 @@ def _describe_bands(src: rasterio.io.DatasetReader) -> list[str]:
             "VH" if "VH" in text else "VV" if "VV" in text else "HH" if "HH" in text else "HV" if "HV" in text else ""
         )
     return names
+
+
+def polarisation_from_name(name: str) -> str | None:
+    """VV/VH/HH/HV from file-name conventions (`s1_vh.tif`, `S1A_IW_GRDH_..._VV-dB.tif`), if exactly one is named."""
+    found = {m.upper() for m in NAME_POLARISATION.findall(Path(name).stem)}
+    return found.pop() if len(found) == 1 else None
 
 
 def choose_band(src: rasterio.io.DatasetReader, wanted: str, limits: Limits, name: str) -> tuple[int, str]:
@@ -201,8 +216,13 @@ def open_scene(
     band: str = "VV",
     encoding: Encoding | str | None = None,
     limits: Limits | None = None,
+    polarisation: str | None = None,
 ) -> SarScene:
-    """Open and validate a SAR raster; raises a `core.errors` type on bad input."""
+    """Open and validate a SAR raster; raises a `core.errors` type on bad input.
+
+    The band's polarisation comes from `polarisation` if given (not 'auto'), else from band
+    descriptions and tags, else from the file name (single-band files).
+    """
     path = Path(path)
     limits = limits or Limits.from_env()
     name = path.name
@@ -210,6 +230,12 @@ def open_scene(
     try:
         _check_header(src, limits, name)
         band_index, band_name = choose_band(src, band, limits, name)
+        if polarisation and polarisation.lower() != "auto":
+            if polarisation.upper() not in POLARISATIONS:
+                raise InvalidSettingsError(f"Unknown polarisation {polarisation!r}: use auto, VV, VH, HH or HV.")
+            band_name = polarisation.upper()
+        elif band_name not in POLARISATIONS and src.count == 1:
+            band_name = polarisation_from_name(name) or band_name
         dataset, warped = _georeferenced_view(src)
         try:
             values, mask, _ = decimated_read(dataset, [band_index], STATS_MAX_SIDE)

@@ -21,6 +21,16 @@ def default_checkpoint() -> Path:
     return models_dir() / "default.pt"
 
 
+def shared_data_dir() -> Path:
+    """The team's paired data (manifest.csv): SARCOLOR_SHARED_DATA, default <project>/../shared/data."""
+    return Path(os.environ.get("SARCOLOR_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+
+
+def runs_dir() -> Path:
+    """Training runs in progress or finished (SARCOLOR_RUNS_DIR, default <project>/runs)."""
+    return Path(os.environ.get("SARCOLOR_RUNS_DIR", PROJECT_ROOT / "runs"))
+
+
 def var_dir() -> Path:
     """Folder for the job database, uploads and outputs (SARCOLOR_VAR_DIR, default <project>/var)."""
     return Path(os.environ.get("SARCOLOR_VAR_DIR", PROJECT_ROOT / "var"))

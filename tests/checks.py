@@ -50,11 +50,12 @@ def reference_rgb(source: Path, model: LoadedModel, **open_kwargs) -> tuple[np.n
     """Per-pixel model applied to the whole scene at once (no tiling): RGB in [0, 1] and validity."""
     scene = open_scene(source, **open_kwargs)
     try:
-        x, valid = scene.read_window(rasterio.windows.Window(0, 0, scene.georef.width, scene.georef.height))
+        window = rasterio.windows.Window(0, 0, scene.georef.width, scene.georef.height)
+        x, valid = scene.read_window(window, model.config.input_space)
     finally:
         scene.close()
     with torch.inference_mode():
-        y = model.generator(torch.from_numpy(x)[None, None]).float()
+        y = model.generator(torch.from_numpy(x)[None]).float()
     return ((y.clamp(-1, 1) + 1) * 0.5)[0].numpy(), valid
 
 

@@ -9,7 +9,6 @@ one file and returns its path; fixtures in `conftest.py` call them.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,15 +22,11 @@ from rasterio.transform import Affine, from_origin
 from rasterio.warp import transform as transform_points
 
 from core.samples import Sample
+from core.settings import shared_data_dir  # noqa: F401 (re-exported for conftest)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DB_U8_CLIP = (-25.0, 0.0)  # dB range of the u8 renderings written here (= core.normalise.DB_U8_RANGE)
 AMPLITUDE_SCALE = 1000.0  # DN = sqrt(linear power) * scale, like raw GRD amplitude
-
-
-def shared_data_dir() -> Path:
-    """`../shared/data` relative to the repository, or $SARCOLOR_SHARED_DATA."""
-    return Path(os.environ.get("SARCOLOR_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 
 
 # --- real pixels -------------------------------------------------------------------

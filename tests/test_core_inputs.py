@@ -13,8 +13,9 @@ from rasterio.warp import transform_bounds
 from scenes import db_to_amplitude_dn, db_to_u8, mosaic_db, read_sample_db, write_raster
 
 from core.colorize import ColorizeOptions, colorize
-from core.normalise import Encoding, fit_stretch, sar_to_model_input, to_db
-from core.scene import open_scene
+from core.errors import InvalidSettingsError
+from core.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace, fit_stretch, sar_to_model_input, to_db
+from core.scene import open_scene, opened_scene, polarisation_from_name
 
 FP32 = ColorizeOptions(precision="fp32")
 
@@ -175,3 +176,34 @@ def test_nonpositive_linear_is_nan_not_inf() -> None:
     assert np.isnan(db[:2]).all() and db[2] == 0.0 and db[3] == pytest.approx(10.0)
     with pytest.raises(ValueError):
         fit_stretch(np.full(5, np.nan, np.float32))
+
+
+def test_fixed_space_keeps_the_calibrated_level_of_every_float_encoding(samples) -> None:
+    """Float dB and linear power of the same scene give the same fixed input; +3 dB of calibration shows."""
+    db = mosaic_db(samples, 240, 240)[0]
+    fixed = sar_to_model_input(db, Encoding.DB, InputSpace.FIXED)
+    linear = sar_to_model_input((10.0 ** (db / 10.0)).astype(np.float32), Encoding.LINEAR, InputSpace.FIXED)
+    assert np.abs(linear - fixed).max() < 1e-3
+    brighter = sar_to_model_input(db + 3.0, Encoding.DB, InputSpace.FIXED)
+    assert float((brighter - fixed).mean()) == pytest.approx(3.0 * 2 / 35, abs=1e-3)
+    dn = sar_to_model_input(db_to_amplitude_dn(db), Encoding.AMPLITUDE, InputSpace.FIXED)  # uncalibrated: anchored
+    assert float(np.median(dn)) == pytest.approx((ANCHOR_MEDIAN_DB + 30) / 35 * 2 - 1, abs=0.02)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("s1_vh.tif", "VH"), ("S1A_IW_GRDH_1SDV_20230101_VV-dB.tif", "VV"), ("scene.tif", None), ("vv_vh.tif", None)],
+)
+def test_polarisation_from_file_name(name: str, expected: str | None) -> None:
+    assert polarisation_from_name(name) == expected
+
+
+def test_polarisation_from_name_and_override(samples, tmp_path: Path) -> None:
+    data, crs, transform = read_sample_db(samples[0])
+    path = write_raster(tmp_path / "patch_vh.tif", data[1:2], crs, transform)
+    with opened_scene(path) as scene:
+        assert scene.band_name == "VH"
+    with opened_scene(path, polarisation="VV") as scene:
+        assert scene.band_name == "VV"
+    with pytest.raises(InvalidSettingsError, match="polarisation"):
+        open_scene(path, polarisation="XY")

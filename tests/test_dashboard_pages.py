@@ -24,6 +24,7 @@ from core.jobs import JobStore
 from core.networks import GeneratorConfig
 from core.samples import default_sample
 from dashboard.assets import VENDOR_DIR
+from training.evaluate import FLAT, ORACLE, summarise
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 OVERLAY = re.compile(r'L\.imageOverlay\(\s*"data:image/png;base64,[A-Za-z0-9+/=]+",\s*(\[\[[^\]]*\],\s*\[[^\]]*\]\])')
@@ -37,7 +38,8 @@ def env(tmp_path, monkeypatch) -> dict[str, Path]:
     (models / "default.md").write_text("# default\n\nTiny untrained generator for UI tests.\n")
     monkeypatch.setenv("SARCOLOR_MODELS_DIR", str(models))
     monkeypatch.setenv("SARCOLOR_VAR_DIR", str(var))
-    return {"models": models, "var": var}
+    monkeypatch.setenv("SARCOLOR_RUNS_DIR", str(tmp_path / "runs"))
+    return {"models": models, "var": var, "runs": tmp_path / "runs"}
 
 
 def _app() -> AppTest:
@@ -174,7 +176,18 @@ def test_training_page(env):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert {m.label: m.value for m in at.metric}["Best val PSNR"] == "12.50 dB"
-    assert len(at.get("vega_lite_chart")) >= 5
+    charts = at.get("vega_lite_chart")
+    assert len(charts) >= 5
+    assert any('"tickMinStep":1' in c.proto.spec.replace(" ", "") for c in charts)  # whole-number epochs
+    run_log = env["runs"] / "lab_trial" / "train.jsonl"
+    run_log.parent.mkdir(parents=True)
+    _write_training_log(run_log)  # a run still writing its log
+    at.run()
+    label = "run: lab_trial (in progress)"
+    assert label in at.selectbox(key="train_model").options
+    at.selectbox(key="train_model").set_value(label).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("refresh every 10 s" in c.value for c in at.caption)
 
 
 def test_evaluation_page(env):
@@ -183,24 +196,28 @@ def test_evaluation_page(env):
     assert any("No evaluation results yet" in i.value for i in at.info)
     folder = env["models"] / "eval"
     folder.mkdir()
-    summary = {"models": {"default": {"test/sen12": {"n": 10, "psnr_mean": 13.1, "psnr_median": 13.0,
-                                                     "ssim_mean": 0.25}},
-                          "baseline_sar_grey": {"test/sen12": {"n": 10, "psnr_mean": 10.2, "ssim_mean": 0.12}}},
-               "lpips": "not computed: no backbone weights on disk", "splits": ["test"]}
+    rows = []  # the shapes training.evaluate writes, made by its own summarise()
+    for model, offset in (("default", 1.5), (FLAT, 0.0), (ORACLE, 2.0)):
+        for i in range(20):
+            rows.append(
+                {"model": model, "split": "val", "source": "sen12", "group": "urban" if i % 2 else "forest",
+                 "pair_id": f"p{i}", "psnr": 12 + offset + i / 10, "ssim": 0.2, "delta_e": 10 - offset,
+                 "chroma_pred": 0.02 * offset, "chroma_true": 0.05}
+            )
+    summary = {"models": summarise(rows), "lpips": "unavailable: no backbone weights on disk"}
     (folder / "summary.json").write_text(json.dumps(summary))
     with open(folder / "per_image.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["model", "split", "source", "group", "pair_id", "psnr", "ssim"])
-        for i in range(20):
-            group = "urban" if i % 2 else "forest"
-            writer.writerow(["default", "test", "sen12", group, f"p{i}", 10 + i / 4, 0.1 + i / 100])
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    tables = [df.value for df in at.dataframe]
-    assert len(tables[0]) == 20  # per-image table
-    assert set(tables[1]["group"]) == {"urban", "forest"}  # by-group breakdown
-    assert set(tables[2]["path"]) == {"default / test/sen12", "baseline_sar_grey / test/sen12"}  # variants
+    board = at.dataframe[0].value
+    assert list(board["model"]) == [ORACLE, "default", FLAT]  # best first
+    assert board.set_index("model").loc["default", "gain_vs_flat"] == pytest.approx(1.5)
+    assert len(at.dataframe[1].value) == 60  # per-image table
     assert any("no backbone weights" in c.value for c in at.caption)
+    assert any("oracle flat" in c.value for c in at.caption)
 
 
 def test_models_page(env):
@@ -211,6 +228,14 @@ def test_models_page(env):
     (env["models"] / "broken.pt").write_bytes(b"not a checkpoint")
     at.run()
     assert any("broken.pt" in e.value for e in at.error)
+    models = env["models"]
+    (models / "default.pt").rename(models / "tiny.pt")
+    (models / "default.md").rename(models / "tiny.md")
+    (models / "default.pt").symlink_to("tiny.pt")  # the default is an alias: one card, marked
+    at.run()
+    headers = [h.value for h in at.subheader]
+    assert headers.count("tiny · default") == 1 and not any(h.startswith("default") for h in headers)
+    assert not any(m.value.startswith("# ") for m in at.markdown)  # card headings demoted
 
 
 def test_png_without_georeference_gives_previews_but_no_map(env):

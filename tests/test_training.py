@@ -209,11 +209,46 @@ def test_ddp_two_processes_on_cpu(shared_data: Path, tmp_path: Path) -> None:
     assert load_checkpoint(tmp_path / "runs" / "ddp" / "best.pt").metadata["step"] == 2
 
 
-@pytest.mark.parametrize("config", [{"in_channels": 2}, {"upsample": "resize", "norm": "instance", "dropout": 0.5}])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"input_space": "fixed+stretch", "norm": "group", "context": True},
+        {"upsample": "resize", "norm": "instance", "dropout": 0.5},
+    ],
+)
 def test_generator_options_build_and_keep_shapes(config: dict) -> None:
     from core.networks import build_generator
 
     generator = build_generator(GeneratorConfig(**SMALL_GENERATOR, **config)).eval()
     with torch.inference_mode():
-        out = generator(torch.zeros(2, config.get("in_channels", 1), 64, 64))
+        out = generator(torch.zeros(2, generator.config.in_channels, 64, 64))
     assert out.shape == (2, 3, 64, 64) and float(out.abs().max()) <= 1.0
+
+
+def test_publish_evaluate_publish_gives_a_card_with_measured_numbers(shared_data: Path, tmp_path: Path) -> None:
+    from training.evaluate import evaluate
+    from training.publish import publish, set_default, write_card
+
+    data = _mini_manifest(shared_data, tmp_path / "data")
+    config = _tiny_config(data, tmp_path / "runs", variant="lab_ab")
+    config.generator = GeneratorConfig(**SMALL_GENERATOR, output_space="lab", input_space="fixed")
+    train(config)
+    models = tmp_path / "models"
+    checkpoint = publish(config.run_dir, "tiny", models)
+    assert "(not evaluated yet)" in (models / "tiny.md").read_text()
+    evaluate([checkpoint], ("val",), data, models / "eval")
+    card = write_card("tiny", models).read_text()
+    assert "| val/sen12-accioy | tiny |" in card and "| val/bigearthnet | baseline_flat_colour |" in card
+    assert "Input space** `fixed`" in card and "haze" in card
+    assert (models / "tiny.samples.png").resolve() == (models / "eval" / "tiny_val.png").resolve()
+    default = set_default("tiny", models)
+    assert load_checkpoint(default).config.input_space == "fixed"
+
+
+def test_set_overrides_any_config_field() -> None:
+    settings = ['generator.input_space="stretch"', "batch=4", "lr_schedule=cosine"]
+    config = load_config(ROOT / "training/configs/lab_context.toml", settings)
+    assert config.generator.input_space == "stretch" and config.batch == 4 and config.lr_schedule == "cosine"
+    assert config.learning_rates(0.5)[0] == pytest.approx(config.lr_g / 2)
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        load_config(ROOT / "training/configs/lab_context.toml", ["batch"])

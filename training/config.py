@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from core.networks import GeneratorConfig
-from core.settings import PROJECT_ROOT
+from core.settings import runs_dir, shared_data_dir
 
 VARIANTS = ("pix2pix", "cgan_lab_grad", "unet_mse", "lab_ab")
-DEFAULT_DATA_ROOT = PROJECT_ROOT.parent / "shared" / "data"
 
 
 @dataclass
@@ -21,7 +21,7 @@ class TrainConfig:
     variant: str = "pix2pix"  # pix2pix | cgan_lab_grad | unet_mse | lab_ab
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     ndf: int = 32  # PatchGAN width (64 in pix2pix; 32 keeps the 70 px field at 1/4 the cost)
-    data_root: Path = DEFAULT_DATA_ROOT
+    data_root: Path = field(default_factory=shared_data_dir)
     crop: int = 256
     batch: int = 8
     steps: int = 2000  # total optimiser steps (the budget shared by variants)
@@ -29,24 +29,35 @@ class TrainConfig:
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
+    lr_schedule: str = "constant"  # constant | cosine (over the step budget or --max-minutes, whichever ends first)
     lambda_l1: float = 100.0
     lambda_grad: float = 0.0  # CIELAB L-channel gradient loss weight
     real_label: float = 1.0  # label smoothing: real target for D
     fake_label: float = 0.0  # label smoothing: fake target for D
     colour_fraction: float = 0.6  # share of samples drawn from RGB (not grey) targets
+    chroma_weight: float = 1.0  # lab_ab: weight of the a/b error against L's (tanh units: L/50, a/b/110)
     seed: int = 0
     threads: int = 0  # torch threads; 0 = torch default
     precision: str = "auto"  # auto | bf16 | fp32
     log_every: int = 1  # every step goes to the JSON-lines log
-    output_dir: Path = PROJECT_ROOT / "runs"
+    output_dir: Path = field(default_factory=runs_dir)
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; choose constant or cosine")
         if isinstance(self.generator, dict):
             self.generator = GeneratorConfig(**self.generator)
         self.data_root, self.output_dir = Path(self.data_root), Path(self.output_dir)
         self.betas = tuple(self.betas)
+
+    def learning_rates(self, budget_used: float) -> tuple[float, float]:
+        """(lr_g, lr_d) once `budget_used` (0..1) of the run is spent."""
+        factor = 1.0
+        if self.lr_schedule == "cosine":
+            factor = 0.5 * (1.0 + math.cos(math.pi * min(max(budget_used, 0.0), 1.0)))
+        return self.lr_g * factor, self.lr_d * factor
 
     @property
     def uses_discriminator(self) -> bool:
@@ -62,9 +73,27 @@ class TrainConfig:
         return data
 
 
-def load_config(path: str | Path, **overrides) -> TrainConfig:
-    """Read a TOML config; keyword overrides (e.g. from the CLI) win."""
+def parse_setting(text: str) -> tuple[list[str], object]:
+    """`a.b=value` -> (['a', 'b'], value read as TOML, or as a plain string if it is not TOML)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    return key.strip().split("."), parsed
+
+
+def load_config(path: str | Path, settings: list[str] | None = None, **overrides) -> TrainConfig:
+    """Read a TOML config; `settings` (KEY=VALUE, dotted for nested tables) and keyword overrides win."""
     raw = tomllib.loads(Path(path).read_text())
+    for text in settings or []:
+        keys, value = parse_setting(text)
+        table = raw
+        for key in keys[:-1]:
+            table = table.setdefault(key, {})
+        table[keys[-1]] = value
     raw.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in fields(TrainConfig)}
     unknown = set(raw) - known

@@ -2,9 +2,10 @@
 
 SAR goes through `core.normalise.sar_to_model_input` (the function inference uses),
 with the stretch fitted on the whole image before cropping. Optical targets become
-RGB in [0, 1]; each colour source is scaled by a measured gain so its mean
-luminance matches SEN1-2's (volkov is stretched brighter); `gray_u8` targets carry
-luminance only and are flagged so losses supervise L alone.
+RGB in [0, 1] on one footing (`TargetFooting`, measured on the train split): a source
+whose darkest pixels are blue-tinted (L1C path radiance: volkov) loses that chromatic
+haze, then each source is scaled so its mean luminance matches SEN1-2's. `gray_u8`
+targets carry luminance only and are flagged so losses supervise L alone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from core.normalise import Encoding, optical_to_unit, sar_to_model_input
+from core.normalise import Encoding, InputSpace, optical_to_unit, sar_to_model_input
+from core.samples import build_samples
 
 ENCODINGS = {
     "db_u8": Encoding.DB_U8,
@@ -27,6 +29,8 @@ ENCODINGS = {
     "db_float": Encoding.DB,
 }
 REFERENCE_SOURCE = "sen12-gray"  # SEN1-2 train optical: the brightness every source is matched to
+HAZE_PERCENTILE = 1.0  # a source's dark objects: this percentile of each channel over its train images
+HAZE_MIN_BLUE_EXCESS = 0.05  # dark objects bluer than red by more than this count as haze
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class PairRecord:
     encoding: Encoding
     optical_kind: str
     group: str
+    polarisation: str = "VV"
+    band: int = 1  # band of a multi-band SAR GeoTIFF
 
     @property
     def has_colour(self) -> bool:
@@ -61,26 +67,48 @@ def read_manifest(data_root: Path, splits: tuple[str, ...] | None = None) -> lis
             ENCODINGS[r["sar_encoding"]],
             r["optical_kind"],
             r["group"],
+            r.get("polarization", "VV"),
         )
         for r in rows
     ]
     return [r for r in records if splits is None or r.split in splits]
 
 
-def load_sar(record: PairRecord) -> np.ndarray:
-    """Model input (H x W float32 in [-1, 1]) with the stretch fitted on the whole image."""
+def bigearthnet_records() -> list[PairRecord]:
+    """The BigEarthNet sample patches as val pairs, once per polarisation (VV band 1, VH band 2)."""
+    return [
+        PairRecord(
+            f"bigearthnet/{sample.name}_{pol}",
+            "bigearthnet",
+            "val",
+            sample.sar,
+            sample.optical,
+            Encoding.DB,
+            "rgb_u8",
+            sample.name,
+            pol,
+            band,
+        )
+        for sample in build_samples()
+        for band, pol in ((1, "VV"), (2, "VH"))
+    ]
+
+
+def load_sar(record: PairRecord, space: InputSpace = InputSpace.STRETCH) -> np.ndarray:
+    """Model input (C x H x W float32 in [-1, 1]) with the stretch fitted on the whole image."""
     if record.encoding == Encoding.DB:  # float32 GeoTIFF
         import rasterio
 
         with rasterio.open(record.sar) as src:
-            return sar_to_model_input(src.read(1), record.encoding)
-    values = np.asarray(Image.open(record.sar).convert("L"))
-    return sar_to_model_input(values, record.encoding)
+            values = src.read(record.band)
+    else:
+        values = np.asarray(Image.open(record.sar).convert("L"))
+    return sar_to_model_input(values, record.encoding, space, record.polarisation)
 
 
 def load_optical(record: PairRecord) -> np.ndarray:
     """Optical target as H x W x 3 float32 in [0, 1] (grey replicated for gray_u8), before gain."""
-    if record.optical_kind == "rgb_u16":
+    if record.optical_kind == "rgb_u16" or record.optical.suffix.lower() in (".tif", ".tiff"):
         import rasterio  # PIL cannot read 3-band uint16 TIFFs
 
         with rasterio.open(record.optical) as src:
@@ -97,25 +125,54 @@ def luminance(rgb: np.ndarray) -> float:
     return float((rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).mean())
 
 
-def measure_gains(records: list[PairRecord], known: dict[str, float] | None = None) -> dict[str, float]:
-    """Per-source gain mapping each source's mean luminance onto SEN1-2's (train rows only).
+@dataclass(frozen=True)
+class TargetFooting:
+    """How one source's optical targets are put on SEN1-2's footing: (rgb - haze) * gain, clipped to [0, 1]."""
 
-    `known` (pair_id -> mean luma) spares re-reading images a dataset has already loaded.
-    """
-    known = known or {}
-    means: dict[str, list[float]] = {}
+    haze: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    gain: float = 1.0
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        return np.clip((rgb - np.asarray(self.haze, np.float32)) * self.gain, 0.0, 1.0)
+
+    def as_dict(self) -> dict:
+        return {"haze": list(self.haze), "gain": self.gain}
+
+
+def chromatic_haze(dark: np.ndarray) -> np.ndarray:
+    """The coloured part of a source's dark-object level, if it is blue-tinted (path radiance); else zero."""
+    if dark[2] - dark[0] <= HAZE_MIN_BLUE_EXCESS:
+        return np.zeros(3, np.float32)
+    return np.clip(dark - dark.min(), 0.0, None).astype(np.float32)
+
+
+def measure_footing(samples: dict[str, list[np.ndarray]]) -> dict[str, TargetFooting]:
+    """Per-source footing from train target pixels (N x 3 in [0, 1]) grouped by source."""
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    if REFERENCE_SOURCE not in samples:
+        return {source: TargetFooting() for source in samples}
+    reference = float(np.concatenate(samples[REFERENCE_SOURCE]).mean(0) @ luma)
+    footing = {}
+    for source, pixels in samples.items():
+        values = np.concatenate(pixels)
+        haze = chromatic_haze(np.percentile(values, HAZE_PERCENTILE, axis=0))
+        dehazed = float(np.clip(values - haze, 0, 1).mean(0) @ luma)
+        footing[source] = TargetFooting(tuple(round(float(h), 4) for h in haze), round(reference / dehazed, 4))
+    return footing
+
+
+def footing_samples(records: list[PairRecord]) -> dict[str, list[np.ndarray]]:
+    """Every 4th pixel of each train target, by source (what `measure_footing` needs)."""
+    samples: dict[str, list[np.ndarray]] = {}
     for record in records:
-        if record.split == "train" or record.source == REFERENCE_SOURCE:
-            value = known.get(record.pair_id)
-            means.setdefault(record.source, []).append(value if value is not None else luminance(load_optical(record)))
-    reference = float(np.mean(means[REFERENCE_SOURCE])) if REFERENCE_SOURCE in means else None
-    gains = {}
-    for source in {r.source for r in records}:
-        if reference is None or source not in means or source == REFERENCE_SOURCE:
-            gains[source] = 1.0
-        else:
-            gains[source] = round(reference / float(np.mean(means[source])), 4)
-    return gains
+        if record.split == "train":
+            samples.setdefault(record.source, []).append(load_optical(record)[::4, ::4].reshape(-1, 3))
+    return samples
+
+
+def load_target(record: PairRecord, footing: dict[str, TargetFooting]) -> np.ndarray:
+    """The optical target in [0, 1] on the training footing of its source."""
+    return footing.get(record.source, TargetFooting()).apply(load_optical(record))
 
 
 def align(sar: np.ndarray, optical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,51 +184,61 @@ def align(sar: np.ndarray, optical: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 class PairDataset(Dataset):
     """Random crops with flips and 90 degree rotations, preloaded in memory.
 
-    Items: (sar 1 x C x C, target 3 x C x C in [-1, 1], has_colour bool).
-    Targets are kept before the per-source gain, which is applied per item, so gains can be
-    measured from the loaded images (`luminances`) and set afterwards.
+    Items: (sar C_in x S x S, target 3 x S x S in [-1, 1], has_colour bool).
+    Targets are kept before the per-source footing, which is applied per item, so the
+    footing can be measured from the loaded images (`footing_samples`) and set afterwards.
     `augment=False` returns the centre crop (deterministic).
     """
 
-    def __init__(self, records: list[PairRecord], gains: dict[str, float], crop: int, augment: bool = True) -> None:
-        self.records, self.gains, self.crop, self.augment = records, gains, crop, augment
+    def __init__(
+        self,
+        records: list[PairRecord],
+        footing: dict[str, TargetFooting],
+        crop: int,
+        augment: bool = True,
+        space: InputSpace = InputSpace.STRETCH,
+    ) -> None:
+        self.records, self.footing, self.crop, self.augment = records, footing, crop, augment
         self.pairs = []
         for record in records:
-            sar, optical = align(load_sar(record), load_optical(record))
-            self.pairs.append((sar.astype(np.float32), (optical * 255).round().astype(np.uint8)))
+            sar, optical = load_sar(record, space), load_optical(record)
+            h, w = min(sar.shape[1], optical.shape[0]), min(sar.shape[2], optical.shape[1])
+            self.pairs.append((sar[:, :h, :w].astype(np.float32), (optical[:h, :w] * 255).round().astype(np.uint8)))
         self.rng = np.random.default_rng()
 
-    def luminances(self) -> dict[str, float]:
-        """Mean luma of every loaded target (before gains), by pair id."""
-        return {r.pair_id: luminance(optical / 255.0) for r, (_, optical) in zip(self.records, self.pairs, strict=True)}
+    def footing_samples(self) -> dict[str, list[np.ndarray]]:
+        """Every 4th pixel of each loaded target, by source (for `measure_footing`)."""
+        samples: dict[str, list[np.ndarray]] = {}
+        for record, (_, optical) in zip(self.records, self.pairs, strict=True):
+            samples.setdefault(record.source, []).append(optical[::4, ::4].reshape(-1, 3) / np.float32(255.0))
+        return samples
 
     def __len__(self) -> int:
         return len(self.records)
 
     def crops_in(self, index: int) -> int:
         """How many crop-sized areas an image holds (its sampling weight)."""
-        h, w = self.pairs[index][0].shape
+        h, w = self.pairs[index][0].shape[1:]
         return max(1, (h // self.crop) * (w // self.crop))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
         sar, optical = self.pairs[index]
-        h, w = sar.shape
+        h, w = sar.shape[1:]
         c = self.crop
         if self.augment:
             y, x = self.rng.integers(0, max(1, h - c + 1)), self.rng.integers(0, max(1, w - c + 1))
         else:
             y, x = max(0, (h - c) // 2), max(0, (w - c) // 2)
-        sar_crop = sar[y : y + c, x : x + c]
-        gain = self.gains.get(self.records[index].source, 1.0)
-        opt_crop = np.clip(optical[y : y + c, x : x + c].astype(np.float32) * (gain / 255.0), 0.0, 1.0) * 2.0 - 1.0
+        sar_crop = sar[:, y : y + c, x : x + c]
+        footing = self.footing.get(self.records[index].source, TargetFooting())
+        opt_crop = footing.apply(optical[y : y + c, x : x + c].astype(np.float32) / 255.0).transpose(2, 0, 1) * 2 - 1
         if self.augment:
             k = int(self.rng.integers(4))
-            flip = bool(self.rng.integers(2))
-            sar_crop, opt_crop = np.rot90(sar_crop, k), np.rot90(opt_crop, k)
-            if flip:
-                sar_crop, opt_crop = sar_crop[:, ::-1], opt_crop[:, ::-1]
-        sar_t = torch.from_numpy(np.ascontiguousarray(sar_crop))[None]
-        opt_t = torch.from_numpy(np.ascontiguousarray(opt_crop).transpose(2, 0, 1).copy())
+            sar_crop, opt_crop = np.rot90(sar_crop, k, axes=(1, 2)), np.rot90(opt_crop, k, axes=(1, 2))
+            if self.rng.integers(2):
+                sar_crop, opt_crop = sar_crop[:, :, ::-1], opt_crop[:, :, ::-1]
+        sar_t = torch.from_numpy(np.ascontiguousarray(sar_crop))
+        opt_t = torch.from_numpy(np.ascontiguousarray(opt_crop, dtype=np.float32))
         return sar_t, opt_t, self.records[index].has_colour
 
 

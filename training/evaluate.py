@@ -1,12 +1,21 @@
-"""Evaluate checkpoints: `python -m training.evaluate --checkpoint models/default.pt --split test val`.
+"""Evaluate checkpoints: `python -m training.evaluate --checkpoint models/default.pt --split val`.
 
 Each image goes through the product's own pipeline (core.colorize: tiling, blending,
 COG) with the manifest's encoding as override, and is scored against its optical
-target (after the same per-source gain as in training) with PSNR and Gaussian SSIM on
-RGB in [0, 1]. Two trivial baselines are scored in the same run: SAR grey replicated
-to RGB, and the mean training colour. Writes per_image.csv, summary.json and a
-best/worst example grid per model. LPIPS needs ImageNet backbone weights, which are
-not on disk here, so it is reported as unavailable.
+target on the training footing of its source (`training.data.TargetFooting`).
+
+Sets: the manifest's val sets (sen12-accioy, volkov), a val set of the real calibrated
+BigEarthNet patches that `bigearthnet-common` ships (VV and VH, float32 dB, Sentinel-2
+truth as reflectance / 0.3), and sen12-test (final report only).
+
+Per image: PSNR (valid pixels), Gaussian SSIM, CIEDE2000 between predicted and true
+mean colour, and the chroma spread (`core.metrics.chroma_spread`). Per set: mean PSNR
+with a 95 % bootstrap interval, the PSNR gain over the flat training colour with a
+paired bootstrap interval, SSIM, mean ΔE00 and the chroma-variation ratio (prediction
+spread over truth spread; a wash is near 0). Baselines scored on the same images: SAR
+grey, the flat mean training colour and the per-image oracle flat colour (the truth's
+own mean: the best any single colour can do). LPIPS needs ImageNet backbone weights,
+which are not on disk here, so it is reported as unavailable.
 """
 
 from __future__ import annotations
@@ -22,22 +31,47 @@ import numpy as np
 import rasterio
 from PIL import Image
 
-from core.checkpoints import LoadedModel, load_checkpoint
+from core.checkpoints import load_checkpoint
 from core.colorize import ColorizeOptions, colorize
-from core.metrics import psnr, ssim
-from training.config import DEFAULT_DATA_ROOT
-from training.data import PairRecord, align, load_optical, load_sar, measure_gains, read_manifest
+from core.metrics import bootstrap_interval, chroma_spread, mean_colour_delta_e, psnr, ssim
+from core.normalise import InputSpace
+from core.reports import eval_dir
+from core.scene import POLARISATIONS
+from core.settings import models_dir, shared_data_dir
+from training.data import (
+    PairRecord,
+    TargetFooting,
+    align,
+    bigearthnet_records,
+    footing_samples,
+    load_sar,
+    load_target,
+    measure_footing,
+    read_manifest,
+)
 
 LPIPS_STATUS = "unavailable: LPIPS needs ImageNet backbone weights on disk; none were given"
-Predict = Callable[[PairRecord], tuple[np.ndarray, np.ndarray]]  # -> (H x W x 3 in [0, 1], valid mask)
+FLAT = "baseline_flat_colour"
+ORACLE = "baseline_oracle_flat"
+SAR_GREY = "baseline_sar_grey"
+BASELINES = (SAR_GREY, FLAT, ORACLE)
+# (prediction H x W x 3 in [0, 1], valid mask) of a record; `truth` is read only by the oracle baseline.
+Predict = Callable[[PairRecord, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def model_predictor(model: LoadedModel, workdir: Path) -> Predict:
+def model_predictor(checkpoint: Path, workdir: Path) -> Predict:
     """Prediction through the full colorize pipeline (writes and reads back a COG)."""
+    model = load_checkpoint(checkpoint)
 
-    def predict(record: PairRecord) -> tuple[np.ndarray, np.ndarray]:
+    def predict(record: PairRecord, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out = workdir / "prediction.tif"
-        colorize(record.sar, out, model, ColorizeOptions(encoding=record.encoding.value, device="auto"))
+        options = ColorizeOptions(
+            band=str(record.band),
+            polarisation=record.polarisation if record.polarisation in POLARISATIONS else "auto",
+            encoding=record.encoding.value,
+            device="auto",
+        )
+        colorize(record.sar, out, model, options)
         with rasterio.open(out) as src:
             rgba = src.read()
         return rgba[:3].transpose(1, 2, 0).astype(np.float32) / 255.0, rgba[3] > 0
@@ -45,132 +79,160 @@ def model_predictor(model: LoadedModel, workdir: Path) -> Predict:
     return predict
 
 
-def sar_grey_predictor(record: PairRecord) -> tuple[np.ndarray, np.ndarray]:
-    """Baseline: the normalised SAR as grey RGB."""
-    grey = (load_sar(record) + 1.0) * 0.5
+def sar_grey_predictor(record: PairRecord, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline: the stretched SAR as grey RGB."""
+    grey = (load_sar(record, InputSpace.STRETCH)[0] + 1.0) * 0.5
     return np.repeat(grey[..., None], 3, axis=2), np.ones(grey.shape, bool)
 
 
-def mean_colour_predictor(mean_rgb: np.ndarray) -> Predict:
-    """Baseline: every pixel gets the mean training colour."""
+def flat_predictor(colour: np.ndarray) -> Predict:
+    """Baseline: every pixel gets one colour."""
 
-    def predict(record: PairRecord) -> tuple[np.ndarray, np.ndarray]:
-        shape = load_sar(record).shape
-        return np.broadcast_to(mean_rgb, (*shape, 3)).copy(), np.ones(shape, bool)
+    def predict(record: PairRecord, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.broadcast_to(colour, truth.shape).copy(), np.ones(truth.shape[:2], bool)
 
     return predict
 
 
-def mean_training_colour(records: list[PairRecord], gains: dict[str, float]) -> np.ndarray:
-    """Mean RGB of the colour training targets (after gains), weighting images equally."""
-    means = [load_target(r, gains).reshape(-1, 3).mean(0) for r in records if r.split == "train" and r.has_colour]
+def oracle_flat_predictor(record: PairRecord, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline that peeks at the truth: its own mean colour (the best single colour for PSNR)."""
+    return np.broadcast_to(truth.reshape(-1, 3).mean(0), truth.shape).copy(), np.ones(truth.shape[:2], bool)
+
+
+def mean_training_colour(samples: dict[str, list[np.ndarray]], footing: dict[str, TargetFooting]) -> np.ndarray:
+    """Mean RGB of the colour training targets on their footing, weighting images equally."""
+    means = [
+        footing[source].apply(pixels).mean(0)
+        for source, images in samples.items()
+        if source != "sen12-gray"
+        for pixels in images
+    ]
     return np.mean(means, axis=0).astype(np.float32)
 
 
-def load_target(record: PairRecord, gains: dict[str, float]) -> np.ndarray:
-    """The optical target in [0, 1] with the source's training gain applied."""
-    return np.clip(load_optical(record) * gains.get(record.source, 1.0), 0, 1)
+def score(predict: Predict, record: PairRecord, truth: np.ndarray) -> tuple[dict, np.ndarray]:
+    """Per-image metrics of one prediction, and the prediction."""
+    prediction, valid = predict(record, truth)
+    prediction, truth = align(prediction, truth)
+    valid = valid[: truth.shape[0], : truth.shape[1]]
+    metrics = {
+        "psnr": psnr(prediction, truth, valid),
+        "ssim": ssim(prediction, truth),
+        "delta_e": mean_colour_delta_e(prediction, truth, valid),
+        "chroma_pred": chroma_spread(prediction, valid),
+        "chroma_true": chroma_spread(truth, valid),
+    }
+    return {k: round(v, 4) for k, v in metrics.items()}, prediction
 
 
-def score(predict: Predict, record: PairRecord, target: np.ndarray) -> tuple[float, float, np.ndarray]:
-    """(PSNR, SSIM, prediction) of one record; PSNR over valid pixels only."""
-    prediction, valid = predict(record)
-    prediction, target = align(prediction, target)
-    valid = valid[: target.shape[0], : target.shape[1]]
-    return psnr(prediction, target, valid), ssim(prediction, target), prediction
+def set_stats(rows: list[dict], flat_rows: dict[str, dict]) -> dict:
+    """Aggregates of one model on one set; `flat_rows` (pair id -> row) gives the paired flat baseline."""
+    p = np.array([r["psnr"] for r in rows])
+    gain = np.array([r["psnr"] - flat_rows[r["pair_id"]]["psnr"] for r in rows if r["pair_id"] in flat_rows])
+    chroma_true = np.mean([r["chroma_true"] for r in rows])
+    return {
+        "n": len(rows),
+        "psnr_mean": float(p.mean()),
+        "psnr_ci95": bootstrap_interval(p),
+        "psnr_median": float(np.median(p)),
+        "psnr_gain_vs_flat": float(gain.mean()) if gain.size else None,
+        "psnr_gain_vs_flat_ci95": bootstrap_interval(gain) if gain.size else None,
+        "ssim_mean": float(np.mean([r["ssim"] for r in rows])),
+        "delta_e_mean": float(np.mean([r["delta_e"] for r in rows])),
+        "chroma_ratio": float(np.mean([r["chroma_pred"] for r in rows]) / max(chroma_true, 1e-9)),
+    }
 
 
 def summarise(rows: list[dict]) -> dict:
-    """Mean / median PSNR and SSIM per model, per split/source and per group."""
+    """Per model, per split/source: `set_stats`, also per group."""
     summary: dict = {}
+    flat = {r["pair_id"]: r for r in rows if r["model"] == FLAT}
     for model in sorted({r["model"] for r in rows}):
-        mine = [r for r in rows if r["model"] == model]
         summary[model] = {}
+        mine = [r for r in rows if r["model"] == model]
         for key in sorted({f"{r['split']}/{r['source']}" for r in mine}):
             subset = [r for r in mine if f"{r['split']}/{r['source']}" == key]
-            summary[model][key] = _stats(subset) | {
-                "by_group": {
-                    g: _stats([r for r in subset if r["group"] == g]) for g in sorted({r["group"] for r in subset})
-                }
+            groups = sorted({r["group"] for r in subset})
+            summary[model][key] = set_stats(subset, flat) | {
+                "by_group": {g: set_stats([r for r in subset if r["group"] == g], flat) for g in groups}
             }
     return summary
 
 
-def _stats(rows: list[dict]) -> dict:
-    p, s = np.array([r["psnr"] for r in rows]), np.array([r["ssim"] for r in rows])
-    return {
-        "n": len(rows),
-        "psnr_mean": float(p.mean()),
-        "psnr_median": float(np.median(p)),
-        "ssim_mean": float(s.mean()),
-        "ssim_median": float(np.median(s)),
-    }
-
-
-def save_best_worst(
-    name: str,
-    rows: list[dict],
-    predictions: dict[str, np.ndarray],
-    records: dict[str, PairRecord],
-    targets: dict[str, np.ndarray],
-    path: Path,
-    count: int = 3,
-) -> None:
-    """Grid of SAR | prediction | truth for the best and worst test images by PSNR."""
-    ranked = sorted((r for r in rows if r["model"] == name and r["pair_id"] in predictions), key=lambda r: r["psnr"])
-    picks = ranked[-count:][::-1] + ranked[:count]
+def save_grid(rows: list[dict], picks: list[str], predictions: dict, records: dict, targets: dict, path: Path) -> None:
+    """Rows of SAR | prediction | truth (256 px each) for the picked pair ids."""
     tiles = []
-    for row in picks:
-        record = records[row["pair_id"]]
-        sar = np.repeat(((load_sar(record) + 1) * 0.5)[..., None], 3, axis=2)
-        sar, truth = align(sar, targets[row["pair_id"]])
-        pred = predictions[row["pair_id"]][: truth.shape[0], : truth.shape[1]]
-        tiles.append(np.concatenate([sar, pred, truth], axis=1)[:256, :768])
+    for pair_id in picks:
+        if pair_id not in predictions:
+            continue
+        grey = (load_sar(records[pair_id], InputSpace.STRETCH)[0] + 1) * 0.5
+        sar, truth = align(np.repeat(grey[..., None], 3, axis=2), targets[pair_id])
+        pred = predictions[pair_id][: truth.shape[0], : truth.shape[1]]
+        row = np.concatenate([_square(sar), _square(pred), _square(truth)], axis=1)
+        tiles.append(row)
     if tiles:
         Image.fromarray((np.concatenate(tiles, axis=0) * 255).round().astype(np.uint8)).save(path)
 
 
-def evaluate(checkpoints: list[Path], splits: tuple[str, ...], data_root: Path, out_dir: Path) -> dict:
-    """Score checkpoints and baselines; write per_image.csv, summary.json, grids."""
+def _square(image: np.ndarray, side: int = 256) -> np.ndarray:
+    """Centre square of an image resized to `side` px."""
+    h, w = image.shape[:2]
+    s = min(h, w)
+    crop = image[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
+    resized = Image.fromarray((np.clip(crop, 0, 1) * 255).astype(np.uint8)).resize((side, side), Image.BILINEAR)
+    return np.asarray(resized, np.float32) / 255.0
+
+
+def grid_picks(rows: list[dict], model: str, split: str) -> list[str]:
+    """Which images a model's grid shows: for val, three per set (spread over the set); for test, best and worst 3."""
+    mine = sorted((r for r in rows if r["model"] == model and r["split"] == split), key=lambda r: r["pair_id"])
+    if split == "test":
+        ranked = sorted(mine, key=lambda r: r["psnr"])
+        return [r["pair_id"] for r in ranked[-3:][::-1] + ranked[:3]]
+    picks = []
+    for source in sorted({r["source"] for r in mine}):
+        ids = [r["pair_id"] for r in mine if r["source"] == source]
+        picks += [ids[i] for i in np.linspace(0, len(ids) - 1, min(3, len(ids))).round().astype(int)]
+    return picks
+
+
+def evaluate(
+    checkpoints: list[Path],
+    splits: tuple[str, ...],
+    data_root: Path,
+    out_dir: Path,
+    extra: dict[str, Predict] | None = None,
+) -> dict:
+    """Score checkpoints, `extra` predictors and baselines; write per_image.csv, summary.json, grids."""
     all_records = read_manifest(data_root)
-    gains = measure_gains(all_records)
+    samples = footing_samples(all_records)
+    footing = measure_footing(samples)
     records = [r for r in all_records if r.split in splits and r.has_colour]
-    targets = {r.pair_id: load_target(r, gains) for r in records}  # read once, scored for every model
+    if "val" in splits:
+        records += bigearthnet_records()
+    targets = {r.pair_id: load_target(r, footing) for r in records}  # read once, scored for every model
     predictors: dict[str, Predict] = {
-        "baseline_sar_grey": sar_grey_predictor,
-        "baseline_mean_colour": mean_colour_predictor(mean_training_colour(all_records, gains)),
+        SAR_GREY: sar_grey_predictor,
+        FLAT: flat_predictor(mean_training_colour(samples, footing)),
+        ORACLE: oracle_flat_predictor,
+        **(extra or {}),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
+    by_id = {r.pair_id: r for r in records}
     with tempfile.TemporaryDirectory() as tmp:
-        for checkpoint in checkpoints:
-            model = load_checkpoint(checkpoint)
-            predictors[checkpoint.stem] = model_predictor(model, Path(tmp))
+        predictors |= {c.stem: model_predictor(c, Path(tmp)) for c in checkpoints}
         for name, predict in predictors.items():
-            test_predictions = {}
+            predictions = {}
             for record in records:
-                p, s, prediction = score(predict, record, targets[record.pair_id])
+                metrics, predictions[record.pair_id] = score(predict, record, targets[record.pair_id])
                 rows.append(
-                    {
-                        "model": name,
-                        "split": record.split,
-                        "source": record.source,
-                        "group": record.group,
-                        "pair_id": record.pair_id,
-                        "psnr": round(p, 4),
-                        "ssim": round(s, 4),
-                    }
+                    {"model": name, "split": record.split, "source": record.source, "group": record.group}
+                    | {"pair_id": record.pair_id, **metrics}
                 )
-                if record.split == "test":
-                    test_predictions[record.pair_id] = prediction
-            save_best_worst(
-                name,
-                rows,
-                test_predictions,
-                {r.pair_id: r for r in records},
-                targets,
-                out_dir / f"{name}_best_worst.png",
-            )
+            for split in splits:
+                picks = grid_picks(rows, name, split)
+                save_grid(rows, picks, predictions, by_id, targets, out_dir / f"{name}_{split}.png")
             print(f"{name}: {len([r for r in rows if r['model'] == name])} images scored", flush=True)
     with open(out_dir / "per_image.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -179,28 +241,45 @@ def evaluate(checkpoints: list[Path], splits: tuple[str, ...], data_root: Path, 
     summary = {
         "models": summarise(rows),
         "lpips": LPIPS_STATUS,
-        "optical_gains": gains,
+        "target_footing": {source: f.as_dict() for source, f in footing.items()},
         "splits": list(splits),
         "ssim": "Gaussian window sigma 1.5 (11 px), data range 1, RGB in [0, 1]; PSNR over valid pixels",
+        "colour": "ΔE00 between mean CIELAB colours; chroma ratio = predicted over true spread of R-G, (R+G)/2-B",
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
+def format_summary(summary: dict) -> str:
+    """One line per model and set: PSNR [CI], gain over flat [CI], SSIM, ΔE00, chroma ratio."""
+    lines = []
+    for model, table in summary["models"].items():
+        for key, s in table.items():
+            gain = s["psnr_gain_vs_flat"]
+            gain_text = f"{gain:+5.2f} [{s['psnr_gain_vs_flat_ci95'][0]:+.2f}, {s['psnr_gain_vs_flat_ci95'][1]:+.2f}]"
+            lines.append(
+                f"{model:28s} {key:22s} n={s['n']:3d} PSNR {s['psnr_mean']:6.2f} "
+                f"[{s['psnr_ci95'][0]:5.2f}, {s['psnr_ci95'][1]:5.2f}] vs flat {gain_text} "
+                f"SSIM {s['ssim_mean']:.3f} ΔE00 {s['delta_e_mean']:5.1f} chroma {s['chroma_ratio']:.2f}"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Score checkpoints and baselines on the team data.")
     parser.add_argument("--checkpoint", type=Path, action="append", default=[], help="repeatable")
-    parser.add_argument("--split", nargs="+", default=["test"], choices=["train", "val", "test"])
-    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
-    parser.add_argument("--out", type=Path, default=Path("models/eval"))
+    parser.add_argument(
+        "--pixel-reference", type=Path, action="append", default=[], help="a fitted training.pixel_reference model"
+    )
+    parser.add_argument("--split", nargs="+", default=["val"], choices=["train", "val", "test"])
+    parser.add_argument("--data-root", type=Path, default=shared_data_dir())
+    parser.add_argument("--out", type=Path, default=eval_dir(models_dir()), help="default: models/eval")
     args = parser.parse_args(argv)
-    summary = evaluate(args.checkpoint, tuple(args.split), args.data_root, args.out)
-    for model, table in summary["models"].items():
-        for key, stats in table.items():
-            print(
-                f"{model:24s} {key:28s} n={stats['n']:3d}  "
-                f"PSNR {stats['psnr_mean']:6.2f} dB  SSIM {stats['ssim_mean']:.3f}"
-            )
+    from training.pixel_reference import load_reference
+
+    extra = {path.stem: load_reference(path).predictor() for path in args.pixel_reference}
+    summary = evaluate(args.checkpoint, tuple(args.split), args.data_root, args.out, extra)
+    print(format_summary(summary))
 
 
 if __name__ == "__main__":

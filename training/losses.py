@@ -54,11 +54,14 @@ def lab_gradient_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return dx.abs().mean() + dy.abs().mean()
 
 
-def lab_l1(raw_fake: torch.Tensor, real: torch.Tensor, has_colour: torch.Tensor) -> torch.Tensor:
-    """L->ab model: L1 in the generator's LAB tanh space; grey targets supervise L only."""
+def lab_l1(
+    raw_fake: torch.Tensor, real: torch.Tensor, has_colour: torch.Tensor, chroma_weight: float = 1.0
+) -> torch.Tensor:
+    """L->ab model: L1 in the generator's LAB tanh space, a/b weighted by `chroma_weight`; grey targets: L only."""
     target = lab_to_raw(to_lab(real))
     diff = (raw_fake.float() - target).abs()
-    colour = _split_mean(diff, has_colour)
+    weights = diff.new_tensor([1.0, chroma_weight, chroma_weight]).view(1, 3, 1, 1)
+    colour = _split_mean(diff * weights, has_colour)
     grey = _split_mean(diff[:, :1], ~has_colour)
     share = has_colour.float().mean()
     return share * colour + (1 - share) * grey

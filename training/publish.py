@@ -1,15 +1,14 @@
-"""Publish trained runs into models/: checkpoint, training log, model card, comparison table.
+"""Publish trained runs into models/: checkpoint, training log, samples, model card.
 
-`python -m training.publish --run runs/unet_mse --name unet_mse [--default]` copies the
-run's best checkpoint and log and writes `models/NAME.md` from the checkpoint's
-metadata, the log and `models/eval/summary.json` (measured numbers only).
-`--comparison` rewrites the variant table in `models/README.md`.
+`python -m training.publish --run runs/colour_ctx [--run runs/pix2pix ...] [--default colour_ctx]`
+copies each run's best checkpoint and log into models/ and writes `models/NAME.md` from the
+checkpoint's metadata, the log and `models/eval/summary.json` (measured numbers only; run
+`training.evaluate` on the published checkpoints first, then publish again to fill the tables).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import shutil
 from pathlib import Path
@@ -17,35 +16,34 @@ from pathlib import Path
 import torch
 
 from core.checkpoints import load_checkpoint
+from core.reports import eval_dir, read_summary, read_training_log, scoreboard
 from core.settings import models_dir
+from training.evaluate import BASELINES
 
-EVAL_KEYS = ("test/sen12-test", "val/sen12-accioy", "val/volkov")
-BASELINES = ("baseline_sar_grey", "baseline_mean_colour")
-
-
-def _eval_row(summary: dict, model: str) -> str:
-    cells = []
-    for key in EVAL_KEYS:
-        stats = summary["models"].get(model, {}).get(key)
-        cells.append(f"{stats['psnr_mean']:.2f} / {stats['ssim_mean']:.3f}" if stats else "n/a")
-    return " | ".join(cells)
+INPUT_SPACES = {
+    "stretch": "dB stretched by the scene's 2nd-98th percentile to [-1, 1]",
+    "fixed": "VV-equivalent dB on the fixed range [-30, 5] dB",
+    "fixed+stretch": "two channels: VV-equivalent dB on the fixed range [-30, 5] dB, and the scene's "
+    "2nd-98th percentile stretch",
+}
 
 
 def _training_facts(log_path: Path) -> dict:
-    lines = [json.loads(line) for line in log_path.read_text().splitlines()]
-    steps = [line for line in lines if line["kind"] == "step"]
-    epochs = [line for line in lines if line["kind"] == "epoch"]
+    lines = read_training_log(log_path)
+    steps = [line for line in lines if line.get("kind") == "step"]
+    epochs = [line for line in lines if line.get("kind") == "epoch"]
     return {
-        "config": next(line for line in lines if line["kind"] == "config"),
+        "config": next((line for line in lines if line.get("kind") == "config"), {}),
         "steps": steps[-1]["step"] if steps else 0,
         "minutes": (epochs[-1]["time_s"] if epochs else 0) / 60,
-        "best_epoch": max(epochs, key=lambda e: e["val_psnr"]) if epochs else None,
+        "images_per_s": sum(s.get("images_per_s", 0) for s in steps) / max(len(steps), 1),
+        "best_epoch": max(epochs, key=lambda e: e["val_psnr"]) if epochs else {},
     }
 
 
 def _gan_settings(cfg: dict) -> str:
     """The adversarial settings, for the variants that have a discriminator."""
-    if cfg["variant"] not in ("pix2pix", "cgan_lab_grad"):
+    if cfg.get("variant") not in ("pix2pix", "cgan_lab_grad"):
         return "; no discriminator"
     return (
         f"; PatchGAN ndf {cfg['ndf']}, lr D {cfg['lr_d']}, λ L1 {cfg['lambda_l1']}, λ L-gradient "
@@ -53,47 +51,66 @@ def _gan_settings(cfg: dict) -> str:
     )
 
 
+def metrics_table(summary: dict | None, models: list[str]) -> list[str]:
+    """Markdown rows: per set, PSNR [95 % CI], gain over the flat colour [CI], SSIM, ΔE00, chroma ratio."""
+    if not summary:
+        return ["(not evaluated yet)"]
+    rows = [r for r in scoreboard(summary) if r["model"] in models]
+    lines = [
+        "| set | model | n | PSNR dB [95 % CI] | vs flat colour dB [95 % CI] | SSIM | ΔE00 | chroma ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["set"].startswith("test"), r["set"], models.index(r["model"]))):
+        lines.append(
+            f"| {r['set']} | {r['model']} | {r['n']} | {r['psnr']:.2f} [{r['psnr_low']:.2f}, {r['psnr_high']:.2f}] "
+            f"| {r['gain_vs_flat']:+.2f} [{r['gain_low']:+.2f}, {r['gain_high']:+.2f}] | {r['ssim']:.3f} "
+            f"| {r['delta_e']:.1f} | {r['chroma_ratio']:.2f} |"
+        )
+    return lines
+
+
 def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None) -> str:
-    """Markdown model card with data, split, settings, hardware, time and measured metrics."""
+    """Markdown model card with data, input space, target rule, settings, hardware, time and measured metrics."""
     model = load_checkpoint(checkpoint)
     facts = _training_facts(log_path)
     cfg = facts["config"]
+    gen = model.config
     params = sum(p.numel() for p in model.generator.parameters())
-    best = facts["best_epoch"] or {}
-    variant = model.metadata.get("variant")
+    footing = model.metadata.get("target_footing") or cfg.get("target_footing", {})
     lines = [
         f"# Model card: `{name}`",
         "",
-        f"- **Variant**: `{variant}` (config `training/configs/{variant}.toml`)",
-        f"- **Generator**: U-Net, ngf {model.config.ngf}, depth {model.config.depth}, {model.config.norm} norm, "
-        f"{model.config.upsample} upsampling, output {model.config.output_space}; {params / 1e6:.2f} M parameters, "
-        f"weights stored as fp16 ({checkpoint.stat().st_size / 1e6:.1f} MB)",
-        "- **Input**: one SAR band, any encoding, converted to dB and stretched by the scene's 2nd-98th percentile "
-        "to [-1, 1] (`core.normalise`); output RGB.",
-        "- **Data**: `../shared/data/manifest.csv` train split (volkov 88, sen12-gray 1958 grey-only, "
-        "sebastianelli-zone9 23, tharun-scenes 3); model selection on the val split (volkov 12, sen12-accioy 15); "
-        "sen12-test (84) used only for the final report below.",
-        f"- **Optical brightness gains** (matched to SEN1-2 mean luminance, measured on train): {cfg.get('gains')}",
-        f"- **Training**: {facts['steps']} steps of batch {cfg['batch']} random {cfg['crop']} px crops "
-        f"(flips, 90° rotations; colour targets drawn {cfg['colour_fraction']:.0%} of the time), Adam "
-        f"{tuple(cfg['betas'])}, lr G {cfg['lr_g']}, seed {cfg['seed']}" + _gan_settings(cfg),
-        f"- **Hardware and time**: {platform.machine()} CPU, {cfg['threads'] or torch.get_num_threads()} thread(s), "
-        f"shared with other jobs; {facts['minutes']:.0f} min wall time; bf16 {'on' if cfg.get('bf16') else 'off'}",
-        f"- **Checkpoint chosen at** step {model.metadata.get('step')} (best mean val PSNR "
-        f"{best.get('val_psnr', float('nan')):.2f} dB on centre crops during training)",
+        f"- **Variant**: `{model.metadata.get('variant')}` (losses; config `{cfg.get('name', name)}` under "
+        "`training/configs/`)",
+        f"- **Generator**: U-Net, ngf {gen.ngf}, depth {gen.depth}, {gen.norm} norm, {gen.upsample} upsampling, "
+        f"tile context {'on' if gen.context else 'off'}, output {gen.output_space}; {params / 1e6:.2f} M parameters, "
+        f"fp16 weights ({checkpoint.stat().st_size / 1e6:.1f} MB)",
+        f"- **Input space** `{gen.input_space}`: {INPUT_SPACES[gen.input_space]} (`core.normalise`; VH raised by "
+        "6 dB to VV-equivalent, relative 8-bit linear anchored at -5 dB for its 99th percentile).",
+        "- **Data**: `../shared/data/manifest.csv` train split (volkov 88, sen12-gray 1,958 grey-only, "
+        "sebastianelli-zone9 23, tharun-scenes 3); selection on val only (sen12-accioy 15, volkov 12, BigEarthNet "
+        "6 patches × VV/VH); sen12-test (84) scored once for the final report.",
+        f"- **Target footing** (measured on train; `training.data.TargetFooting`: (rgb - haze) × gain): {footing}. "
+        "Grey targets supervise CIELAB L only.",
+        f"- **Training**: {facts['steps']} steps of batch {cfg.get('batch')} random {cfg.get('crop')} px crops "
+        f"(flips, 90° rotations; colour targets {cfg.get('colour_fraction', 0):.0%} of samples), Adam "
+        f"{tuple(cfg.get('betas', ()))}, lr G {cfg.get('lr_g')} ({cfg.get('lr_schedule', 'constant')}), seed "
+        f"{cfg.get('seed')}" + _gan_settings(cfg),
+        f"- **Hardware and time**: {platform.machine()} CPU, {cfg.get('threads') or torch.get_num_threads()} "
+        f"thread(s); {facts['minutes']:.0f} min wall time, {facts['images_per_s']:.1f} crops/s; "
+        f"bf16 {'on' if cfg.get('bf16') else 'off'}",
+        f"- **Checkpoint chosen at** step {model.metadata.get('step')} (best mean val PSNR on val centre crops "
+        f"during training: {facts['best_epoch'].get('val_psnr', float('nan')):.2f} dB)",
         "",
-        "## Measured quality (PSNR dB / SSIM, full images through the product pipeline)",
+        "## Measured quality (full images through the product pipeline; `training.evaluate`)",
         "",
-        "| model | sen12-test | val sen12-accioy | val volkov |",
-        "|---|---|---|---|",
+        *metrics_table(summary, [name, *BASELINES]),
+        "",
+        "Flat colour: the mean training colour everywhere; oracle flat: each image's own true mean colour. "
+        f"SSIM: {(summary or {}).get('ssim', 'n/a')}. LPIPS: {(summary or {}).get('lpips', 'n/a')}.",
+        "",
+        f"Training log: `{log_path.name}`; validation samples: `eval/{name}_val.png` (SAR | prediction | truth).",
     ]
-    if summary:
-        for row in (name, *BASELINES):
-            lines.append(f"| {row} | {_eval_row(summary, row)} |")
-        lines += ["", f"SSIM: {summary['ssim']}. LPIPS: {summary['lpips']}."]
-    else:
-        lines.append("| (not evaluated yet) | | | |")
-    lines += ["", f"Training log: `{log_path.name}` (JSON lines; shown on the dashboard's Training page)."]
     return "\n".join(lines) + "\n"
 
 
@@ -103,45 +120,45 @@ def publish(run: Path, name: str, folder: Path) -> Path:
     checkpoint = folder / f"{name}.pt"
     shutil.copyfile(run / "best.pt", checkpoint)
     shutil.copyfile(run / "train.jsonl", folder / f"{name}.train.jsonl")
-    samples = sorted((run / "samples").glob("epoch_*.png"))
-    if samples:
-        shutil.copyfile(samples[-1], folder / f"{name}.samples.png")
-    summary_path = folder / "eval" / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
-    card = model_card(name, checkpoint, folder / f"{name}.train.jsonl", summary)
-    (folder / f"{name}.md").write_text(card)
+    write_card(name, folder)
     return checkpoint
+
+
+def write_card(name: str, folder: Path) -> Path:
+    """(Re)write `NAME.md` from the published checkpoint, log and the current evaluation summary."""
+    card = model_card(name, folder / f"{name}.pt", folder / f"{name}.train.jsonl", read_summary(folder))
+    samples, grid = folder / f"{name}.samples.png", eval_dir(folder) / f"{name}_val.png"
+    samples.unlink(missing_ok=True)
+    if grid.exists():
+        samples.symlink_to(grid.relative_to(folder))
+    path = folder / f"{name}.md"
+    path.write_text(card)
+    return path
 
 
 def set_default(name: str, folder: Path) -> Path:
     """Point `default.*` at a published model with relative symlinks (no second copy of its files)."""
     for suffix in (".pt", ".train.jsonl", ".samples.png", ".md"):
         link, target = folder / f"default{suffix}", folder / f"{name}{suffix}"
+        link.unlink(missing_ok=True)
         if target.exists():
-            link.unlink(missing_ok=True)
             link.symlink_to(target.name)
     return folder / "default.pt"
-
-
-def comparison_table(summary: dict, variants: list[str]) -> str:
-    """Markdown table: PSNR/SSIM per variant and baseline on sen12-test and both val sets."""
-    header = ["| model | sen12-test | val sen12-accioy | val volkov |", "|---|---|---|---|"]
-    return "\n".join(header + [f"| {m} | {_eval_row(summary, m)} |" for m in (*variants, *BASELINES)])
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, action="append", default=[], help="runs/<name> (repeatable)")
-    parser.add_argument("--comparison", action="store_true", help="print the variant comparison table")
+    parser.add_argument("--card", action="append", default=[], help="rewrite the card of a published model")
     parser.add_argument("--default", help="make this published model the default (choose it by val metrics)")
     args = parser.parse_args(argv)
+    folder = models_dir()
     for run in args.run:
-        print(publish(run, run.name, models_dir()))
+        print(publish(run, run.name, folder))
+    for name in args.card:
+        print(write_card(name, folder))
     if args.default:
-        print(set_default(args.default, models_dir()))
-    if args.comparison:
-        summary = json.loads((models_dir() / "eval" / "summary.json").read_text())
-        print(comparison_table(summary, [r.name for r in args.run]))
+        print(set_default(args.default, folder))
 
 
 if __name__ == "__main__":

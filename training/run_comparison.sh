@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Train the four variants under one budget (same steps, batch, data, seed), two at a time
-# on a 2-core CPU, one thread each. (The committed runs were scheduled pix2pix || unet_mse,
-# then lab_ab, then cgan_lab_grad as a slot freed; the settings are exactly these.)
+# Every design under one wall-clock budget (MIN minutes each, default 10), one thread, one after another,
+# all in the default's input space (except the input-space ablation). Runs land in runs/<name>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STEPS=${STEPS:-400}
-run() { .venv/bin/python -m training.train --config "training/configs/$1.toml" --steps "$STEPS" \
-          --steps-per-epoch 50 --batch 8 --threads 1 "${@:2}"; }
-(run pix2pix && run cgan_lab_grad) > runs/gan.log 2>&1 &
-(run unet_mse && run lab_ab) > runs/regression.log 2>&1 &
-wait
+MIN=${MIN:-10}
+SPACE='generator.input_space="fixed"'
+run() { .venv/bin/python -m training.train --config "training/configs/$1.toml" --threads 1 --steps 1000000 \
+          --steps-per-epoch 250 --max-minutes "$MIN" "${@:2}"; }
+run lab_context
+run lab_context --name lab_context_stretch --set 'generator.input_space="stretch"'
+run lab_ab --set "$SPACE"
+run unet_mse --set "$SPACE"
+run pix2pix --set "$SPACE"
+run cgan_lab_grad --set "$SPACE"

@@ -43,7 +43,8 @@ class Trainer:
     def _regression_step(self, sar, real, has_colour, loss_fn, key: str) -> dict[str, float]:
         with self._autocast():
             if loss_fn is None:
-                loss = lab_l1(self.generator(sar, raw_output=True), real, has_colour)
+                raw = self.generator(sar, raw_output=True)
+                loss = lab_l1(raw, real, has_colour, self.config.chroma_weight)
             else:
                 loss = loss_fn(self.generator(sar).float(), real, has_colour)
         self.opt_g.zero_grad(set_to_none=True)

@@ -22,8 +22,9 @@ from torch.nn.parallel import DistributedDataParallel
 from core.checkpoints import save_checkpoint
 from core.inference import bf16_is_fast
 from core.networks import build_generator
+from core.normalise import InputSpace
 from training.config import TrainConfig, load_config
-from training.data import PairDataset, measure_gains, read_manifest, sampling_weights
+from training.data import PairDataset, bigearthnet_records, measure_footing, read_manifest, sampling_weights
 from training.discriminator import PatchDiscriminator
 from training.steps import Trainer, _unwrap
 from training.validate import save_sample_grid, validate
@@ -73,14 +74,17 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
     use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_is_fast(device))
 
     records = read_manifest(config.data_root)
-    train_set = PairDataset([r for r in records if r.split == "train"], {}, config.crop)
-    gains = measure_gains(records, known=train_set.luminances())  # no second read of the train images
-    train_set.gains = gains
+    space = InputSpace(config.generator.input_space)
+    train_set = PairDataset([r for r in records if r.split == "train"], {}, config.crop, space=space)
+    footing = measure_footing(train_set.footing_samples())  # no second read of the train images
+    train_set.footing = footing
     train_set.rng = np.random.default_rng(config.seed + rank)
+    val_records = [r for r in records if r.split == "val"] + bigearthnet_records()
     val_sets = {
-        source: PairDataset([r for r in records if r.split == "val" and r.source == source], gains, config.crop, False)
-        for source in sorted({r.source for r in records if r.split == "val"})
+        source: PairDataset([r for r in val_records if r.source == source], footing, config.crop, False, space)
+        for source in sorted({r.source for r in val_records})
     }
+    footing_record = {source: f.as_dict() for source, f in footing.items()}
     weights = sampling_weights(train_set, config.colour_fraction)
 
     generator = build_generator(config.generator).to(device).to(memory_format=torch.channels_last)
@@ -95,18 +99,25 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
     if resume and (run_dir / "last.pt").exists():
         state = torch.load(run_dir / "last.pt", map_location=device, weights_only=False)
         trainer.load_state_dict(state["trainer"])
-        trainer.set_learning_rates(config.lr_g, config.lr_d)  # the config wins over the saved optimiser
         step, best_psnr, elapsed = state["step"], state["best_psnr"], state.get("elapsed_s", 0.0)
         torch.set_rng_state(state["rng"])
     elif rank == 0:
         log.path.unlink(missing_ok=True)
-        log.write({"kind": "config", **config.as_dict(), "gains": gains, "world_size": world, "bf16": use_bf16})
+        log.write(
+            {"kind": "config", **config.as_dict(), "target_footing": footing_record}
+            | {"world_size": world, "bf16": use_bf16}
+        )
 
     rng = torch.Generator().manual_seed(config.seed * 1000 + rank + step)
     started, window_start, window_images = time.perf_counter() - elapsed, time.perf_counter(), 0
     deadline = started + max_minutes * 60 if max_minutes else None
     generator.train()
     while step < config.steps:
+        budget_used = step / config.steps
+        if deadline is not None:
+            budget_used = max(budget_used, (time.perf_counter() - started) / (max_minutes * 60))
+        lr_g, lr_d = config.learning_rates(budget_used)
+        trainer.set_learning_rates(lr_g, lr_d)
         losses = trainer.step(*_batch(train_set, weights, config.batch, rng, device))
         step += 1
         window_images += config.batch * world
@@ -119,15 +130,17 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
                     "epoch": step / config.steps_per_epoch,
                     "time_s": now - started,
                     **losses,
-                    "lr_g": config.lr_g,
-                    "lr_d": config.lr_d if discriminator else None,
+                    "lr_g": lr_g,
+                    "lr_d": lr_d if discriminator else None,
                     "images_per_s": window_images / (now - window_start),
                 }
             )
             window_start, window_images = now, 0
         out_of_time = deadline is not None and time.perf_counter() > deadline
         if step % config.steps_per_epoch == 0 or step == config.steps or out_of_time:
-            best_psnr = _end_epoch(config, trainer, val_sets, log, step, started, best_psnr, gains, rank, device)
+            best_psnr = _end_epoch(
+                config, trainer, val_sets, log, step, started, best_psnr, footing_record, rank, device
+            )
             generator.train()
         if out_of_time:
             break
@@ -136,7 +149,7 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
     return run_dir / "best.pt"
 
 
-def _end_epoch(config, trainer, val_sets, log, step, started, best_psnr, gains, rank, device) -> float:
+def _end_epoch(config, trainer, val_sets, log, step, started, best_psnr, footing_record, rank, device) -> float:
     """Validate, log, save samples and checkpoints (rank 0); returns the best val PSNR so far."""
     if rank != 0:
         return best_psnr
@@ -162,7 +175,7 @@ def _end_epoch(config, trainer, val_sets, log, step, started, best_psnr, gains, 
     metadata = {
         "variant": config.variant,
         "train_config": config.as_dict(),
-        "optical_gains": gains,
+        "target_footing": footing_record,
         "step": step,
         "val": record,
         "trained": True,
@@ -198,9 +211,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr-d", type=float)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--max-minutes", type=float, help="stop (and save) after this wall time")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="any config field, e.g. generator.ngf=32"
+    )
     args = parser.parse_args(argv)
     config = load_config(
         args.config,
+        args.set,
         name=args.name,
         data_root=args.data_root,
         output_dir=args.output_dir,

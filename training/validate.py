@@ -15,9 +15,13 @@ from training.data import PairDataset
 
 @torch.inference_mode()
 def predict_rgb01(generator: nn.Module, sar: torch.Tensor, device: torch.device) -> np.ndarray:
-    """N x 1 x H x W SAR in [-1, 1] -> N x H x W x 3 RGB in [0, 1]."""
+    """N x C x H x W SAR in [-1, 1] -> N x H x W x 3 RGB in [0, 1]; mirrored to the network's multiple like tiles."""
     generator.eval()
-    out = generator(sar.to(device)).float().clamp(-1, 1)
+    h, w = sar.shape[-2:]
+    multiple = generator.config.multiple
+    pad = ((0, 0), (0, 0), (0, -h % multiple), (0, -w % multiple))
+    padded = torch.from_numpy(np.pad(sar.numpy(), pad, mode="symmetric"))
+    out = generator(padded.to(device)).float().clamp(-1, 1)[..., :h, :w]
     return ((out + 1) * 0.5).permute(0, 2, 3, 1).cpu().numpy()
 
 
@@ -48,7 +52,7 @@ def save_sample_grid(
     for index in range(min(count, len(dataset))):
         sar, target, _ = dataset[index]
         prediction = predict_rgb01(generator, sar[None], device)[0]
-        grey = np.repeat(((sar[0].numpy() + 1) * 0.5)[..., None], 3, axis=2)
+        grey = np.repeat(((sar[-1].numpy() + 1) * 0.5)[..., None], 3, axis=2)
         rows.append(np.concatenate([grey, prediction, to_rgb01(target)], axis=1))
     if rows:
         Image.fromarray((np.concatenate(rows, axis=0) * 255).round().astype(np.uint8)).save(path)

@@ -1,4 +1,4 @@
-"""Evaluation page: PSNR/SSIM distributions, per-image table, group breakdown, variants, example grids."""
+"""Evaluation page: every model against the flat-colour baselines, per set, with intervals and pictures."""
 
 from __future__ import annotations
 
@@ -6,8 +6,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.reports import eval_dir, read_per_image, read_summary, sample_grids, summary_rows
+from core.reports import eval_dir, read_per_image, read_summary, sample_grids, scoreboard
 from core.settings import models_dir
+
+METRICS = {
+    "psnr": ("PSNR (dB)", "%.2f"),
+    "ssim": ("SSIM", "%.3f"),
+    "delta_e": ("Mean-colour ΔE00", "%.1f"),
+}
 
 st.title("Evaluation")
 folder = models_dir()
@@ -15,74 +21,85 @@ summary = read_summary(folder)
 per_image = pd.DataFrame(read_per_image(folder))
 grids = sample_grids(folder)
 if summary is None and per_image.empty and not grids:
-    st.info(f"No evaluation results yet: expected `summary.json`, `per_image.csv` and sample grids in "
-            f"`{eval_dir(folder)}` (written by the evaluation run).")
+    st.info(
+        f"No evaluation results yet: expected `summary.json`, `per_image.csv` and sample grids in "
+        f"`{eval_dir(folder)}` (written by `python -m training.evaluate`)."
+    )
     st.stop()
 
-tab_dist, tab_table, tab_groups, tab_variants, tab_examples = st.tabs(
-    ["Distributions", "Per image", "By group", "Variants", "Examples"]
+st.caption(
+    "Each image goes through the product pipeline and is scored against its optical truth. "
+    "**Flat colour** paints every pixel the mean training colour; **oracle flat** paints each image its own "
+    "true mean colour (the best any single colour can do). A model that does not beat the flat colour is a wash. "
+    "ΔE00: distance between predicted and true mean colour (lower is better; > 10 is a clearly different colour). "
+    "Chroma ratio: colour variation inside the image, prediction over truth (a wash is near 0, 1 is right)."
 )
-if not per_image.empty:
-    models = sorted(per_image["model"].dropna().unique()) if "model" in per_image else []
-    chosen = st.sidebar.multiselect("Models", models, default=models, key="eval_models") if models else []
-    splits = sorted(per_image["split"].dropna().unique()) if "split" in per_image else []
-    default_split = splits.index("test") + 1 if "test" in splits else 0
-    split = st.sidebar.selectbox("Split", ["all", *splits], index=default_split, key="eval_split")
-    data = per_image[per_image["model"].isin(chosen)] if chosen else per_image
-    data = data if split == "all" else data[data["split"] == split]
-else:
-    data = per_image
+board = pd.DataFrame(scoreboard(summary or {}))
+tab_board, tab_dist, tab_table, tab_examples = st.tabs(["Scoreboard", "Per image", "Table", "Examples"])
 
-with tab_dist:
-    if data.empty:
-        st.info("No per-image results (`per_image.csv`).")
+with tab_board:
+    if board.empty:
+        st.info("No summary (`summary.json`).")
     else:
-        for col, metric, unit in zip(st.columns(2), ("psnr", "ssim"), ("dB", ""), strict=True):
-            chart = (
-                alt.Chart(data.dropna(subset=[metric]))
-                .mark_bar(opacity=0.6)
-                .encode(
-                    alt.X(f"{metric}:Q", bin=alt.Bin(maxbins=40), title=f"{metric.upper()} {unit}".strip()),
-                    alt.Y("count():Q", stack=None, title="images"),
-                    alt.Color("model:N"),
-                )
-                .properties(height=280)
-            )
-            col.altair_chart(chart, use_container_width=True)
-with tab_table:
-    if data.empty:
-        st.info("No per-image results (`per_image.csv`).")
-    else:
-        st.dataframe(data.sort_values("psnr"), hide_index=True, width="stretch",
-                     column_config={"psnr": st.column_config.NumberColumn("PSNR (dB)", format="%.2f"),
-                                    "ssim": st.column_config.NumberColumn("SSIM", format="%.3f")})
-with tab_groups:
-    keys = [k for k in ("model", "source", "group") if k in data]
-    if data.empty or not keys:
-        st.info("No per-image results to group.")
-    else:
-        grouped = data.groupby(keys)[["psnr", "ssim"]].agg(["mean", "median", "count"]).round(3)
-        grouped.columns = [" ".join(c) for c in grouped.columns]
-        st.dataframe(grouped.reset_index(), hide_index=True, width="stretch")
-with tab_variants:
-    rows = summary_rows(summary.get("models", summary)) if summary else []
+        sets = sorted(board["set"].unique(), key=lambda s: (s.startswith("test"), s))
+        chosen_set = st.selectbox("Set", sets, key="eval_set")
+        rows = board[board["set"] == chosen_set].sort_values("psnr", ascending=False)
+        bars = alt.Chart(rows).encode(alt.Y("model:N", sort="-x", title=None))
+        chart = bars.mark_rule(strokeWidth=2).encode(
+            alt.X("psnr_low:Q", title="mean PSNR (dB), 95 % bootstrap interval", scale=alt.Scale(zero=False)),
+            alt.X2("psnr_high:Q"),
+        ) + bars.mark_point(filled=True, size=80).encode(
+            alt.X("psnr:Q"), alt.Color("baseline:N", title="baseline"), tooltip=["model", "psnr", "n"]
+        )
+        st.altair_chart(chart.properties(height=40 + 28 * len(rows)), width="stretch")
+        st.dataframe(
+            rows.drop(columns=["set", "baseline"]),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "psnr": st.column_config.NumberColumn("PSNR (dB)", format="%.2f"),
+                "psnr_low": st.column_config.NumberColumn("low", format="%.2f"),
+                "psnr_high": st.column_config.NumberColumn("high", format="%.2f"),
+                "gain_vs_flat": st.column_config.NumberColumn("vs flat (dB)", format="%+.2f"),
+                "gain_low": st.column_config.NumberColumn("low", format="%+.2f"),
+                "gain_high": st.column_config.NumberColumn("high", format="%+.2f"),
+                "ssim": st.column_config.NumberColumn("SSIM", format="%.3f"),
+                "delta_e": st.column_config.NumberColumn("ΔE00", format="%.1f"),
+                "chroma_ratio": st.column_config.NumberColumn("chroma ratio", format="%.2f"),
+            },
+        )
     for key, note in (summary or {}).items():
         if isinstance(note, str):
             st.caption(f"**{key}**: {note}")
-    if not rows:
-        st.info("No summary (`summary.json`).")
+
+with tab_dist:
+    if per_image.empty:
+        st.info("No per-image results (`per_image.csv`).")
     else:
-        table = pd.DataFrame(rows)
-        st.dataframe(table, hide_index=True, width="stretch")
-        metric = next((c for c in table.columns if "psnr" in c.lower() and "mean" in c.lower()), None)
-        metric = metric or next((c for c in table.columns if "psnr" in c.lower()), None)
-        if metric:
-            chart = alt.Chart(table.dropna(subset=[metric])).mark_bar().encode(
-                alt.X(f"{metric}:Q"), alt.Y("path:N", sort="-x", title=None)
-            )
-            st.altair_chart(chart, use_container_width=True)
+        metric = st.radio("Metric", list(METRICS), format_func=lambda m: METRICS[m][0], horizontal=True)
+        data = per_image.dropna(subset=[metric])
+        chart = (
+            alt.Chart(data)
+            .mark_boxplot(extent="min-max")
+            .encode(alt.X(f"{metric}:Q", title=METRICS[metric][0]), alt.Y("model:N", title=None))
+            .properties(height=24 * data["model"].nunique() + 20, width=260)
+            .facet(column=alt.Column("source:N", title=None))
+        )
+        st.altair_chart(chart)
+
+with tab_table:
+    if per_image.empty:
+        st.info("No per-image results (`per_image.csv`).")
+    else:
+        st.dataframe(
+            per_image.sort_values(["source", "pair_id", "model"]),
+            hide_index=True,
+            width="stretch",
+            column_config={k: st.column_config.NumberColumn(label, format=fmt) for k, (label, fmt) in METRICS.items()},
+        )
+
 with tab_examples:
     if not grids:
         st.info("No sample grids (PNG) yet.")
     for grid in grids:
-        st.image(str(grid), caption=f"{grid.relative_to(eval_dir(folder))} — SAR | prediction | truth")
+        st.image(str(grid), caption=f"{grid.relative_to(eval_dir(folder))}: SAR | prediction | truth")

@@ -1,12 +1,14 @@
-"""Models page: the checkpoints in the models folder with their model cards."""
+"""Models page: one card per checkpoint in the models folder (the default marked), with its model card."""
 
 from __future__ import annotations
+
+import re
 
 import streamlit as st
 
 from core.errors import SarColorError
 from core.reports import model_card_path
-from core.settings import models_dir
+from core.settings import default_checkpoint, models_dir
 from dashboard import ui
 
 st.title("Models")
@@ -16,12 +18,15 @@ if not checkpoints:
     ui.no_model_message()
     st.stop()
 
-for path in checkpoints:
+default = default_checkpoint().resolve() if default_checkpoint().exists() else None
+unique = {path.resolve(): path for path in reversed(checkpoints)}  # an alias (default.pt -> x.pt) shows once
+for resolved, path in sorted(unique.items(), key=lambda item: (item[0] != default, item[1].stem)):
     with st.container(border=True):
-        card = model_card_path(folder, path.stem)
+        card = model_card_path(folder, resolved.stem)
         text = card.read_text(encoding="utf-8") if card.is_file() else ""
-        if not text.lstrip().startswith("# "):
-            st.subheader(path.stem)
+        body = text.partition("\n")[2] if text.lstrip().startswith("# ") else text  # the title is the subheader
+        st.subheader(f"{resolved.stem}{' · default' if resolved == default else ''}")
+        text = re.sub(r"^#+ ", "#### ", body.strip(), flags=re.MULTILINE)  # card sections as small headings
         stat = path.stat()
         left, right = st.columns([3, 2])
         with left:
