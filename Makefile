@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench browser
+.PHONY: setup run test lint bench browser train evaluate
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -33,3 +33,16 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/colorize.py
+
+# The default model from scratch on this 2-core CPU (150 min wall clock, both cores), then published as default.
+train: setup
+	$(BIN)/python -m training.train --config training/configs/lab_context.toml --threads 2 --max-minutes 150
+	$(BIN)/python -m training.publish --run runs/lab_context --default lab_context
+
+# Score every published model, the pixel reference and the baselines on val and test; refresh the model cards.
+MODELS := $(filter-out models/default.pt,$(wildcard models/*.pt))
+evaluate: setup
+	$(BIN)/python -m training.pixel_reference --out runs/pixel_gbm.pkl
+	$(BIN)/python -m training.evaluate --split val test --pixel-reference runs/pixel_gbm.pkl \
+		$(addprefix --checkpoint ,$(MODELS))
+	$(BIN)/python -m training.publish $(addprefix --card ,$(basename $(notdir $(MODELS))))

@@ -34,7 +34,7 @@ class LoadedModel:
 
     @property
     def name(self) -> str:
-        return self.path.stem if self.path else "untrained"
+        return self.path.resolve().stem if self.path else "untrained"  # default.pt -> the model it points to
 
 
 def default_normalisation() -> dict:

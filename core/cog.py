@@ -41,6 +41,10 @@ OTHER_WRITE_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, err
 WRITE_ERRORS = (OSError, rasterio.errors.RasterioError, CPLE_BaseError)  # GDAL reports ENOSPC as a CPLE error
 
 
+SYNTHETIC_NOTE = "synthetic: generated from SAR by a model, not an optical observation"  # tag SYNTHETIC
+FLAT_COLOUR_TAG = "SARCOLOR_FLAT_COLOUR"  # the model's mean training colour, "r g b" in [0, 1]
+
+
 def partial_path(final: Path, suffix: str) -> Path:
     """A hidden, unique temporary name beside the final output."""
     return final.with_name(f".{final.name}{PARTIAL_MARKER}{uuid.uuid4().hex[:12]}{suffix}")
@@ -96,8 +100,8 @@ class RgbaWriter:
 
 
 @contextlib.contextmanager
-def cog_writer(final: str | Path, georef: Georef) -> Iterator[RgbaWriter]:
-    """Yield a writer; on clean exit convert to a COG and rename it to `final`.
+def cog_writer(final: str | Path, georef: Georef, tags: dict[str, str] | None = None) -> Iterator[RgbaWriter]:
+    """Yield a writer; on clean exit convert to a COG (with `tags` as dataset metadata) and rename it to `final`.
 
     On any exception every temporary file is removed and `final` is untouched.
     """
@@ -130,6 +134,7 @@ def cog_writer(final: str | Path, georef: Georef) -> Iterator[RgbaWriter]:
             raise _output_error(final, exc) from exc
         try:
             dataset.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
+            dataset.update_tags(**(tags or {}))
             yield RgbaWriter(dataset)
         except BaseException:
             with contextlib.suppress(*WRITE_ERRORS):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,13 @@ import torch
 from rasterio.windows import Window
 
 from core.checkpoints import LoadedModel
-from core.cog import cog_writer
+from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, cog_writer
 from core.errors import InvalidSettingsError, JobCancelled
 from core.inference import Predictor
 from core.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
 from core.scene import Georef, SarScene, open_scene
 from core.settings import Limits
-from core.tiling import StripBlender, TileGrid
+from core.tiling import EDGE_MARGIN, StripBlender, TileGrid, mirror
 
 ProgressCallback = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
@@ -67,17 +68,44 @@ class ColorizeResult:
 def _read_strip(
     scene: SarScene, space: InputSpace, grid: TileGrid, y0: int, padded_width: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Model input (C x T x padded_width) for one tile row, mirrored past the raster edge."""
-    height = min(grid.tile, grid.height - y0)
-    values, valid = scene.read_window(Window(0, y0, grid.width, height), space)
-    pad = ((0, 0), (0, grid.tile - height), (0, padded_width - grid.width))
-    return np.pad(values, pad, mode="symmetric"), valid
+    """Model input (C x T x padded_width) for the tile row at framed row y0, and its validity (T x W)."""
+    width, height = scene.georef.width, scene.georef.height
+    framed = np.arange(y0, y0 + grid.tile) - EDGE_MARGIN  # scene row of each strip row (may lie outside)
+    rows = mirror(framed, height)
+    first = int(rows.min())
+    values, valid = scene.read_window(Window(0, first, width, int(rows.max()) + 1 - first), space)
+    columns = mirror(np.arange(padded_width) - EDGE_MARGIN, width)
+    inside = (framed >= 0) & (framed < height)
+    return values[:, rows - first][:, :, columns], valid[rows - first] & inside[:, None]
+
+
+def _write_rows(writer, window: Window, rgb: np.ndarray, valid: np.ndarray, georef: Georef) -> None:
+    """Write the released framed rows that belong to the scene, without the frame."""
+    scene_rows = np.arange(window.row_off, window.row_off + window.height) - EDGE_MARGIN
+    keep = (scene_rows >= 0) & (scene_rows < georef.height)
+    if keep.any():
+        columns = slice(EDGE_MARGIN, EDGE_MARGIN + georef.width)
+        target = Window(0, int(scene_rows[keep][0]), georef.width, int(keep.sum()))
+        writer.write(target, rgb[:, keep, columns], valid[: window.height][keep])
 
 
 def _predict_row(predictor: Predictor, strip: np.ndarray, grid: TileGrid, batch: int) -> list[np.ndarray]:
     """Predictions (3 x T x T, in [0, 1]) for every tile of one tile row."""
     tiles = torch.from_numpy(np.stack([strip[:, :, x0 : x0 + grid.tile] for x0 in grid.columns]))
     return [p.numpy() for start in range(0, len(tiles), batch) for p in predictor.predict(tiles[start : start + batch])]
+
+
+def provenance_tags(model: LoadedModel, scene: SarScene) -> dict[str, str]:
+    """GeoTIFF metadata saying what made the image, that it is synthetic, and the model's flat-colour baseline."""
+    tags = {
+        "SYNTHETIC": SYNTHETIC_NOTE,
+        "SARCOLOR_MODEL": model.name,
+        "SARCOLOR_VERSION": version("sarcolor"),
+        "SARCOLOR_SOURCE": f"{scene.path.name} band {scene.band_name}, encoding {scene.encoding.value}",
+    }
+    if "flat_colour" in model.metadata:  # the mean training colour: what a wash would paint
+        tags[FLAT_COLOUR_TAG] = " ".join(f"{v:.4f}" for v in model.metadata["flat_colour"])
+    return tags
 
 
 def _validate(options: ColorizeOptions, predictor: Predictor) -> None:
@@ -122,7 +150,8 @@ def _colorize(
         source, band=options.band, encoding=options.encoding, limits=limits, polarisation=options.polarisation
     )
     try:
-        grid = TileGrid(scene.georef.width, scene.georef.height, options.tile, options.overlap)
+        frame = 2 * EDGE_MARGIN
+        grid = TileGrid(scene.georef.width + frame, scene.georef.height + frame, options.tile, options.overlap)
         padded_width = grid.columns[-1] + grid.tile
         space = InputSpace(model.config.input_space)
         warnings = list(scene.warnings)
@@ -133,7 +162,7 @@ def _colorize(
                 "brightness only. Use the calibrated float product (sigma0 in dB or linear) where you have it."
             )
         done = 0
-        with cog_writer(output, scene.georef) as writer:
+        with cog_writer(output, scene.georef, provenance_tags(model, scene)) as writer:
             blender = StripBlender(grid)
             for row_index, y0 in enumerate(grid.rows):
                 if cancelled and cancelled():
@@ -141,8 +170,7 @@ def _colorize(
                 strip, valid = _read_strip(scene, space, grid, y0, padded_width)
                 for col_index, prediction in enumerate(_predict_row(predictor, strip, grid, options.batch)):
                     blender.add(prediction, row_index, col_index)
-                window, rgb = blender.finish_row(row_index)
-                writer.write(window, rgb, valid[: window.height])
+                _write_rows(writer, *blender.finish_row(row_index), valid, scene.georef)
                 done += len(grid.columns)
                 if progress:
                     progress(done, grid.tile_count)

@@ -24,8 +24,9 @@ from rasterio.enums import Resampling
 from rasterio.transform import Affine
 from rasterio.warp import calculate_default_transform, reproject, transform, transform_bounds
 
+from core.cog import FLAT_COLOUR_TAG
 from core.errors import UnsupportedRasterError
-from core.metrics import psnr, ssim
+from core.metrics import mean_colour_delta_e, psnr, ssim
 from core.normalise import apply_stretch, optical_to_unit, to_db
 from core.scene import decimated_read, open_raster, opened_scene
 
@@ -206,13 +207,16 @@ def quicklook_png(cog_path, max_side: int = MAX_SIDE) -> bytes:
 
 
 def reference_scores(cog_path, reference_path, max_side: int = MAX_SIDE) -> dict[str, float]:
-    """PSNR (dB) and SSIM of a result against an optical reference reprojected onto its grid.
+    """PSNR (dB), SSIM and mean-colour ΔE00 of a result against an optical reference reprojected onto its grid.
 
-    Scored on the result's grid decimated to <= max_side px; only pixels valid in both count.
+    Scored on the result's grid decimated to <= max_side px; only pixels valid in both count. When the
+    result records its model's flat training colour (`FLAT_COLOUR_TAG`), the same scores of that
+    flat colour come too (`flat_psnr`, `flat_delta_e`): what the model must beat.
     """
     with open_raster(cog_path) as out:
         values, valid, grid = decimated_read(out, [1, 2, 3], max_side, Resampling.average)
         crs = out.crs
+        flat_tag = out.tags().get(FLAT_COLOUR_TAG)
     prediction = values.astype(np.float32) / 255.0
     with open_raster(reference_path) as ref:
         if ref.count < 3:
@@ -253,4 +257,13 @@ def reference_scores(cog_path, reference_path, max_side: int = MAX_SIDE) -> dict
     target = np.nan_to_num(target)
     prediction[:, ~both], target[:, ~both] = 0.0, 0.0
     p, t = prediction.transpose(1, 2, 0), target.transpose(1, 2, 0)
-    return {"psnr": psnr(p, t, both), "ssim": ssim(p, t), "overlap": float(both.sum() / valid.sum())}
+    scores = {
+        "psnr": psnr(p, t, both),
+        "ssim": ssim(p, t),
+        "delta_e": mean_colour_delta_e(p, t, both),
+        "overlap": float(both.sum() / valid.sum()),
+    }
+    if flat_tag:
+        flat = np.broadcast_to(np.array([float(v) for v in flat_tag.split()], np.float32), p.shape)
+        scores |= {"flat_psnr": psnr(flat, t, both), "flat_delta_e": mean_colour_delta_e(flat, t, both)}
+    return scores

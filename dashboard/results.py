@@ -136,15 +136,42 @@ def show_result(job: Job) -> None:
             if "error" in scores:
                 st.warning(scores["error"])
             else:
-                a, b, c = st.columns(3)
-                a.metric("PSNR vs reference", f"{scores['psnr']:.2f} dB")
-                b.metric("SSIM vs reference", f"{scores['ssim']:.3f}")
-                c.metric("Overlap", f"{scores['overlap']:.0%}")
+                show_scores(scores)
         else:
             st.caption("Add a reference optical GeoTIFF of the same place to score PSNR and SSIM.")
     with tab_facts:
         st.table({"": [k for k, _ in _facts(job)], "Value": [v for _, v in _facts(job)]})
     download_buttons(job)
+
+
+def show_scores(scores: dict) -> None:
+    """PSNR, SSIM and mean-colour ΔE00 against the reference, beside what the flat training colour scores."""
+    flat = "flat_psnr" in scores
+    a, b, c, d = st.columns(4)
+    a.metric(
+        "PSNR vs reference",
+        f"{scores['psnr']:.2f} dB",
+        delta=f"{scores['psnr'] - scores['flat_psnr']:+.2f} dB vs flat colour" if flat else None,
+    )
+    b.metric("SSIM vs reference", f"{scores['ssim']:.3f}")
+    c.metric(
+        "Mean-colour ΔE00",
+        f"{scores['delta_e']:.1f}",
+        delta=f"{scores['delta_e'] - scores['flat_delta_e']:+.1f} vs flat colour" if flat else None,
+        delta_color="inverse",
+    )
+    d.metric("Overlap", f"{scores['overlap']:.0%}")
+    baseline = (
+        f"A flat image in the model's mean training colour scores {scores['flat_psnr']:.2f} dB and ΔE00 "
+        f"{scores['flat_delta_e']:.1f} here: the model adds value only where it beats that. "
+        if flat
+        else "This model does not record its flat-colour baseline, so there is nothing to compare with. "
+    )
+    st.caption(
+        baseline + "ΔE00 is the distance between the mean colours of result and reference (below 2: "
+        "indistinguishable; above 10: clearly different). The colorized image is synthetic: generated from SAR, "
+        "not observed."
+    )
 
 
 def download_buttons(job: Job, key: str = "", stacked: bool = False) -> None:

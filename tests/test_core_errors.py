@@ -21,6 +21,7 @@ from scenes import (
 from core import errors
 from core.colorize import ColorizeOptions, colorize
 from core.settings import Limits
+from core.tiling import EDGE_MARGIN
 
 
 def _assert_nothing_written(out_dir: Path) -> None:
@@ -165,7 +166,8 @@ def test_progress_reaches_total(odd_scene, pixel_model, tmp_path: Path) -> None:
         ColorizeOptions(tile=128, overlap=32),
         progress=lambda done, total: calls.append((done, total)),
     )
-    columns, rows = -(-(1000 - 32) // 96), -(-(777 - 32) // 96)
+    framed = 2 * EDGE_MARGIN  # tiles cover the scene plus its mirrored frame
+    columns, rows = -(-(1000 + framed - 32) // 96), -(-(777 + framed - 32) // 96)
     assert result.tiles == columns * rows
     assert {total for _, total in calls} == {result.tiles}
     assert len(calls) == rows

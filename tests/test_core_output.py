@@ -10,8 +10,11 @@ import pytest
 import rasterio
 from checks import assert_matches_reference, assert_valid_cog, read_rgba, reference_rgb
 from rasterio.crs import CRS
+from scenes import mosaic_scene
 
+from core.checkpoints import load_checkpoint
 from core.colorize import ColorizeOptions, colorize
+from core.settings import default_checkpoint
 
 FP32 = ColorizeOptions(precision="fp32")
 
@@ -84,3 +87,39 @@ def test_no_georeference_is_colorized_with_warning(request, fixture: str, pixel_
     assert rgba.shape == (4, 200, 200)
     assert_matches_reference(rgba, *reference_rgb(source, pixel_model))
     assert np.unique(rgba[0]).size > 10
+
+
+def _edge_step(luma: np.ndarray) -> float:
+    """Mean of the first line minus the mean of lines 2-6: a bright or dark border line shows here."""
+    return float(luma[0].mean() - luma[2:7].mean())
+
+
+def test_no_border_line_or_dark_fringe_with_the_trained_default(samples, scene_dir, tmp_path: Path) -> None:
+    """Real SAR through the committed default: the raster's border lines and the pixels around a
+    nodata hole look like their neighbours (before the mirrored frame the top and left lines were
+    26-29 grey levels brighter)."""
+    model = load_checkpoint(default_checkpoint())
+    source = mosaic_scene(scene_dir / "edges_600x520.tif", samples, 600, 520)
+    with rasterio.open(source) as src:
+        profile, data = src.profile, src.read(1)
+    data[200:260, 300:380] = np.nan  # a nodata hole inside
+    holed = tmp_path / "holed.tif"
+    with rasterio.open(holed, "w", **profile) as dst:
+        dst.write(data, 1)
+    out = tmp_path / "out.tif"
+    colorize(holed, out, model, ColorizeOptions())
+    rgba = read_rgba(out).astype(np.float64)
+    luma = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2]
+    for side in (luma, luma[::-1], luma.T, luma.T[::-1]):
+        assert abs(_edge_step(side)) < 3.0, [round(_edge_step(s), 1) for s in (luma, luma[::-1], luma.T, luma.T[::-1])]
+    ring = luma[196:200, 300:380].mean()  # the 4 rows just above the hole against the 4 rows 10 px further up
+    assert abs(ring - luma[186:190, 300:380].mean()) < 6.0
+
+
+def test_output_says_it_is_synthetic_and_what_made_it(samples, pixel_model, tmp_path: Path) -> None:
+    out = tmp_path / "tagged.tif"
+    colorize(samples[0].sar, out, pixel_model, ColorizeOptions(precision="fp32"))
+    with rasterio.open(out) as dst:
+        tags = dst.tags()
+    assert tags["SYNTHETIC"].startswith("synthetic: generated from SAR")
+    assert tags["SARCOLOR_MODEL"] == "untrained" and "band VV" in tags["SARCOLOR_SOURCE"]

@@ -10,7 +10,7 @@ import rasterio
 
 from core.checkpoints import untrained_model
 from core.cog import PARTIAL_MARKER
-from core.colorize import ColorizeOptions
+from core.colorize import ColorizeOptions, colorize
 from core.display import mercator_overlay, quicklook_png, reference_scores, rgb_raster, sar_raster
 from core.jobs import JobStore, safe_name
 from core.networks import GeneratorConfig
@@ -138,7 +138,8 @@ def test_display_copies_and_reference_scores(tmp_path, model):
     scores = reference_scores(output, sample.optical)
     assert scores["overlap"] == pytest.approx(1.0) and 0 < scores["psnr"] < 40 and -1 <= scores["ssim"] <= 1
     same = reference_scores(output, output)  # a result against itself is perfect
-    assert same["ssim"] == pytest.approx(1.0)
+    assert same["ssim"] == pytest.approx(1.0) and same["delta_e"] == pytest.approx(0.0, abs=1e-6)
+    assert "flat_psnr" not in scores  # this model records no flat-colour baseline
     assert rgb_raster(sample.optical).values.shape == (3, 120, 120)
 
 
@@ -156,3 +157,15 @@ def test_recover_removes_old_orphan_uploads_only(tmp_path):
         os.utime(path, (old, old))
     _, removed = store.recover()
     assert removed == [orphan] and used.exists() and fresh.exists()
+
+
+def test_scores_come_with_the_models_flat_colour_baseline(tmp_path, model):
+    from dataclasses import replace
+
+    sample = default_sample()
+    flat = replace(model, metadata={"flat_colour": [0.30, 0.35, 0.28]})
+    output = tmp_path / "scored.tif"
+    colorize(sample.sar, output, flat, ColorizeOptions())
+    scores = reference_scores(output, sample.optical)
+    assert {"flat_psnr", "flat_delta_e", "delta_e"} <= set(scores)
+    assert 0 < scores["flat_psnr"] < 40 and scores["flat_delta_e"] >= 0

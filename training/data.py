@@ -170,6 +170,17 @@ def footing_samples(records: list[PairRecord]) -> dict[str, list[np.ndarray]]:
     return samples
 
 
+def mean_training_colour(samples: dict[str, list[np.ndarray]], footing: dict[str, TargetFooting]) -> np.ndarray:
+    """Mean RGB of the colour training targets on their footing, weighting images equally."""
+    means = [
+        footing[source].apply(pixels).mean(0)
+        for source, images in samples.items()
+        if source != "sen12-gray"
+        for pixels in images
+    ]
+    return np.mean(means, axis=0).astype(np.float32)
+
+
 def load_target(record: PairRecord, footing: dict[str, TargetFooting]) -> np.ndarray:
     """The optical target in [0, 1] on the training footing of its source."""
     return footing.get(record.source, TargetFooting()).apply(load_optical(record))

@@ -40,12 +40,12 @@ from core.scene import POLARISATIONS
 from core.settings import models_dir, shared_data_dir
 from training.data import (
     PairRecord,
-    TargetFooting,
     align,
     bigearthnet_records,
     footing_samples,
     load_sar,
     load_target,
+    mean_training_colour,
     measure_footing,
     read_manifest,
 )
@@ -97,17 +97,6 @@ def flat_predictor(colour: np.ndarray) -> Predict:
 def oracle_flat_predictor(record: PairRecord, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Baseline that peeks at the truth: its own mean colour (the best single colour for PSNR)."""
     return np.broadcast_to(truth.reshape(-1, 3).mean(0), truth.shape).copy(), np.ones(truth.shape[:2], bool)
-
-
-def mean_training_colour(samples: dict[str, list[np.ndarray]], footing: dict[str, TargetFooting]) -> np.ndarray:
-    """Mean RGB of the colour training targets on their footing, weighting images equally."""
-    means = [
-        footing[source].apply(pixels).mean(0)
-        for source, images in samples.items()
-        if source != "sen12-gray"
-        for pixels in images
-    ]
-    return np.mean(means, axis=0).astype(np.float32)
 
 
 def score(predict: Predict, record: PairRecord, truth: np.ndarray) -> tuple[dict, np.ndarray]:

@@ -24,7 +24,14 @@ from core.inference import bf16_is_fast
 from core.networks import build_generator
 from core.normalise import InputSpace
 from training.config import TrainConfig, load_config
-from training.data import PairDataset, bigearthnet_records, measure_footing, read_manifest, sampling_weights
+from training.data import (
+    PairDataset,
+    bigearthnet_records,
+    mean_training_colour,
+    measure_footing,
+    read_manifest,
+    sampling_weights,
+)
 from training.discriminator import PatchDiscriminator
 from training.steps import Trainer, _unwrap
 from training.validate import save_sample_grid, validate
@@ -76,15 +83,17 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
     records = read_manifest(config.data_root)
     space = InputSpace(config.generator.input_space)
     train_set = PairDataset([r for r in records if r.split == "train"], {}, config.crop, space=space)
-    footing = measure_footing(train_set.footing_samples())  # no second read of the train images
+    samples = train_set.footing_samples()  # no second read of the train images
+    footing = measure_footing(samples)
     train_set.footing = footing
+    flat_colour = [round(float(v), 4) for v in mean_training_colour(samples, footing)]
     train_set.rng = np.random.default_rng(config.seed + rank)
     val_records = [r for r in records if r.split == "val"] + bigearthnet_records()
     val_sets = {
         source: PairDataset([r for r in val_records if r.source == source], footing, config.crop, False, space)
         for source in sorted({r.source for r in val_records})
     }
-    footing_record = {source: f.as_dict() for source, f in footing.items()}
+    run_facts = {"target_footing": {source: f.as_dict() for source, f in footing.items()}, "flat_colour": flat_colour}
     weights = sampling_weights(train_set, config.colour_fraction)
 
     generator = build_generator(config.generator).to(device).to(memory_format=torch.channels_last)
@@ -104,7 +113,7 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
     elif rank == 0:
         log.path.unlink(missing_ok=True)
         log.write(
-            {"kind": "config", **config.as_dict(), "target_footing": footing_record}
+            {"kind": "config", **config.as_dict(), **run_facts}
             | {"world_size": world, "bf16": use_bf16}
         )
 
@@ -139,7 +148,7 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
         out_of_time = deadline is not None and time.perf_counter() > deadline
         if step % config.steps_per_epoch == 0 or step == config.steps or out_of_time:
             best_psnr = _end_epoch(
-                config, trainer, val_sets, log, step, started, best_psnr, footing_record, rank, device
+                config, trainer, val_sets, log, step, started, best_psnr, run_facts, rank, device
             )
             generator.train()
         if out_of_time:
@@ -149,7 +158,7 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
     return run_dir / "best.pt"
 
 
-def _end_epoch(config, trainer, val_sets, log, step, started, best_psnr, footing_record, rank, device) -> float:
+def _end_epoch(config, trainer, val_sets, log, step, started, best_psnr, run_facts, rank, device) -> float:
     """Validate, log, save samples and checkpoints (rank 0); returns the best val PSNR so far."""
     if rank != 0:
         return best_psnr
@@ -175,7 +184,7 @@ def _end_epoch(config, trainer, val_sets, log, step, started, best_psnr, footing
     metadata = {
         "variant": config.variant,
         "train_config": config.as_dict(),
-        "target_footing": footing_record,
+        **run_facts,
         "step": step,
         "val": record,
         "trained": True,
