@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from rasterio.crs import CRS
-from rasterio.enums import Resampling
+from rasterio.enums import ColorInterp, Resampling
 from rasterio.transform import Affine
 from rasterio.warp import calculate_default_transform, reproject, transform, transform_bounds
 
 from core.cog import FLAT_COLOUR_TAG
-from core.errors import UnsupportedRasterError
+from core.errors import InvalidSettingsError, ReferenceBandsUnknown, UnsupportedRasterError
 from core.metrics import mean_colour_delta_e, psnr, ssim
 from core.normalise import apply_stretch, optical_to_unit, to_db
 from core.scene import decimated_read, open_raster, opened_scene
@@ -88,15 +90,53 @@ def sar_raster(path, band: str = "VV", encoding: str | None = "auto", max_side: 
         return Raster(grey[None], valid, step, scene.dataset.crs)
 
 
-def rgb_raster(path, max_side: int = MAX_SIDE) -> Raster:
-    """An RGB(A) GeoTIFF (result or optical reference) as uint8, with its mask."""
+S2_STACKS = {  # band count -> 1-based (red B4, green B3, blue B2) in the usual Sentinel-2 band stacks
+    4: (3, 2, 1),  # B2 B3 B4 B8: the 10 m bands
+    10: (3, 2, 1),  # B2 B3 B4 B5 B6 B7 B8 B8A B11 B12: 10 m and 20 m bands
+    12: (4, 3, 2),  # B1 B2 B3 B4 B5 B6 B7 B8 B8A B9 B11 B12: L2A
+    13: (4, 3, 2),  # B1 B2 B3 B4 B5 B6 B7 B8 B8A B9 B10 B11 B12: L1C
+}
+BAND_NAMES = {"red": ("B4", "RED"), "green": ("B3", "GREEN"), "blue": ("B2", "BLUE")}
+
+
+def _band_label(description: str | None) -> str:
+    """'B04', 'b4', 'B4 (red)', 'Red' -> 'B4' or 'RED'; '' when it names none of them."""
+    text = (description or "").upper()
+    match = re.search(r"\bB0?([234])\b", text)
+    if match:
+        return f"B{match.group(1)}"
+    return next((word for word in ("RED", "GREEN", "BLUE") if word in text), "")
+
+
+def rgb_bands(src, override: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
+    """1-based (red, green, blue) bands of an optical reference: chosen, named (B4/B3/B2), RGB or a Sentinel-2 stack.
+
+    Raises `ReferenceBandsUnknown` rather than guessing bands 1-3 of a multispectral file.
+    """
+    name = Path(src.name).name
+    if override is not None:
+        if not all(1 <= b <= src.count for b in override):
+            raise InvalidSettingsError(f"{name} has {src.count} bands; bands {override} do not exist.")
+        return override
+    labels = [_band_label(d) for d in src.descriptions]
+    found = [next((i + 1 for i, label in enumerate(labels) if label in BAND_NAMES[c]), None) for c in BAND_NAMES]
+    if all(found):
+        return tuple(found)
+    if tuple(src.colorinterp[:3]) == (ColorInterp.red, ColorInterp.green, ColorInterp.blue) or src.count == 3:
+        return 1, 2, 3
+    if src.count in S2_STACKS and not any(labels) and not any(src.descriptions):
+        return S2_STACKS[src.count]
+    raise ReferenceBandsUnknown(
+        f"{name} has {src.count} bands and none is marked red, green or blue (B4, B3, B2): choose which are."
+        if src.count >= 3
+        else f"{name} has {src.count} band(s); an optical reference needs red, green and blue."
+    )
+
+
+def rgb_raster(path, max_side: int = MAX_SIDE, bands: tuple[int, int, int] | None = None) -> Raster:
+    """An RGB(A) GeoTIFF (result or optical reference; `bands` overrides its red, green, blue) as uint8."""
     with open_raster(path) as src:
-        if src.count < 3:
-            raise UnsupportedRasterError(
-                f"{path.name if hasattr(path, 'name') else path} has {src.count} band(s); "
-                "an optical reference needs 3 bands (red, green, blue)."
-            )
-        values, mask, step = decimated_read(src, [1, 2, 3], max_side, Resampling.average)
+        values, mask, step = decimated_read(src, list(rgb_bands(src, bands)), max_side, Resampling.average)
         rgb = np.rint(optical_to_unit(values, src.dtypes[0]) * 255.0).astype(np.uint8)
         return Raster(rgb, mask, step, src.crs)
 
@@ -206,7 +246,9 @@ def quicklook_png(cog_path, max_side: int = MAX_SIDE) -> bytes:
     return png_bytes(Raster(values, mask, Affine.identity(), None).rgba())
 
 
-def reference_scores(cog_path, reference_path, max_side: int = MAX_SIDE) -> dict[str, float]:
+def reference_scores(
+    cog_path, reference_path, max_side: int = MAX_SIDE, bands: tuple[int, int, int] | None = None
+) -> dict[str, float]:
     """PSNR (dB), SSIM and mean-colour ΔE00 of a result against an optical reference reprojected onto its grid.
 
     Scored on the result's grid decimated to <= max_side px; only pixels valid in both count. When the
@@ -219,18 +261,17 @@ def reference_scores(cog_path, reference_path, max_side: int = MAX_SIDE) -> dict
         flat_tag = out.tags().get(FLAT_COLOUR_TAG)
     prediction = values.astype(np.float32) / 255.0
     with open_raster(reference_path) as ref:
-        if ref.count < 3:
-            raise UnsupportedRasterError("The reference needs 3 bands (red, green, blue).")
+        rgb = list(rgb_bands(ref, bands))
         if (crs is None) != (ref.crs is None):
             raise UnsupportedRasterError("The scene and the reference must both be georeferenced (or both not).")
         target = np.zeros_like(prediction)
         coverage = np.zeros(prediction.shape[1:], dtype=np.float32)
         if crs is None:
-            raw = ref.read([1, 2, 3], out_shape=prediction.shape, resampling=Resampling.bilinear)
+            raw = ref.read(rgb, out_shape=prediction.shape, resampling=Resampling.bilinear)
             target, coverage[:] = optical_to_unit(raw, ref.dtypes[0]), 1.0
         else:
-            for i in range(3):
-                raw = ref.read(i + 1).astype(np.float32)
+            for i, band in enumerate(rgb):
+                raw = ref.read(band).astype(np.float32)
                 reproject(
                     optical_to_unit(raw, ref.dtypes[0]),
                     target[i],

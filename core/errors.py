@@ -37,3 +37,7 @@ class OutputError(SarColorError):
 
 class JobCancelled(SarColorError):
     """The job was cancelled by the user; nothing was written."""
+
+
+class ReferenceBandsUnknown(UnsupportedRasterError):
+    """An optical reference whose red, green and blue bands cannot be identified: ask the user."""

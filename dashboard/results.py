@@ -19,12 +19,14 @@ SAR, COLORIZED, REFERENCE = "SAR", "Colorized", "Reference optical"
 
 
 @st.cache_data(show_spinner="Preparing display copies…", max_entries=8)
-def _renderings(job_id: str, sar: str, band: str, encoding: str, output: str, reference: str | None) -> dict:
+def _renderings(
+    job_id: str, sar: str, band: str, encoding: str, output: str, reference: str | None, bands: tuple | None
+) -> dict:
     """Display rasters of a job (small, cached per job)."""
     rasters = {SAR: sar_raster(sar, band=band, encoding=encoding), COLORIZED: rgb_raster(Path(output))}
     if reference:
         try:
-            rasters[REFERENCE] = rgb_raster(Path(reference))
+            rasters[REFERENCE] = rgb_raster(Path(reference), bands=bands)
         except SarColorError as exc:
             rasters["error"] = str(exc)
     return rasters
@@ -45,11 +47,17 @@ def _overlays(job_id: str, _rasters: dict) -> dict[str, Overlay | str]:
 
 
 @st.cache_data(show_spinner="Scoring against the reference…", max_entries=16)
-def _scores(output: str, reference: str) -> dict:
+def _scores(output: str, reference: str, bands: tuple | None) -> dict:
     try:
-        return reference_scores(Path(output), Path(reference))
+        return reference_scores(Path(output), Path(reference), bands=bands)
     except SarColorError as exc:
         return {"error": str(exc)}
+
+
+def _bands(job: Job) -> tuple[int, int, int] | None:
+    """The reference's red, green, blue bands as the analyst chose them (None: identified automatically)."""
+    bands = job.settings.get("reference_bands")
+    return tuple(bands) if bands else None
 
 
 def _facts(job: Job) -> list[tuple[str, str]]:
@@ -109,7 +117,9 @@ def show_result(job: Job) -> None:
     for warning in r.get("warnings", []):
         st.warning(warning)
     try:
-        rasters = _renderings(job.id, job.stored_path, r["band"], r["encoding"], str(output), job.reference_path)
+        rasters = _renderings(
+            job.id, job.stored_path, r["band"], r["encoding"], str(output), job.reference_path, _bands(job)
+        )
     except SarColorError as exc:
         st.error(str(exc))
         return
@@ -132,7 +142,7 @@ def show_result(job: Job) -> None:
         for col, name in zip(st.columns(len(shown)), shown, strict=True):
             col.image(preview_png(rasters[name]), caption=name, width="stretch")
         if job.reference_path and REFERENCE in rasters:
-            scores = _scores(str(output), job.reference_path)
+            scores = _scores(str(output), job.reference_path, _bands(job))
             if "error" in scores:
                 st.warning(scores["error"])
             else:

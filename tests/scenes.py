@@ -21,7 +21,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import Affine, from_origin
 from rasterio.warp import transform as transform_points
 
-from core.samples import Sample
+from core.samples import SAMPLES_DIR, Sample, build_samples
 from core.settings import shared_data_dir  # noqa: F401 (re-exported for conftest)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -251,3 +251,31 @@ def all_nodata_tiff(path: Path, samples: Sequence[Sample]) -> Path:
     """A georeferenced float32 raster that is NaN everywhere."""
     _, crs, transform = read_sample_db(samples[0])
     return write_raster(path, np.full((1, 120, 120), np.nan, np.float32), crs, transform)
+
+
+# --- real Sentinel-2 references ----------------------------------------------------
+
+
+S2_L2A_ORDER = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
+
+
+def sentinel2_stack(path: Path, order: tuple[str, ...], described: bool) -> Path:
+    """A real multi-band Sentinel-2 reference (bigearthnet-common) of the default sample's place, at 120 px."""
+    build_samples()  # extracts the package's archives under data/samples/raw once
+    raw = SAMPLES_DIR / "raw"
+    s1_dir = sorted(p for p in (raw / "BigEarthNet-S1-Example").iterdir() if p.is_dir())[0]
+    meta = json.loads(next(s1_dir.glob("*_labels_metadata.json")).read_text())
+    folder = raw / "BigEarthNet-S2-Example" / meta["corresponding_s2_patch"]
+    bands = []
+    for name in order:
+        with rasterio.open(next(folder.glob(f"*_{name}.tif"))) as src:
+            data = src.read(1)
+            if data.shape[0] == 120:
+                profile = src.profile
+            bands.append(np.kron(data, np.ones((120 // data.shape[0],) * 2, data.dtype)))
+    profile.update(count=len(bands), dtype="uint16", driver="GTiff")
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.stack(bands).astype(np.uint16))
+        if described:
+            dst.descriptions = order
+    return path

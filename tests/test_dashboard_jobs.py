@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import threading
 
+import numpy as np
 import pytest
 import rasterio
+from scenes import S2_L2A_ORDER, sentinel2_stack
 
 from core.checkpoints import untrained_model
 from core.cog import PARTIAL_MARKER
@@ -169,3 +171,26 @@ def test_scores_come_with_the_models_flat_colour_baseline(tmp_path, model):
     scores = reference_scores(output, sample.optical)
     assert {"flat_psnr", "flat_delta_e", "delta_e"} <= set(scores)
     assert 0 < scores["flat_psnr"] < 40 and scores["flat_delta_e"] >= 0
+
+
+def test_multiband_sentinel2_reference_uses_b4_b3_b2(tmp_path):
+    from core.display import rgb_bands, rgb_raster
+    from core.errors import ReferenceBandsUnknown
+
+    stacked = sentinel2_stack(tmp_path / "s2_12band.tif", S2_L2A_ORDER, described=False)
+    shuffled = tuple(reversed(S2_L2A_ORDER))
+    named = sentinel2_stack(tmp_path / "s2_named.tif", shuffled, described=True)
+    with rasterio.open(stacked) as src:
+        assert rgb_bands(src) == (4, 3, 2)  # the L2A stack convention, not bands 1-3
+    with rasterio.open(named) as src:
+        assert rgb_bands(src) == tuple(shuffled.index(b) + 1 for b in ("B04", "B03", "B02"))
+    odd = sentinel2_stack(tmp_path / "five.tif", S2_L2A_ORDER[:5], described=False)
+    with rasterio.open(odd) as src, pytest.raises(ReferenceBandsUnknown, match="choose which"):
+        rgb_bands(src)
+    with rasterio.open(odd) as src:
+        assert rgb_bands(src, (4, 3, 2)) == (4, 3, 2)
+    # The true-colour sample reference was made from the same B04/B03/B02: the renderings agree.
+    truth = rgb_raster(default_sample().optical).values.astype(int)
+    for path in (stacked, named):
+        assert np.abs(rgb_raster(path).values.astype(int) - truth).max() <= 1
+    assert np.abs(rgb_raster(odd, bands=(4, 3, 2)).values.astype(int) - truth).max() <= 1

@@ -17,12 +17,13 @@ import pytest
 import rasterio
 from PIL import Image
 from rasterio.warp import transform_bounds
+from scenes import S2_L2A_ORDER, sentinel2_stack
 from streamlit.testing.v1 import AppTest
 
 from core.checkpoints import save_checkpoint, untrained_model
 from core.jobs import JobStore
 from core.networks import GeneratorConfig
-from core.samples import default_sample
+from core.samples import build_samples, default_sample
 from dashboard.assets import VENDOR_DIR
 from training.evaluate import FLAT, ORACLE, summarise
 
@@ -53,7 +54,8 @@ def _upload(at: AppTest, sar: tuple[str, bytes], reference: tuple[str, bytes] | 
     at.radio(key="source").set_value("Upload").run()
     at.file_uploader(key="sar_upload").set_value((*sar, "image/tiff")).run()
     if reference:
-        at.file_uploader(key="ref_upload").set_value((*reference, "image/tiff")).run()
+        slot = next(u for u in at.file_uploader if (u.key or "").startswith("ref_upload"))  # one slot per scene
+        slot.set_value((*reference, "image/tiff")).run()
 
 
 def _run(at: AppTest) -> None:
@@ -262,3 +264,25 @@ def test_too_large_scene_is_refused_with_the_limit(env, monkeypatch):
     _run(at)
     assert len(at.error) == 1 and "SARCOLOR_MAX_PIXELS" in at.error[0].value
     assert JobStore(env["var"]).list()[0].status == "failed"
+
+
+def test_multiband_reference_and_a_new_scene_clears_it(env, tmp_path):
+    sample = default_sample()
+    sar = (sample.sar.name, sample.sar.read_bytes())
+    stack = sentinel2_stack(tmp_path / "s2_l2a_12band.tif", S2_L2A_ORDER, described=False)
+    at = _app()
+    _upload(at, sar, ("s2_l2a_12band.tif", stack.read_bytes()))
+    assert not at.warning, [w.value for w in at.warning]  # B4/B3/B2 found by the Sentinel-2 stack order
+    _run(at)
+    assert "PSNR vs reference" in {m.label for m in at.metric}
+    five = sentinel2_stack(tmp_path / "five.tif", S2_L2A_ORDER[:5], described=False)
+    at = _app()
+    _upload(at, sar, ("five.tif", five.read_bytes()))
+    assert any("choose which" in w.value and "five.tif" in w.value for w in at.warning)
+    assert [n.value for n in at.number_input] == [4, 3, 2]
+    _run(at)
+    assert "PSNR vs reference" in {m.label for m in at.metric}
+    other = ("other.tif", build_samples()[1].sar.read_bytes())
+    at.file_uploader(key="sar_upload").set_value((*other, "image/tiff")).run()
+    slot = next(u for u in at.file_uploader if (u.key or "").startswith("ref_upload"))
+    assert not slot.value  # the reference of the last scene is not attached to this one

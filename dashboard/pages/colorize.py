@@ -8,9 +8,11 @@ from pathlib import Path
 import streamlit as st
 
 from core.colorize import ColorizeOptions
-from core.errors import SarColorError
+from core.display import rgb_bands
+from core.errors import ReferenceBandsUnknown, SarColorError
 from core.jobs import Job
 from core.normalise import Encoding
+from core.scene import open_raster
 from dashboard import ui
 from dashboard.results import show_result
 
@@ -51,33 +53,58 @@ def _sidebar() -> tuple[Path | None, ColorizeOptions]:
     return model, ColorizeOptions(band=band, encoding=str(encoding), tile=tile, overlap=overlap, batch=batch)
 
 
-def _inputs() -> tuple[str, Path, str | None, Path | None] | None:
-    """(name, path, reference name, reference path) of the chosen scene, or None."""
+def _reference_bands(path: Path, name: str) -> tuple[int, int, int] | None:
+    """None when the reference's red, green and blue bands are known; else the analyst's choice."""
+    try:
+        with open_raster(path) as src:
+            rgb_bands(src)
+            return None
+    except ReferenceBandsUnknown as exc:
+        st.warning(str(exc).replace(path.name, name), icon=":material/palette:")
+        with open_raster(path) as src:
+            count = src.count
+        columns = st.columns(3)
+        picks = [
+            col.number_input(f"{colour} band", 1, count, min(default, count), key=f"ref_band_{colour}")
+            for col, colour, default in zip(columns, ("Red", "Green", "Blue"), (4, 3, 2), strict=True)
+        ]
+        return int(picks[0]), int(picks[1]), int(picks[2])
+
+
+def _inputs() -> tuple[str, Path, str | None, Path | None, tuple[int, int, int] | None] | None:
+    """(name, path, reference name, reference path, reference bands) of the chosen scene, or None."""
     source = st.radio("Input", ["Built-in sample", "Upload"], horizontal=True, key="source")
     if source == "Upload":
         a, b = st.columns(2)
         sar = a.file_uploader("SAR scene (GeoTIFF, or PNG/JPEG without map)", type=SAR_TYPES, key="sar_upload")
-        ref = b.file_uploader("Reference optical RGB GeoTIFF (optional)", type=["tif", "tiff"], key="ref_upload")
         if sar is None:
             st.info("Upload a Sentinel-1 GeoTIFF (σ0 dB, linear or amplitude; VV and/or VH).")
             return None
+        # A new scene gets a fresh reference slot: a reference left from the last scene is never attached to it.
+        ref = b.file_uploader(
+            "Reference optical GeoTIFF (optional: RGB, or Sentinel-2 bands)",
+            type=["tif", "tiff"],
+            key=f"ref_upload_{sar.file_id}",
+        )
         ref_path = _stored_upload(ref, "ref") if ref is not None else None
-        return sar.name, _stored_upload(sar, "sar"), (ref.name if ref else None), ref_path
+        bands = _reference_bands(ref_path, ref.name) if ref_path else None
+        return sar.name, _stored_upload(sar, "sar"), (ref.name if ref else None), ref_path, bands
     samples = ui.samples()
     sample = st.selectbox("Sample", samples, format_func=lambda s: s.label, key="sample")
     st.caption("Real BigEarthNet Sentinel-1 patch (VV+VH, σ0 dB, 10 m, UTM) with its Sentinel-2 true-colour patch.")
-    return sample.sar.name, sample.sar, sample.optical.name, sample.optical
+    return sample.sar.name, sample.sar, sample.optical.name, sample.optical, None
 
 
 def _start(model_path: Path, scene: tuple, options: ColorizeOptions) -> None:
-    name, path, ref_name, ref_path = scene
+    name, path, ref_name, ref_path, ref_bands = scene
     try:
         model = ui.load_model(model_path)
     except SarColorError as exc:
         st.error(str(exc))
         return
     job = ui.store().create(
-        name, path, size_bytes=path.stat().st_size, model=model.name, settings=asdict(options),
+        name, path, size_bytes=path.stat().st_size, model=model.name,
+        settings=asdict(options) | {"reference_bands": ref_bands},
         reference_name=ref_name, reference_path=str(ref_path) if ref_path else None,
     )
     ui.runner().submit(job.id, model, options)
