@@ -2,7 +2,8 @@
 
 Leaflet is loaded from the app's own static files (see dashboard.assets), never a CDN.
 Overlays are PNGs in EPSG:3857 (core.display.mercator_overlay) embedded as data URLs,
-placed by their EPSG:4326 corners. The swipe is a small Leaflet control of our own that
+placed by their EPSG:4326 corners. The map opens fitted to the scene, with the layer list
+collapsed in the corner and a lat/lon readout under the mouse. The swipe is a small Leaflet control of our own that
 clips two ImageOverlays left and right of a draggable divider (folium's SideBySideLayers
 only works with tile layers).
 """
@@ -24,7 +25,7 @@ SWIPE_JS = """
   var map = {{ this._parent.get_name() }};
   var left = {{ this.left.get_name() }}, right = {{ this.right.get_name() }};
   var box = L.DomUtil.create('div', 'sarcolor-swipe', map.getContainer());
-  box.style.cssText = 'position:absolute;left:18%;right:18%;bottom:14px;z-index:800;text-align:center;';
+  box.style.cssText = 'position:absolute;left:12%;right:12%;bottom:28px;z-index:800;text-align:center;';
   var label = L.DomUtil.create('div', '', box);
   label.style.cssText = 'font:12px sans-serif;background:rgba(255,255,255,.85);display:inline-block;' +
     'padding:1px 8px;border-radius:4px;margin-bottom:2px;';
@@ -37,8 +38,10 @@ SWIPE_JS = """
   L.DomEvent.disableClickPropagation(box);
   L.DomEvent.disableScrollPropagation(box);
   L.DomEvent.on(range, 'mousedown touchstart pointerdown', L.DomEvent.stopPropagation);
+  var THUMB = 16;  // Chromium's range thumb: its centre travels from THUMB/2 to width - THUMB/2
   function clip() {
-    var x = map.getSize().x * range.value / 100;
+    var r = range.getBoundingClientRect(), m = map.getContainer().getBoundingClientRect();
+    var x = r.left - m.left + THUMB / 2 + (r.width - THUMB) * range.value / 100;  // under the thumb's centre
     line.style.left = x + 'px';
     [[left, true], [right, false]].forEach(function (pair) {
       var el = pair[0].getElement && pair[0].getElement();
@@ -59,6 +62,44 @@ SWIPE_JS = """
 """
 
 
+COORDINATES_JS = """
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  var Readout = L.Control.extend({
+    options: {position: 'bottomleft'},
+    onAdd: function () {
+      var div = L.DomUtil.create('div', 'sarcolor-coordinates');
+      div.style.cssText = 'font:12px monospace;background:rgba(255,255,255,.85);padding:1px 6px;border-radius:3px;';
+      div.textContent = 'lat, lon';
+      map.on('mousemove', function (e) {
+        div.textContent = e.latlng.lat.toFixed(5) + ', ' + L.Util.wrapNum(e.latlng.lng, [-180, 180], true).toFixed(5);
+      });
+      return div;
+    }
+  });
+  new Readout().addTo(map);
+  // The iframe may have no size yet when folium fits the bounds: fit again once it has.
+  setTimeout(function () {
+    map.invalidateSize();
+    map.fitBounds({{ this.bounds|tojson }}, {padding: [12, 12]});
+  }, 150);
+})();
+{% endmacro %}
+"""
+
+
+class CoordinatesAndFit(MacroElement):
+    """Mouse-position readout (lat, lon in EPSG:4326) and a fit to the scene once the map has its size."""
+
+    _template = Template(COORDINATES_JS)
+
+    def __init__(self, bounds: list[list[float]]) -> None:
+        super().__init__()
+        self._name = "CoordinatesAndFit"
+        self.bounds = bounds
+
+
 class Swipe(MacroElement):
     """Show `left` left of a draggable divider and `right` right of it."""
 
@@ -77,7 +118,7 @@ def data_url(png: bytes) -> str:
 
 
 def _offline_map(center: tuple[float, float]) -> folium.Map:
-    fmap = folium.Map(location=center, zoom_start=14, tiles=None, control_scale=True, max_zoom=22)
+    fmap = folium.Map(location=center, zoom_start=14, tiles=None, control_scale=True, max_zoom=22, zoom_snap=0.25)
     folium.TileLayer("OpenStreetMap", name="Basemap (OpenStreetMap, needs internet)", max_zoom=22).add_to(fmap)
     # Only Leaflet itself is needed; serve it from the app instead of the CDNs folium lists.
     fmap.default_js = [("leaflet", asset_url("leaflet.js"))]
@@ -116,8 +157,10 @@ def build_map(
             zindex=index + 1,
         )
         layers[name].add_to(fmap)
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    folium.LayerControl(collapsed=True, position="topright").add_to(fmap)
     if swipe and swipe[0] in layers and swipe[1] in layers and swipe[0] != swipe[1]:
         fmap.add_child(Swipe(layers[swipe[0]], layers[swipe[1]]))
-    fmap.fit_bounds([[south, west], [north, east]])
+    bounds = [[south, west], [north, east]]
+    fmap.fit_bounds(bounds, padding=(12, 12))
+    fmap.add_child(CoordinatesAndFit(bounds))
     return fmap

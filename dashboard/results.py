@@ -100,7 +100,11 @@ def show_map(job: Job, overlays: dict[str, Overlay]) -> None:
     swipe = (left, right) if left != "Off" and right else None
     fmap = build_map(overlays, opacity=opacity, swipe=swipe, visible={SAR, COLORIZED} if swipe is None else set())
     st_folium(fmap, height=520, use_container_width=True, returned_objects=[], key=f"map-{job.id}")
-    st.caption("Basemap tiles need internet; overlays and controls work offline. Drag the slider on the map to swipe.")
+    hint = " Drag the slider at the bottom of the map to swipe." if swipe else ""
+    st.caption(
+        "The colorized layer is synthetic (generated from SAR). Layers: the icon at the top right. "
+        "Basemap tiles need internet; overlays and controls work offline." + hint
+    )
 
 
 def show_result(job: Job) -> None:

@@ -133,7 +133,9 @@ def test_upload_colorize_map_download(server, page, tmp_path):
         page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(sample.sar))
         page.get_by_test_id("stFileChip").first.wait_for()
         _settled(page)
-        page.get_by_test_id("stFileUploaderDropzoneInput").last.set_input_files(str(sample.optical))
+        reference = page.get_by_test_id("stFileUploader").filter(has_text="Reference optical")
+        reference.wait_for()  # the reference slot appears once a scene is there
+        reference.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(sample.optical))
         page.get_by_test_id("stFileChip").nth(1).wait_for()
         _settled(page)
     finally:
@@ -154,6 +156,7 @@ def test_upload_colorize_map_download(server, page, tmp_path):
     )
     assert overlays.count() == 2  # SAR + Colorized shown; reference listed but off
     assert page.locator(MAP_FRAME).bounding_box()["height"] > 300
+    frame.locator(".leaflet-control-layers").hover()  # the layer list is collapsed until hovered
     labels = frame.locator(".leaflet-control-layers-overlays label")
     assert {labels.nth(i).inner_text().strip() for i in range(labels.count())} == {
         "SAR", "Colorized", "Reference optical"}
@@ -190,6 +193,17 @@ def test_swipe_and_other_pages(server, page):
     frame = page.frame_locator(MAP_FRAME)
     frame.locator(".sarcolor-swipe-range").wait_for(timeout=30_000)
     frame.locator(".leaflet-image-layer").first.wait_for()
+    for value in (10, 25, 80):  # the divider stays under the thumb wherever it is dragged
+        frame.locator(".sarcolor-swipe-range").fill(str(value))
+        gap = frame.locator(".sarcolor-swipe-range").evaluate(
+            """(r) => { const m = r.closest('.leaflet-container').getBoundingClientRect();
+                        const b = r.getBoundingClientRect();
+                        const thumb = b.left - m.left + 8 + (b.width - 16) * r.value / 100;
+                        const line = document.querySelector('.sarcolor-swipe-line');
+                        return Math.abs(parseFloat(line.style.left) - thumb); }"""
+        )
+        assert gap < 2, (value, gap)
+    frame.locator(".sarcolor-swipe-range").fill("50")
     page.wait_for_timeout(500)
     _shot(page, "colorize-swipe")
 

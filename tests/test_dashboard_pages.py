@@ -108,6 +108,10 @@ def test_uploaded_scene_map_has_layers_with_epsg4326_bounds(env):
         west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
     for (s, w), (n, e) in overlays:
         assert (s, w, n, e) == pytest.approx((south, west, north, east), abs=2e-4)  # within ~1 pixel (10 m)
+    script = args["script"]
+    assert '"collapsed": true' in script and "sarcolor-coordinates" in script  # layer list tucked away, readout
+    assert "fitBounds" in script and "invalidateSize" in script  # opens on the scene once the frame has a size
+    assert not any("Drag the slider" in c.value for c in at.caption)  # no swipe hint while swipe is off
     job = JobStore(env["var"]).list()[0]
     assert job.status == "done" and job.file_name == sample.sar.name and job.crs == "EPSG:32633"
     assert Path(job.stored_path).parent == env["var"] / "uploads"
@@ -121,6 +125,7 @@ def test_swipe_adds_divider_control(env):
     at.selectbox(key=f"swipe-left-{JobStore(env['var']).list()[0].id}").set_value("SAR").run()
     script = _map_args(at)["script"]
     assert "sarcolor-swipe" in script and "clipPath" in script
+    assert any("Drag the slider" in c.value for c in at.caption)
 
 
 def test_bad_upload_shows_error_and_history_says_failed(env):
