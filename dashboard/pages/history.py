@@ -39,7 +39,10 @@ st.caption(f"{len(jobs)} job(s), stored in `{store.path}`.")
 
 st.subheader("Job details")
 job = st.selectbox(
-    "Job", jobs, format_func=lambda j: f"{ui.fmt_time(j.created_at)} · {j.file_name} · {ui.status_label(j)}", key="job"
+    "Job",
+    jobs,
+    format_func=lambda j: f"{ui.fmt_time(j.created_at)} · {j.file_name} · {ui.status_label(j)}",
+    key=f"job-after-{jobs[0].id}",  # a new job resets the choice to it
 )
 left, right = st.columns([3, 2])
 with left:

@@ -1,0 +1,164 @@
+"""The Colorize page's body: pick a sample or upload a SAR scene, run the model with live progress, see the result.
+
+Imported by `pages/colorize.py` behind a spinner, so the page's title paints before torch and friends load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import streamlit as st
+
+from core.colorize import ColorizeOptions
+from core.display import rgb_bands
+from core.errors import ReferenceBandsUnknown, SarColorError
+from core.jobs import Job
+from core.normalise import Encoding
+from core.scene import open_raster
+from dashboard import ui
+from dashboard.results import show_result
+
+SAR_TYPES = ["tif", "tiff", "png", "jpg", "jpeg"]
+ENCODINGS = {
+    "auto": "Detect automatically",
+    Encoding.DB: "σ0 in dB (float)",
+    Encoding.LINEAR: "Linear power (float)",
+    Encoding.AMPLITUDE: "Amplitude DN (integer, raw GRD)",
+    Encoding.DB_U8: "8-bit rendering of dB",
+    Encoding.LINEAR_U8: "8-bit linear intensity",
+}
+
+
+def _stored_upload(uploaded, slot: str) -> Path:
+    """Copy an upload to the var dir once (uploads are held in RAM), keyed by its upload id."""
+    copies = st.session_state.setdefault("upload_copies", {})
+    key = f"{slot}:{uploaded.file_id}"
+    if key not in copies or not Path(copies[key]).exists():
+        uploaded.seek(0)
+        copies[key] = str(ui.store().store_upload(uploaded.name, uploaded))
+    return Path(copies[key])
+
+
+def _sidebar() -> tuple[Path | None, ColorizeOptions]:
+    with st.sidebar:
+        st.subheader("Model")
+        models = ui.checkpoints()
+        model = st.selectbox("Checkpoint", models, format_func=lambda p: p.stem, key="model") if models else None
+        st.subheader("SAR input")
+        band = st.selectbox("Polarisation", ["VV", "VH"], key="band", help="Band to colorize when the file has both.")
+        encoding = st.selectbox("Encoding", list(ENCODINGS), format_func=ENCODINGS.get, key="encoding",
+                                help="How the pixel values are stored; detected from metadata and values by default.")
+        with st.expander("Tiling"):
+            tile = st.select_slider("Tile size (px)", [128, 256, 512], value=256, key="tile")
+            overlap = st.slider("Overlap (px)", 0, tile // 2, min(64, tile // 2), step=16, key="overlap")
+            batch = st.slider("Batch size", 1, 32, 8, key="batch")
+    return model, ColorizeOptions(band=band, encoding=str(encoding), tile=tile, overlap=overlap, batch=batch)
+
+
+def _reference_bands(path: Path, name: str) -> tuple[int, int, int] | None:
+    """None when the reference's red, green and blue bands are known; else the analyst's choice."""
+    try:
+        with open_raster(path) as src:
+            rgb_bands(src)
+            return None
+    except ReferenceBandsUnknown as exc:
+        st.warning(str(exc).replace(path.name, name), icon=":material/palette:")
+        with open_raster(path) as src:
+            count = src.count
+        columns = st.columns(3)
+        picks = [
+            col.number_input(f"{colour} band", 1, count, min(default, count), key=f"ref_band_{colour}")
+            for col, colour, default in zip(columns, ("Red", "Green", "Blue"), (4, 3, 2), strict=True)
+        ]
+        return int(picks[0]), int(picks[1]), int(picks[2])
+
+
+def _inputs() -> tuple[str, Path, str | None, Path | None, tuple[int, int, int] | None] | None:
+    """(name, path, reference name, reference path, reference bands) of the chosen scene, or None."""
+    source = st.radio("Input", ["Built-in sample", "Upload"], horizontal=True, key="source")
+    if source == "Upload":
+        a, b = st.columns(2)
+        sar = a.file_uploader("SAR scene (GeoTIFF, or PNG/JPEG without map)", type=SAR_TYPES, key="sar_upload")
+        if sar is None:
+            st.info("Upload a Sentinel-1 GeoTIFF (σ0 dB, linear or amplitude; VV and/or VH).")
+            return None
+        # A new scene gets a fresh reference slot: a reference left from the last scene is never attached to it.
+        ref = b.file_uploader(
+            "Reference optical GeoTIFF (optional: RGB, or Sentinel-2 bands)",
+            type=["tif", "tiff"],
+            key=f"ref_upload_{sar.file_id}",
+        )
+        ref_path = _stored_upload(ref, "ref") if ref is not None else None
+        bands = _reference_bands(ref_path, ref.name) if ref_path else None
+        return sar.name, _stored_upload(sar, "sar"), (ref.name if ref else None), ref_path, bands
+    samples = ui.samples()
+    sample = st.selectbox("Sample", samples, format_func=lambda s: s.label, key="sample")
+    st.caption("Real BigEarthNet Sentinel-1 patch (VV+VH, σ0 dB, 10 m, UTM) with its Sentinel-2 true-colour patch.")
+    return sample.sar.name, sample.sar, sample.optical.name, sample.optical, None
+
+
+def _start(model_path: Path, scene: tuple, options: ColorizeOptions) -> None:
+    name, path, ref_name, ref_path, ref_bands = scene
+    try:
+        model = ui.load_model(model_path)
+    except SarColorError as exc:
+        st.error(str(exc))
+        return
+    job = ui.store().create(
+        name, path, size_bytes=path.stat().st_size, model=model.name,
+        settings=asdict(options) | {"reference_bands": ref_bands},
+        reference_name=ref_name, reference_path=str(ref_path) if ref_path else None,
+    )
+    ui.runner().submit(job.id, model, options)
+    st.session_state["job_id"] = job.id
+
+
+def _follow(job: Job) -> Job:
+    """Live progress of a running or queued job, with a cancel button; returns the finished job."""
+    runner = ui.runner()
+    handle = runner.handle(job.id)
+    if handle is None:  # started by another process that is gone; the store will say
+        return job
+    with st.status(f"Colorizing {job.file_name}…", expanded=True) as status:
+        cancel_slot = st.empty()
+        if cancel_slot.button("Cancel", key=f"cancel-{job.id}", icon=":material/cancel:"):
+            runner.cancel(job.id)
+        bar = st.progress(0.0, text="Starting…")
+        while not handle.finished.wait(0.3):
+            position = runner.queue_position(job.id)
+            text = (f"Waiting for a free slot (queue position {position})" if position
+                    else f"{handle.done_tiles} / {handle.total_tiles or '?'} tiles")
+            bar.progress(handle.fraction, text=text)
+        cancel_slot.empty()
+        job = ui.store().get(job.id) or job
+        state = {"done": "complete", "cancelled": "error", "failed": "error"}.get(job.status, "running")
+        bar.progress(1.0 if job.status == "done" else handle.fraction, text=job.status_label)
+        status.update(label=f"{job.file_name}: {job.status_label}", state=state, expanded=job.status != "done")
+    return job
+
+
+def main() -> None:
+    """The page below its title."""
+    model_path, options = _sidebar()
+    if model_path is None:
+        ui.no_model_message()
+    scene = _inputs()
+    if st.button("Colorize", type="primary", icon=":material/palette:", disabled=scene is None or model_path is None,
+                 key="run"):
+        _start(model_path, scene, options)
+
+    job_id = st.session_state.get("job_id")
+    job = ui.store().get(job_id) if job_id else None
+    if job is not None:
+        if not job.is_finished:
+            job = _follow(job)
+        if job.status == "done":
+            try:
+                show_result(job)
+            except Exception as exc:  # never a traceback in the page; the result file itself is fine
+                st.error(f"The result was written but cannot be displayed: {exc}")
+        elif job.status == "failed":
+            st.error(f"**{job.file_name}** could not be colorized. {job.error}", icon=":material/error:")
+        elif job.status == "cancelled":
+            st.warning(job.error or "The job was cancelled.", icon=":material/cancel:")
