@@ -8,6 +8,7 @@ so the history stays right whatever the UI does.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,9 +60,12 @@ def result_summary(result: ColorizeResult) -> dict:
     }
 
 
+FOLDERS = re.compile(r"(?:/[^\s/:'\"]+)+/")  # absolute folder paths (server details) inside a message
+
+
 def message_as_given(message: str, job: Job) -> str:
-    """An error message naming the file as the user gave it, not by its stored (safe, prefixed) name."""
-    return message.replace(Path(job.stored_path).name, job.file_name)
+    """A message naming the file as the user gave it (not its stored, prefixed name) and no server folders."""
+    return FOLDERS.sub("", message.replace(Path(job.stored_path).name, job.file_name))
 
 
 class JobRunner:
@@ -134,13 +138,14 @@ class JobRunner:
         except JobCancelled as exc:
             self.store.update(job.id, status="cancelled", error=str(exc), finished_at=time.time())
         except SarColorError as exc:
+            log.info("job %s failed: %s", job.id, exc)  # the full message, paths included, for the server log
             self.store.update(job.id, status="failed", error=message_as_given(str(exc), job), finished_at=time.time())
         except Exception as exc:  # a bug, not bad input: keep history right, log the traceback
             log.exception("job %s crashed", job.id)
             message = f"Unexpected error ({type(exc).__name__}): {exc}. The job was stopped; nothing was written."
             self.store.update(job.id, status="failed", error=message, finished_at=time.time())
         else:
-            summary = result_summary(result)
+            summary = result_summary(result) | {"warnings": [message_as_given(w, job) for w in result.warnings]}
             self.store.update(
                 job.id, status="done", finished_at=time.time(), crs=summary["crs"], result=summary, error=None
             )

@@ -194,3 +194,14 @@ def test_multiband_sentinel2_reference_uses_b4_b3_b2(tmp_path):
     for path in (stacked, named):
         assert np.abs(rgb_raster(path).values.astype(int) - truth).max() <= 1
     assert np.abs(rgb_raster(odd, bands=(4, 3, 2)).values.astype(int) - truth).max() <= 1
+
+
+def test_messages_name_the_upload_and_hide_server_folders(tmp_path):
+    from core.runner import message_as_given
+
+    store = JobStore(tmp_path)
+    stored = store.store_upload("my scene σ0.tif", io.BytesIO(b"x"))
+    job = store.create("my scene σ0.tif", stored)
+    message = f"{stored.name} is damaged. Cannot write the result to {tmp_path}/outputs/{job.id}/x.tif: disk full"
+    shown = message_as_given(message, job)
+    assert shown.startswith("my scene σ0.tif is damaged") and str(tmp_path) not in shown and "/" not in shown

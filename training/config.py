@@ -35,6 +35,7 @@ class TrainConfig:
     real_label: float = 1.0  # label smoothing: real target for D
     fake_label: float = 0.0  # label smoothing: fake target for D
     colour_fraction: float = 0.6  # share of samples drawn from RGB (not grey) targets
+    drop_sources: tuple[str, ...] = ()  # train sources left out (e.g. ones whose colours contradict SEN1-2's)
     chroma_weight: float = 1.0  # lab_ab: weight of the a/b error against L's (tanh units: L/50, a/b/110)
     seed: int = 0
     threads: int = 0  # torch threads; 0 = torch default
@@ -50,7 +51,7 @@ class TrainConfig:
         if isinstance(self.generator, dict):
             self.generator = GeneratorConfig(**self.generator)
         self.data_root, self.output_dir = Path(self.data_root), Path(self.output_dir)
-        self.betas = tuple(self.betas)
+        self.betas, self.drop_sources = tuple(self.betas), tuple(self.drop_sources)
 
     def learning_rates(self, budget_used: float) -> tuple[float, float]:
         """(lr_g, lr_d) once `budget_used` (0..1) of the run is spent."""

@@ -95,10 +95,11 @@ def fit_reference(
     space: InputSpace = InputSpace.FIXED_STRETCH,
     pixels: int = 400_000,
     luminance_from_grey_only: bool = False,
+    drop_sources: tuple[str, ...] = (),
     seed: int = 0,
 ) -> PixelReference:
     """Fit L on every train target (or the grey SEN1-2 ones only) and a/b on the colour ones."""
-    records = [r for r in read_manifest(data_root) if r.split == "train"]
+    records = [r for r in read_manifest(data_root) if r.split == "train" and r.source not in drop_sources]
     footing = measure_footing(footing_samples(records))
     grey = [r for r in records if not r.has_colour]
     colour = [r for r in records if r.has_colour]
@@ -128,10 +129,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pixels", type=int, default=400_000)
     parser.add_argument("--space", default=InputSpace.FIXED_STRETCH.value, choices=[s.value for s in InputSpace])
     parser.add_argument("--luminance-from-grey-only", action="store_true", help="L from SEN1-2 grey targets only")
+    parser.add_argument("--drop-source", action="append", default=[], help="leave a train source out")
     parser.add_argument("--out", type=Path, default=Path("runs/pixel_gbm.pkl"))
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    reference = fit_reference(args.data_root, InputSpace(args.space), args.pixels, args.luminance_from_grey_only)
+    reference = fit_reference(
+        args.data_root, InputSpace(args.space), args.pixels, args.luminance_from_grey_only, tuple(args.drop_source)
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "wb") as handle:
         pickle.dump({"models": reference.models, "space": reference.space.value}, handle)

@@ -80,7 +80,7 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
         (run_dir / "samples").mkdir(parents=True, exist_ok=True)
     use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_is_fast(device))
 
-    records = read_manifest(config.data_root)
+    records = [r for r in read_manifest(config.data_root) if r.source not in config.drop_sources]
     space = InputSpace(config.generator.input_space)
     train_set = PairDataset([r for r in records if r.split == "train"], {}, config.crop, space=space)
     samples = train_set.footing_samples()  # no second read of the train images
