@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 from rasterio.crs import CRS
 from rasterio.enums import ColorInterp, Resampling
 from rasterio.transform import Affine
 from rasterio.warp import calculate_default_transform, reproject, transform, transform_bounds
 
-from core.cog import FLAT_COLOUR_TAG
+from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE
 from core.errors import InvalidSettingsError, ReferenceBandsUnknown, UnsupportedRasterError
 from core.metrics import mean_colour_delta_e, psnr, ssim
 from core.normalise import apply_stretch, optical_to_unit, to_db
@@ -72,10 +73,13 @@ class Overlay:
     note: str | None = None  # e.g. the part beyond 85.05 deg was clipped
 
 
-def png_bytes(rgba: np.ndarray) -> bytes:
-    """Encode H x W x 4 (or H x W x 3) uint8 as PNG."""
+def png_bytes(rgba: np.ndarray, text: dict[str, str] | None = None) -> bytes:
+    """Encode H x W x 4 (or H x W x 3) uint8 as PNG, with optional text chunks."""
+    info = PngInfo()
+    for key, value in (text or {}).items():
+        info.add_itxt(key, value)
     buffer = io.BytesIO()
-    Image.fromarray(rgba).save(buffer, format="PNG", optimize=False)
+    Image.fromarray(rgba).save(buffer, format="PNG", optimize=False, pnginfo=info)
     return buffer.getvalue()
 
 
@@ -243,7 +247,7 @@ def quicklook_png(cog_path, max_side: int = MAX_SIDE) -> bytes:
     """A PNG quicklook (RGBA, <= max_side px) of a colorized COG."""
     with open_raster(cog_path) as src:
         values, mask, _ = decimated_read(src, [1, 2, 3], max_side, Resampling.average)
-    return png_bytes(Raster(values, mask, Affine.identity(), None).rgba())
+    return png_bytes(Raster(values, mask, Affine.identity(), None).rgba(), {"Description": SYNTHETIC_NOTE})
 
 
 def reference_scores(

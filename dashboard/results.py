@@ -15,7 +15,7 @@ from core.jobs import Job
 from dashboard.map import build_map
 from dashboard.ui import fmt_bytes, fmt_seconds
 
-SAR, COLORIZED, REFERENCE = "SAR", "Colorized", "Reference optical"
+SAR, COLORIZED, REFERENCE = "SAR", "Colorized (synthetic)", "Reference optical"
 
 
 @st.cache_data(show_spinner="Preparing display copies…", max_entries=8)

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 import rasterio
+from PIL import Image
 from scenes import S2_L2A_ORDER, sentinel2_stack
 
 from core.checkpoints import untrained_model
@@ -136,7 +137,9 @@ def test_display_copies_and_reference_scores(tmp_path, model):
     assert max(overlay.width, overlay.height) <= 64 and overlay.png.startswith(b"\x89PNG")
     (south, west), (north, east) = overlay.bounds
     assert 48.2 < south < north < 48.24 and 13.7 < west < east < 13.74
-    assert quicklook_png(output).startswith(b"\x89PNG")
+    quicklook = quicklook_png(output)
+    assert quicklook.startswith(b"\x89PNG")
+    assert Image.open(io.BytesIO(quicklook)).text["Description"].startswith("synthetic")
     scores = reference_scores(output, sample.optical)
     assert scores["overlap"] == pytest.approx(1.0) and 0 < scores["psnr"] < 40 and -1 <= scores["ssim"] <= 1
     same = reference_scores(output, output)  # a result against itself is perfect

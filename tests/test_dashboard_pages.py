@@ -100,7 +100,7 @@ def test_uploaded_scene_map_has_layers_with_epsg4326_bounds(env):
     assert args["css_links"] == ["/app/static/vendor/leaflet.css"]
     assert (VENDOR_DIR / "leaflet.js").stat().st_size > 100_000
     assert args["returned_objects"] == []
-    for name in ("SAR", "Colorized", "Reference optical"):
+    for name in ("SAR", "Colorized (synthetic)", "Reference optical"):
         assert f'"{name}"' in args["script"]
     overlays = [json.loads(b) for b in OVERLAY.findall(args["script"])]
     assert len(overlays) == 3
