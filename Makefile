@@ -39,10 +39,12 @@ train: setup
 	$(BIN)/python -m training.train --config training/configs/lab_context.toml --threads 2 --max-minutes 150
 	$(BIN)/python -m training.publish --run runs/lab_context --default lab_context
 
-# Score every published model, the pixel reference and the baselines on val and test; refresh the model cards.
+# Score every published model, the pixel reference (same train sources as the default) and the baselines on
+# val and test; refresh the model cards.
 MODELS := $(filter-out models/default.pt,$(wildcard models/*.pt))
 evaluate: setup
-	$(BIN)/python -m training.pixel_reference --out runs/pixel_gbm.pkl
+	$(BIN)/python -m training.pixel_reference --out runs/pixel_gbm.pkl \
+		--drop-source sebastianelli-zone9 --drop-source tharun-scenes
 	$(BIN)/python -m training.evaluate --split val test --pixel-reference runs/pixel_gbm.pkl \
 		$(addprefix --checkpoint ,$(MODELS))
 	$(BIN)/python -m training.publish $(addprefix --card ,$(basename $(notdir $(MODELS))))

@@ -8,6 +8,7 @@ one file and returns its path; fixtures in `conftest.py` call them.
 
 from __future__ import annotations
 
+import csv
 import json
 import warnings
 from collections.abc import Sequence
@@ -279,3 +280,26 @@ def sentinel2_stack(path: Path, order: tuple[str, ...], described: bool) -> Path
         if described:
             dst.descriptions = order
     return path
+
+
+# --- small real manifests -----------------------------------------------------------
+
+
+def small_manifest(shared_data: Path, folder: Path, picks: dict[str, int], val_to_train: int = 0) -> Path:
+    """A manifest.csv in `folder` holding the first `count` real rows of each source in `picks`.
+
+    Paths are made absolute (they point into the team data); the first `val_to_train` rows move to train.
+    """
+    with open(shared_data / "manifest.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    chosen = [row for source, count in picks.items() for row in [r for r in rows if r["source"] == source][:count]]
+    for index, row in enumerate(chosen):
+        row["sar"], row["optical"] = str(shared_data / row["sar"]), str(shared_data / row["optical"])
+        if index < val_to_train:
+            row["split"] = "train"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "manifest.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(chosen)
+    return folder

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from scenes import small_manifest
 
 from core.checkpoints import save_checkpoint, untrained_model
 from core.metrics import bootstrap_interval, chroma_spread, mean_colour_delta_e
@@ -135,26 +136,9 @@ def test_two_channel_dataset_items(shared_data: Path) -> None:
     assert float(sar.min()) >= -1 and float(sar.max()) <= 1
 
 
-def _tiny_manifest(shared_data: Path, folder: Path) -> Path:
-    with open(shared_data / "manifest.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    picks = (
-        [r for r in rows if r["source"] == "sen12-gray"][:4]
-        + [r for r in rows if r["source"] == "sebastianelli-zone9"][:2]
-        + [r for r in rows if r["source"] == "sen12-accioy"][:3]
-    )
-    for row in picks:
-        row["sar"], row["optical"] = str(shared_data / row["sar"]), str(shared_data / row["optical"])
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "manifest.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(picks)
-    return folder
-
-
 def test_evaluate_scores_models_and_all_baselines(shared_data: Path, tmp_path: Path) -> None:
-    data = _tiny_manifest(shared_data, tmp_path / "data")
+    picks = {"sen12-gray": 4, "sebastianelli-zone9": 2, "sen12-accioy": 3}
+    data = small_manifest(shared_data, tmp_path / "data", picks)
     model = untrained_model(GeneratorConfig(ngf=4, depth=5, input_space="fixed+stretch", output_space="lab"))
     checkpoint = save_checkpoint(tmp_path / "tiny.pt", model.generator)
     summary = evaluate([checkpoint], ("val",), data, tmp_path / "eval")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -14,6 +13,7 @@ import kornia.color
 import numpy as np
 import pytest
 import torch
+from scenes import small_manifest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from core.checkpoints import load_checkpoint
@@ -32,22 +32,8 @@ SMALL_GENERATOR = {"ngf": 8, "depth": 6}  # 64 px crops keep these tests fast
 
 def _mini_manifest(shared_data: Path, folder: Path) -> Path:
     """A manifest of a few real rows: colour and grey train pairs, and val pairs."""
-    with open(shared_data / "manifest.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    picks = (
-        [r for r in rows if r["source"] == "sen12-accioy"][:2]
-        + [r for r in rows if r["source"] == "sen12-gray"][:3]
-        + [r for r in rows if r["source"] == "volkov" and r["split"] == "train"][:1]
-    )
-    picks[0] = {**picks[0], "split": "train"}
-    for row in picks:
-        row["sar"], row["optical"] = str(shared_data / row["sar"]), str(shared_data / row["optical"])
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "manifest.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(picks)
-    return folder
+    picks = {"sen12-accioy": 2, "sen12-gray": 3, "volkov": 1}  # volkov's first rows are train
+    return small_manifest(shared_data, folder, picks, val_to_train=1)
 
 
 def test_manifest_splits_are_honoured(shared_data: Path) -> None:
