@@ -108,6 +108,17 @@ def provenance_tags(model: LoadedModel, scene: SarScene) -> dict[str, str]:
     return tags
 
 
+def _level_warning(scene: SarScene, space: InputSpace) -> list[str]:
+    """What the analyst should know when a fixed-level model gets a scene without a trusted level."""
+    if space == InputSpace.STRETCH or not scene.input_transform(space).anchored:
+        return []
+    return [
+        f"{scene.path.name} has no trustworthy absolute backscatter level (relative or re-scaled 8-bit values), "
+        f"so its median was placed at {ANCHOR_MEDIAN_DB:.0f} dB: colours follow relative brightness only. "
+        "Use the calibrated float product (sigma0 in dB or linear) where you have it."
+    ]
+
+
 def _validate(options: ColorizeOptions, predictor: Predictor) -> None:
     if options.tile % predictor.multiple:
         raise InvalidSettingsError(
@@ -154,13 +165,6 @@ def _colorize(
         grid = TileGrid(scene.georef.width + frame, scene.georef.height + frame, options.tile, options.overlap)
         padded_width = grid.columns[-1] + grid.tile
         space = InputSpace(model.config.input_space)
-        warnings = list(scene.warnings)
-        if space != InputSpace.STRETCH and scene.input_transform(space).anchored:
-            warnings.append(
-                f"{scene.path.name} has no trustworthy absolute backscatter level (relative or re-scaled 8-bit "
-                f"values), so its median was placed at {ANCHOR_MEDIAN_DB:.0f} dB: colours follow relative "
-                "brightness only. Use the calibrated float product (sigma0 in dB or linear) where you have it."
-            )
         done = 0
         with cog_writer(output, scene.georef, provenance_tags(model, scene)) as writer:
             blender = StripBlender(grid)
@@ -185,7 +189,7 @@ def _colorize(
             seconds=time.perf_counter() - started,
             device=predictor.description,
             warped_from_gcps=scene.warped_from_gcps,
-            warnings=warnings,
+            warnings=scene.warnings + _level_warning(scene, space),
         )
     finally:
         scene.close()

@@ -250,6 +250,39 @@ def quicklook_png(cog_path, max_side: int = MAX_SIDE) -> bytes:
     return png_bytes(Raster(values, mask, Affine.identity(), None).rgba(), {"Description": SYNTHETIC_NOTE})
 
 
+def _reference_on_grid(ref, bands, shape: tuple[int, int, int], grid: Affine, crs) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's RGB in [0, 1] resampled onto a result's (decimated) grid, and where it covers it."""
+    rgb = list(rgb_bands(ref, bands))
+    if crs is None:  # two plain images: stretch the reference onto the result's pixels
+        raw = ref.read(rgb, out_shape=shape, resampling=Resampling.bilinear)
+        return optical_to_unit(raw, ref.dtypes[0]), np.ones(shape[1:], np.float32)
+    target = np.zeros(shape, np.float32)
+    coverage = np.zeros(shape[1:], dtype=np.float32)
+    for i, band in enumerate(rgb):
+        raw = ref.read(band).astype(np.float32)
+        reproject(
+            optical_to_unit(raw, ref.dtypes[0]),
+            target[i],
+            src_transform=ref.transform,
+            src_crs=ref.crs,
+            dst_transform=grid,
+            dst_crs=crs,
+            resampling=Resampling.bilinear,
+            dst_nodata=np.nan,
+        )
+    reproject(
+        ref.read_masks(1).astype(np.float32) / 255.0,
+        coverage,
+        src_transform=ref.transform,
+        src_crs=ref.crs,
+        dst_transform=grid,
+        dst_crs=crs,
+        resampling=Resampling.nearest,
+        dst_nodata=0,
+    )
+    return target, coverage
+
+
 def reference_scores(
     cog_path, reference_path, max_side: int = MAX_SIDE, bands: tuple[int, int, int] | None = None
 ) -> dict[str, float]:
@@ -265,37 +298,9 @@ def reference_scores(
         flat_tag = out.tags().get(FLAT_COLOUR_TAG)
     prediction = values.astype(np.float32) / 255.0
     with open_raster(reference_path) as ref:
-        rgb = list(rgb_bands(ref, bands))
         if (crs is None) != (ref.crs is None):
             raise UnsupportedRasterError("The scene and the reference must both be georeferenced (or both not).")
-        target = np.zeros_like(prediction)
-        coverage = np.zeros(prediction.shape[1:], dtype=np.float32)
-        if crs is None:
-            raw = ref.read(rgb, out_shape=prediction.shape, resampling=Resampling.bilinear)
-            target, coverage[:] = optical_to_unit(raw, ref.dtypes[0]), 1.0
-        else:
-            for i, band in enumerate(rgb):
-                raw = ref.read(band).astype(np.float32)
-                reproject(
-                    optical_to_unit(raw, ref.dtypes[0]),
-                    target[i],
-                    src_transform=ref.transform,
-                    src_crs=ref.crs,
-                    dst_transform=grid,
-                    dst_crs=crs,
-                    resampling=Resampling.bilinear,
-                    dst_nodata=np.nan,
-                )
-            reproject(
-                ref.read_masks(1).astype(np.float32) / 255.0,
-                coverage,
-                src_transform=ref.transform,
-                src_crs=ref.crs,
-                dst_transform=grid,
-                dst_crs=crs,
-                resampling=Resampling.nearest,
-                dst_nodata=0,
-            )
+        target, coverage = _reference_on_grid(ref, bands, prediction.shape, grid, crs)
     both = valid & (coverage > 0.5) & np.isfinite(target).all(axis=0)
     if both.sum() < 0.25 * valid.sum() or both.sum() < 49:
         raise UnsupportedRasterError("The reference does not cover this scene (less than a quarter overlaps).")
