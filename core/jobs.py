@@ -18,13 +18,25 @@ import time
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO
 
 from core.cog import cleanup_stale_partials
 from core.settings import var_dir
 
-STATUSES = ("queued", "running", "done", "failed", "cancelled")
+
+class JobStatus(StrEnum):
+    """Where a job is in its life: queued -> running -> done | failed | cancelled."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
 INTERRUPTED = "interrupted: the app stopped before this job finished"
 ORPHAN_UPLOAD_AGE_S = 24 * 3600
 _COLUMNS = {
@@ -56,7 +68,7 @@ class Job:
     created_at: float
     file_name: str  # as given by the user, shown as is
     stored_path: str  # where the input lies (safe name)
-    status: str
+    status: JobStatus
     size_bytes: int | None = None
     crs: str | None = None
     model: str | None = None
@@ -72,7 +84,7 @@ class Job:
     @property
     def status_label(self) -> str:
         """Status for display: 'failed (interrupted)' for jobs cut off by a restart."""
-        if self.status == "failed" and (self.error or "").startswith("interrupted"):
+        if self.status == JobStatus.FAILED and (self.error or "").startswith("interrupted"):
             return "failed (interrupted)"
         return self.status
 
@@ -85,7 +97,7 @@ class Job:
 
     @property
     def is_finished(self) -> bool:
-        return self.status in ("done", "failed", "cancelled")
+        return self.status in FINISHED
 
 
 def safe_name(name: str, max_length: int = 120) -> str:
@@ -148,7 +160,7 @@ class JobStore:
             created_at=time.time(),
             file_name=file_name,
             stored_path=str(stored_path),
-            status="queued",
+            status=JobStatus.QUEUED,
             **fields,
         )
         row = {name: getattr(job, name) for name in _COLUMNS}
@@ -167,7 +179,7 @@ class JobStore:
         unknown = set(fields) - set(_COLUMNS)
         if unknown:
             raise KeyError(f"unknown job fields: {sorted(unknown)}")
-        if "status" in fields and fields["status"] not in STATUSES:
+        if "status" in fields and fields["status"] not in set(JobStatus):
             raise ValueError(f"unknown status {fields['status']!r}")
         values = [json.dumps(v) if k in _JSON_FIELDS else v for k, v in fields.items()]
         with contextlib.closing(self._connect()) as db, db:
@@ -212,4 +224,5 @@ def _to_job(row: sqlite3.Row) -> Job:
     values = dict(row)
     for name in _JSON_FIELDS:
         values[name] = json.loads(values[name]) if values[name] else {}
+    values["status"] = JobStatus(values["status"])
     return Job(**values)

@@ -17,7 +17,7 @@ from pathlib import Path
 from core.checkpoints import LoadedModel
 from core.colorize import ColorizeOptions, ColorizeResult, colorize
 from core.errors import JobCancelled, SarColorError
-from core.jobs import Job, JobStore
+from core.jobs import Job, JobStatus, JobStore
 from core.settings import Limits
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class JobRunner:
             return
         output = Path(job.output_path or self.store.output_dir(job.id) / f"{Path(job.stored_path).stem}_colorized.tif")
         started = time.time()
-        self.store.update(job.id, status="running", started_at=started, output_path=str(output))
+        self.store.update(job.id, status=JobStatus.RUNNING, started_at=started, output_path=str(output))
 
         def progress(done: int, total: int) -> None:
             handle.done_tiles, handle.total_tiles = done, total
@@ -136,16 +136,17 @@ class JobRunner:
                 job.stored_path, output, model, options, progress, handle.cancel_event.is_set, self.limits
             )
         except JobCancelled as exc:
-            self.store.update(job.id, status="cancelled", error=str(exc), finished_at=time.time())
+            self.store.update(job.id, status=JobStatus.CANCELLED, error=str(exc), finished_at=time.time())
         except SarColorError as exc:
             log.info("job %s failed: %s", job.id, exc)  # the full message, paths included, for the server log
-            self.store.update(job.id, status="failed", error=message_as_given(str(exc), job), finished_at=time.time())
+            error = message_as_given(str(exc), job)
+            self.store.update(job.id, status=JobStatus.FAILED, error=error, finished_at=time.time())
         except Exception as exc:  # a bug, not bad input: keep history right, log the traceback
             log.exception("job %s crashed", job.id)
             message = f"Unexpected error ({type(exc).__name__}): {exc}. The job was stopped; nothing was written."
-            self.store.update(job.id, status="failed", error=message, finished_at=time.time())
+            self.store.update(job.id, status=JobStatus.FAILED, error=message, finished_at=time.time())
         else:
             summary = result_summary(result) | {"warnings": [message_as_given(w, job) for w in result.warnings]}
             self.store.update(
-                job.id, status="done", finished_at=time.time(), crs=summary["crs"], result=summary, error=None
+                job.id, status=JobStatus.DONE, finished_at=time.time(), crs=summary["crs"], result=summary, error=None
             )

@@ -13,7 +13,7 @@ import streamlit as st
 from core.colorize import ColorizeOptions
 from core.display import rgb_bands
 from core.errors import ReferenceBandsUnknown, SarColorError
-from core.jobs import Job
+from core.jobs import Job, JobStatus
 from core.normalise import Encoding
 from core.scene import open_raster
 from dashboard import ui
@@ -132,9 +132,11 @@ def _follow(job: Job) -> Job:
             bar.progress(handle.fraction, text=text)
         cancel_slot.empty()
         job = ui.store().get(job.id) or job
-        state = {"done": "complete", "cancelled": "error", "failed": "error"}.get(job.status, "running")
-        bar.progress(1.0 if job.status == "done" else handle.fraction, text=job.status_label)
-        status.update(label=f"{job.file_name}: {job.status_label}", state=state, expanded=job.status != "done")
+        state = {JobStatus.DONE: "complete", JobStatus.CANCELLED: "error", JobStatus.FAILED: "error"}.get(
+            job.status, "running"
+        )
+        bar.progress(1.0 if job.status == JobStatus.DONE else handle.fraction, text=job.status_label)
+        status.update(label=f"{job.file_name}: {job.status_label}", state=state, expanded=job.status != JobStatus.DONE)
     return job
 
 
@@ -153,12 +155,12 @@ def main() -> None:
     if job is not None:
         if not job.is_finished:
             job = _follow(job)
-        if job.status == "done":
+        if job.status == JobStatus.DONE:
             try:
                 show_result(job)
             except Exception as exc:  # never a traceback in the page; the result file itself is fine
                 st.error(f"The result was written but cannot be displayed: {exc}")
-        elif job.status == "failed":
+        elif job.status == JobStatus.FAILED:
             st.error(f"**{job.file_name}** could not be colorized. {job.error}", icon=":material/error:")
-        elif job.status == "cancelled":
+        elif job.status == JobStatus.CANCELLED:
             st.warning(job.error or "The job was cancelled.", icon=":material/cancel:")

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.checkpoints import LoadedModel, list_checkpoints, load_checkpoint
-from core.jobs import Job, JobStore
+from core.jobs import Job, JobStatus, JobStore
 from core.runner import JobRunner
 from core.samples import Sample, build_samples
 from core.settings import Limits, models_dir, var_dir
@@ -38,7 +38,7 @@ def runner() -> JobRunner:
 
 def status_label(job: Job) -> str:
     """A job's status for display; queued jobs say their place in the queue (SARCOLOR_MAX_CONCURRENT_JOBS)."""
-    position = runner().queue_position(job.id) if job.status == "queued" else None
+    position = runner().queue_position(job.id) if job.status == JobStatus.QUEUED else None
     return f"queued (position {position})" if position else job.status_label
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.jobs import JobStatus
 from dashboard import ui
 from dashboard.results import download_buttons
 
@@ -46,15 +47,15 @@ job = st.selectbox(
 )
 left, right = st.columns([3, 2])
 with left:
-    if job.status == "failed":
+    if job.status == JobStatus.FAILED:
         st.error(job.error or "Failed.")
-    elif job.status == "cancelled":
+    elif job.status == JobStatus.CANCELLED:
         st.warning(job.error or "Cancelled.")
     st.markdown(f"**Input** `{job.stored_path}`  \n**Reference** {job.reference_name or '–'}")
     settings = " · ".join(f"{k} **{v}**" for k, v in job.settings.items())
     st.markdown(f"**Settings** {settings or '–'}")
 with right:
-    if job.status == "done":
+    if job.status == JobStatus.DONE:
         download_buttons(job, key="-history", stacked=True)
     if st.button("Delete this job and its files", icon=":material/delete:", key=f"delete-{job.id}"):
         if job.is_finished:
