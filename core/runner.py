@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core.checkpoints import LoadedModel
@@ -78,6 +78,15 @@ class JobRunner:
         self._lock = threading.Lock()
         self._queue: list[str] = []
         self._handles: dict[str, JobHandle] = {}
+
+    def start(
+        self, file_name: str, stored_path: Path, model: LoadedModel, options: ColorizeOptions, **fields
+    ) -> Job:
+        """Record a new job (its options as settings, plus `fields`) and queue it: the whole lifecycle from here."""
+        settings = asdict(options) | fields.pop("settings", {})
+        job = self.store.create(file_name, stored_path, model=model.name, settings=settings, **fields)
+        self.submit(job.id, model, options)
+        return job
 
     def submit(self, job_id: str, model: LoadedModel, options: ColorizeOptions) -> JobHandle:
         """Queue a job created in the store; it starts as soon as a slot is free."""

@@ -5,7 +5,6 @@ Imported by `pages/colorize.py` behind a spinner, so the page's title paints bef
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import streamlit as st
@@ -105,12 +104,10 @@ def _start(model_path: Path, scene: tuple, options: ColorizeOptions) -> None:
     except SarColorError as exc:
         st.error(str(exc))
         return
-    job = ui.store().create(
-        name, path, size_bytes=path.stat().st_size, model=model.name,
-        settings=asdict(options) | {"reference_bands": ref_bands},
+    job = ui.runner().start(
+        name, path, model, options, size_bytes=path.stat().st_size, settings={"reference_bands": ref_bands},
         reference_name=ref_name, reference_path=str(ref_path) if ref_path else None,
     )
-    ui.runner().submit(job.id, model, options)
     st.session_state["job_id"] = job.id
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,3 +209,14 @@ def test_messages_name_the_upload_and_hide_server_folders(tmp_path):
     message = f"{stored.name} is damaged. Cannot write the result to {tmp_path}/outputs/{job.id}/x.tif: disk full"
     shown = message_as_given(message, job)
     assert shown.startswith("my scene σ0.tif is damaged") and str(tmp_path) not in shown and "/" not in shown
+
+
+def test_runner_start_records_and_runs_a_job(tmp_path, model):
+    store = JobStore(tmp_path)
+    runner = JobRunner(store)
+    sample = default_sample()
+    job = runner.start(sample.sar.name, sample.sar, model, ColorizeOptions(overlap=32), settings={"note": 1})
+    assert runner.wait(job.id, 120)
+    done = store.get(job.id)
+    assert done.status == "done" and done.settings["overlap"] == 32 and done.settings["note"] == 1
+    assert done.model == model.name and Path(done.output_path).is_file()
