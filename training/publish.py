@@ -69,6 +69,26 @@ def metrics_table(summary: dict | None, models: list[str]) -> list[str]:
     return lines
 
 
+def comparison_table(summary: dict, models: list[str]) -> list[str]:
+    """Markdown rows: one per model, one column per set: mean PSNR [95 % CI] (gain over flat), ΔE00, chroma ratio."""
+    rows = scoreboard(summary)
+    sets = sorted({r["set"] for r in rows}, key=lambda s: (s.startswith("test"), s))
+    by = {(r["model"], r["set"]): r for r in rows}
+    lines = ["| model | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
+    for model in models:
+        cells = []
+        for name in sets:
+            r = by.get((model, name))
+            cells.append(
+                f"{r['psnr']:.2f} [{r['psnr_low']:.1f}, {r['psnr_high']:.1f}] ({r['gain_vs_flat']:+.2f}) · "
+                f"ΔE {r['delta_e']:.1f} · chroma {r['chroma_ratio']:.2f}"
+                if r
+                else "n/a"
+            )
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None) -> str:
     """Markdown model card with data, input space, target rule, settings, hardware, time and measured metrics."""
     model = load_checkpoint(checkpoint)
@@ -151,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", type=Path, action="append", default=[], help="runs/<name> (repeatable)")
     parser.add_argument("--card", action="append", default=[], help="rewrite the card of a published model")
     parser.add_argument("--default", help="make this published model the default (choose it by val metrics)")
+    parser.add_argument("--table", nargs="+", metavar="MODEL", help="print the comparison table of these models")
     args = parser.parse_args(argv)
     folder = models_dir()
     for run in args.run:
@@ -159,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
         print(write_card(name, folder))
     if args.default:
         print(set_default(args.default, folder))
+    if args.table:
+        print("\n".join(comparison_table(read_summary(folder) or {}, args.table)))
 
 
 if __name__ == "__main__":
