@@ -147,7 +147,7 @@ class JobRunner:
         except JobCancelled as exc:
             self.store.update(job.id, status=JobStatus.CANCELLED, error=str(exc), finished_at=time.time())
         except SarColorError as exc:
-            log.info("job %s failed: %s", job.id, exc)  # the full message, paths included, for the server log
+            log.info("job %s failed: %s", job.id, exc, exc_info=exc)  # the library's own words, for the server log
             error = message_as_given(str(exc), job)
             self.store.update(job.id, status=JobStatus.FAILED, error=error, finished_at=time.time())
         except Exception as exc:  # a bug, not bad input: keep history right, log the traceback

@@ -91,7 +91,7 @@ class SarScene:
         except RasterioIOError as exc:  # e.g. a truncated file whose sampled part was intact
             raise NotARasterError(
                 f"{self.path.name} is damaged: rows {window.row_off}-{window.row_off + window.height} "
-                f"cannot be read ({exc})."
+                "cannot be read. Export or download it again."
             ) from exc
         db = to_db(values, self.encoding)
         valid = gdal_mask & np.isfinite(db)
@@ -168,7 +168,9 @@ def open_raster(path: str | Path) -> rasterio.io.DatasetReader:
     except RasterioIOError as exc:
         if "bands" in str(exc).lower():  # GDAL refuses 0-band datasets at open
             raise UnsupportedRasterError(f"{path.name} has no usable bands; {BAND_HINT}.") from exc
-        raise NotARasterError(f"{path.name} is not a readable raster image (GeoTIFF, PNG or JPEG): {exc}") from exc
+        raise NotARasterError(
+            f"{path.name} is not a readable raster image: expected a GeoTIFF, PNG or JPEG of a SAR scene."
+        ) from exc
 
 
 def _check_header(src: rasterio.io.DatasetReader, limits: Limits, name: str) -> None:
@@ -241,7 +243,8 @@ def open_scene(
             values, mask, _ = decimated_read(dataset, [band_index], STATS_MAX_SIDE)
             values = values[0]
         except RasterioIOError as exc:
-            raise NotARasterError(f"{name} is damaged: its pixels cannot be read ({exc}).") from exc
+            message = f"{name} is damaged: its pixels cannot be read. Export or download it again."
+            raise NotARasterError(message) from exc
         float_values = values.astype(np.float64)
         float_values[~mask] = np.nan
         if encoding in (None, "auto"):

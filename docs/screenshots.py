@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+SAMPLE = "35VPK_69_24"  # forest with a lake: water, forest and clearings in one 1.2 km patch
 
 
 def _free_port() -> int:
@@ -61,12 +62,20 @@ def _shoot(url: str) -> None:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 1320})
         page.goto(url)
+        page.get_by_role("heading", name="Colorize a Sentinel-1 scene").wait_for(timeout=60_000)
+        page.wait_for_selector(READY, timeout=60_000)
+        page.get_by_label("Sample").click()
+        page.get_by_role("option", name=SAMPLE).click()
         page.wait_for_selector(READY, timeout=60_000)
         page.get_by_role("button", name="Colorize").click()
         page.get_by_text("Download colorized COG").first.wait_for(timeout=120_000)
         page.wait_for_selector(READY, timeout=60_000)
         frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
         frame.locator(".leaflet-image-layer").first.wait_for(timeout=30_000)
+        page.get_by_label("Swipe: left").click()
+        page.get_by_role("option", name="SAR").click()
+        page.wait_for_selector(READY, timeout=60_000)
+        page.frame_locator('iframe[title="streamlit_folium.st_folium"]').locator(".sarcolor-swipe-range").wait_for()
         page.wait_for_timeout(1500)
         page.screenshot(path=ROOT / "docs" / "screenshot-colorize.png")
         page.get_by_role("tab", name="Compare").click()
