@@ -84,7 +84,7 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
             f"{path.name} has checkpoint version {payload.get('version')}; this build reads {VERSION}."
         )
     try:
-        config = GeneratorConfig(**{k: v for k, v in payload["generator_config"].items() if k != "in_channels"})
+        config = GeneratorConfig(**payload["generator_config"])
         generator = build_generator(config)
         state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
         generator.load_state_dict(state, strict=True)

@@ -26,6 +26,12 @@ INPUT_SPACES = {
     "fixed+stretch": "two channels: VV-equivalent dB on the fixed range [-30, 5] dB, and the scene's "
     "2nd-98th percentile stretch",
 }
+TRAIN_SOURCES = {  # train pairs per source (../shared/data/manifest.csv)
+    "volkov": "volkov 88",
+    "sen12-gray": "sen12-gray 1,958 grey-only",
+    "sebastianelli-zone9": "sebastianelli-zone9 23",
+    "tharun-scenes": "tharun-scenes 3",
+}
 
 
 def _training_facts(log_path: Path) -> dict:
@@ -39,6 +45,13 @@ def _training_facts(log_path: Path) -> dict:
         "images_per_s": sum(s.get("images_per_s", 0) for s in steps) / max(len(steps), 1),
         "best_epoch": max(epochs, key=lambda e: e["val_psnr"]) if epochs else {},
     }
+
+
+def _train_sources(cfg: dict) -> str:
+    """The train sources a run used (all but its drop_sources)."""
+    dropped = set(cfg.get("drop_sources") or ())
+    used = [text for source, text in TRAIN_SOURCES.items() if source not in dropped]
+    return ", ".join(used) + (f"; left out: {', '.join(sorted(dropped))}" if dropped else "")
 
 
 def _gan_settings(cfg: dict) -> str:
@@ -106,10 +119,9 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
         f"tile context {'on' if gen.context else 'off'}, output {gen.output_space}; {params / 1e6:.2f} M parameters, "
         f"fp16 weights ({checkpoint.stat().st_size / 1e6:.1f} MB)",
         f"- **Input space** `{gen.input_space}`: {INPUT_SPACES[gen.input_space]} (`core.normalise`; VH raised by "
-        "6 dB to VV-equivalent, relative 8-bit linear anchored at -5 dB for its 99th percentile).",
-        "- **Data**: `../shared/data/manifest.csv` train split (volkov 88, sen12-gray 1,958 grey-only, "
-        "sebastianelli-zone9 23, tharun-scenes 3); selection on val only (sen12-accioy 15, volkov 12, BigEarthNet "
-        "6 patches × VV/VH); sen12-test (84) scored once for the final report.",
+        "6 dB to VV-equivalent; relative, uncalibrated and implausible 8-bit scenes anchored at a -12 dB median).",
+        f"- **Data**: `../shared/data/manifest.csv` train split ({_train_sources(cfg)}); selection on val only "
+        "(sen12-accioy 15, volkov 12, BigEarthNet 6 patches × VV/VH); sen12-test (84) scored once for the report.",
         f"- **Target footing** (measured on train; `training.data.TargetFooting`: (rgb - haze) × gain): {footing}. "
         "Grey targets supervise CIELAB L only.",
         f"- **Training**: {facts['steps']} steps of batch {cfg.get('batch')} random {cfg.get('crop')} px crops "
