@@ -166,3 +166,15 @@ def test_optical_reader_handles_rgb_geotiffs(samples: list[Sample]) -> None:
     record = bigearthnet_records()[0]
     optical = load_optical(record)
     assert optical.shape == (120, 120, 3) and optical.min() >= 0.0 and optical.max() <= 1.0
+
+
+def test_pixel_reference_fits_on_real_pairs_and_is_scored(shared_data: Path, tmp_path: Path) -> None:
+    from training.pixel_reference import fit_reference, load_reference, save_reference
+
+    picks = {"sen12-gray": 6, "sebastianelli-zone9": 3, "sen12-accioy": 2}
+    data = small_manifest(shared_data, tmp_path / "data", picks)
+    reference = fit_reference(data, InputSpace.FIXED, pixels=6000, drop_sources=("tharun-scenes",))
+    loaded = load_reference(save_reference(reference, tmp_path / "gbm.pkl"))
+    summary = evaluate([], ("val",), data, tmp_path / "eval", {"gbm": loaded.predictor()})
+    scores = summary["models"]["gbm"]["val/sen12-accioy"]
+    assert scores["n"] == 2 and 0 < scores["psnr_mean"] < 40 and scores["chroma_ratio"] >= 0

@@ -74,10 +74,10 @@ class PixelReference:
 
 def sample_pixels(
     records: list[PairRecord], footing: dict, per_image: int, space: InputSpace, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(features N x F, CIELAB targets N x 3, has_colour N) sampled evenly from each image."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(features N x F, CIELAB targets N x 3) sampled evenly from each image."""
     rng = np.random.default_rng(seed)
-    xs, ys, colour = [], [], []
+    xs, ys = [], []
     for record in records:
         sar = load_sar(record, space)
         target = load_target(record, footing)
@@ -86,8 +86,7 @@ def sample_pixels(
         take = rng.integers(0, h * w, per_image)
         xs.append(features.reshape(-1, features.shape[-1])[take])
         ys.append(rgb2lab(target[:h, :w]).reshape(-1, 3)[take])
-        colour.append(np.full(per_image, record.has_colour))
-    return np.concatenate(xs), np.concatenate(ys), np.concatenate(colour)
+    return np.concatenate(xs), np.concatenate(ys)
 
 
 def fit_reference(
@@ -103,8 +102,8 @@ def fit_reference(
     footing = measure_footing(footing_samples(records))
     grey = [r for r in records if not r.has_colour]
     colour = [r for r in records if r.has_colour]
-    x_grey, y_grey, _ = sample_pixels(grey, footing, max(1, pixels // 2 // len(grey)), space, seed)
-    x_col, y_col, _ = sample_pixels(colour, footing, max(1, pixels // 2 // len(colour)), space, seed + 1)
+    x_grey, y_grey = sample_pixels(grey, footing, max(1, pixels // 2 // len(grey)), space, seed)
+    x_col, y_col = sample_pixels(colour, footing, max(1, pixels // 2 // len(colour)), space, seed + 1)
     if luminance_from_grey_only:
         x_all, l_all = x_grey, y_grey[:, 0]
     else:
@@ -114,6 +113,14 @@ def fit_reference(
         model = HistGradientBoostingRegressor(max_iter=300, learning_rate=0.1, max_leaf_nodes=63, random_state=seed)
         models.append(model.fit(x, y))
     return PixelReference(models, space)
+
+
+def save_reference(reference: PixelReference, path: Path) -> Path:
+    """Write the regressors and their input space (read back by `load_reference`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        pickle.dump({"models": reference.models, "space": reference.space.value}, handle)
+    return path
 
 
 def load_reference(path: Path) -> PixelReference:
@@ -136,9 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     reference = fit_reference(
         args.data_root, InputSpace(args.space), args.pixels, args.luminance_from_grey_only, tuple(args.drop_source)
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "wb") as handle:
-        pickle.dump({"models": reference.models, "space": reference.space.value}, handle)
+    save_reference(reference, args.out)
     print(f"{args.out}: fitted in {time.perf_counter() - started:.0f} s")
 
 
