@@ -15,7 +15,7 @@ import torch
 
 from core.errors import CheckpointError
 from core.networks import GeneratorConfig, UNetGenerator, build_generator
-from core.normalise import HIGH_PERCENTILE, LOW_PERCENTILE
+from core.normalise import InputSpace, describe_input_space
 
 FORMAT = "sarcolor-generator"
 VERSION = 1
@@ -37,9 +37,9 @@ class LoadedModel:
         return self.path.resolve().stem if self.path else "untrained"  # default.pt -> the model it points to
 
 
-def default_normalisation() -> dict:
-    """The canonical input space this code implements (see core.normalise)."""
-    return {"space": "db_percentile_stretch", "low_percentile": LOW_PERCENTILE, "high_percentile": HIGH_PERCENTILE}
+def default_normalisation(space: InputSpace | str = InputSpace.STRETCH) -> dict:
+    """The input space a generator was trained in, with its constants (see core.normalise)."""
+    return describe_input_space(space)
 
 
 def save_checkpoint(
@@ -52,7 +52,7 @@ def save_checkpoint(
         "format": FORMAT,
         "version": VERSION,
         "generator_config": generator.config.as_dict(),
-        "normalisation": default_normalisation(),
+        "normalisation": default_normalisation(generator.config.input_space),
         "metadata": metadata or {},
         "state_dict": state,
     }
@@ -91,14 +91,17 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
     except (TypeError, KeyError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path.name} does not match the generator architecture it declares: {exc}") from exc
     generator.eval()
-    return LoadedModel(generator, config, payload.get("normalisation", {}), payload.get("metadata", {}), path)
+    # The input space's rules come from the code that implements them, not from what an older file recorded.
+    normalisation = default_normalisation(config.input_space)
+    return LoadedModel(generator, config, normalisation, payload.get("metadata", {}), path)
 
 
 def untrained_model(config: GeneratorConfig | None = None, seed: int = 0) -> LoadedModel:
     """A randomly initialised generator (tests and benchmarks only)."""
     torch.manual_seed(seed)
     generator = build_generator(config or GeneratorConfig()).eval()
-    return LoadedModel(generator, generator.config, default_normalisation(), {"trained": False})
+    normalisation = default_normalisation(generator.config.input_space)
+    return LoadedModel(generator, generator.config, normalisation, {"trained": False})
 
 
 def list_checkpoints(models_dir: str | Path) -> list[Path]:

@@ -76,7 +76,7 @@ def _read_strip(
     values, valid = scene.read_window(Window(0, first, width, int(rows.max()) + 1 - first), space)
     columns = mirror(np.arange(padded_width) - EDGE_MARGIN, width)
     inside = (framed >= 0) & (framed < height)
-    return values[:, rows - first][:, :, columns], valid[rows - first] & inside[:, None]
+    return values[:, (rows - first)[:, None], columns[None, :]], valid[rows - first] & inside[:, None]  # one copy
 
 
 def _write_rows(writer, window: Window, rgb: np.ndarray, valid: np.ndarray, georef: Georef) -> None:

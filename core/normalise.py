@@ -166,6 +166,23 @@ class InputTransform:
         return np.stack(channels)
 
 
+def describe_input_space(space: InputSpace | str) -> dict:
+    """The input space's rules and constants, as recorded in a checkpoint and shown on its model card."""
+    space = InputSpace(space)
+    names = {InputSpace.STRETCH: "db_percentile_stretch", InputSpace.FIXED: "db_fixed_vv_equivalent"}
+    record: dict = {"space": names.get(space, "db_fixed_vv_equivalent+db_percentile_stretch")}
+    if space in (InputSpace.FIXED, InputSpace.FIXED_STRETCH):
+        record |= {
+            "fixed_range_db": list(FIXED_DB_RANGE),
+            "cross_pol_offset_db": CROSS_POL_OFFSET_DB,
+            "anchor_median_db": ANCHOR_MEDIAN_DB,
+            "plausible_median_db": list(PLAUSIBLE_MEDIAN_DB),
+        }
+    if space in (InputSpace.STRETCH, InputSpace.FIXED_STRETCH):
+        record |= {"low_percentile": LOW_PERCENTILE, "high_percentile": HIGH_PERCENTILE}
+    return record
+
+
 def sar_to_model_input(
     values: np.ndarray, encoding: Encoding, space: InputSpace = InputSpace.STRETCH, polarisation: str = "VV"
 ) -> np.ndarray:

@@ -161,12 +161,17 @@ def measure_footing(samples: dict[str, list[np.ndarray]]) -> dict[str, TargetFoo
     return footing
 
 
+def footing_pixels(rgb01: np.ndarray) -> np.ndarray:
+    """Every 4th pixel of a target (H x W x 3 in [0, 1]) as N x 3: what `measure_footing` samples."""
+    return rgb01[::4, ::4].reshape(-1, 3)
+
+
 def footing_samples(records: list[PairRecord]) -> dict[str, list[np.ndarray]]:
-    """Every 4th pixel of each train target, by source (what `measure_footing` needs)."""
+    """`footing_pixels` of each train target, by source (read from disk)."""
     samples: dict[str, list[np.ndarray]] = {}
     for record in records:
         if record.split == "train":
-            samples.setdefault(record.source, []).append(load_optical(record)[::4, ::4].reshape(-1, 3))
+            samples.setdefault(record.source, []).append(footing_pixels(load_optical(record)))
     return samples
 
 
@@ -218,10 +223,10 @@ class PairDataset(Dataset):
         self.rng = np.random.default_rng()
 
     def footing_samples(self) -> dict[str, list[np.ndarray]]:
-        """Every 4th pixel of each loaded target, by source (for `measure_footing`)."""
+        """`footing_pixels` of each loaded target, by source (no second read of the images)."""
         samples: dict[str, list[np.ndarray]] = {}
         for record, (_, optical) in zip(self.records, self.pairs, strict=True):
-            samples.setdefault(record.source, []).append(optical[::4, ::4].reshape(-1, 3) / np.float32(255.0))
+            samples.setdefault(record.source, []).append(footing_pixels(optical) / np.float32(255.0))
         return samples
 
     def __len__(self) -> int:

@@ -16,16 +16,11 @@ from pathlib import Path
 import torch
 
 from core.checkpoints import load_checkpoint
+from core.normalise import describe_input_space
 from core.reports import eval_dir, read_summary, read_training_log, scoreboard
 from core.settings import models_dir
 from training.evaluate import BASELINES
 
-INPUT_SPACES = {
-    "stretch": "dB stretched by the scene's 2nd-98th percentile to [-1, 1]",
-    "fixed": "VV-equivalent dB on the fixed range [-30, 5] dB",
-    "fixed+stretch": "two channels: VV-equivalent dB on the fixed range [-30, 5] dB, and the scene's "
-    "2nd-98th percentile stretch",
-}
 TRAIN_SOURCES = {  # train pairs per source (../shared/data/manifest.csv)
     "volkov": "volkov 88",
     "sen12-gray": "sen12-gray 1,958 grey-only",
@@ -45,6 +40,23 @@ def _training_facts(log_path: Path) -> dict:
         "images_per_s": sum(s.get("images_per_s", 0) for s in steps) / max(len(steps), 1),
         "best_epoch": max(epochs, key=lambda e: e["val_psnr"]) if epochs else {},
     }
+
+
+def _input_space_text(space: str) -> str:
+    """The input space's rules in words, from the constants that implement them."""
+    rules = describe_input_space(space)
+    parts = []
+    if "fixed_range_db" in rules:
+        low, high = rules["fixed_range_db"]
+        plausible = rules["plausible_median_db"]
+        parts.append(
+            f"VV-equivalent dB on [{low:g}, {high:g}] (VH + {rules['cross_pol_offset_db']:g} dB); relative, "
+            f"uncalibrated and 8-bit scenes with a median outside [{plausible[0]:g}, {plausible[1]:g}] dB anchored "
+            f"at a {rules['anchor_median_db']:g} dB median"
+        )
+    if "low_percentile" in rules:
+        parts.append(f"dB stretched by the scene's {rules['low_percentile']:g}-{rules['high_percentile']:g} % range")
+    return "; and ".join(parts) + "."
 
 
 def _train_sources(cfg: dict) -> str:
@@ -118,8 +130,7 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
         f"- **Generator**: U-Net, ngf {gen.ngf}, depth {gen.depth}, {gen.norm} norm, {gen.upsample} upsampling, "
         f"tile context {'on' if gen.context else 'off'}, output {gen.output_space}; {params / 1e6:.2f} M parameters, "
         f"fp16 weights ({checkpoint.stat().st_size / 1e6:.1f} MB)",
-        f"- **Input space** `{gen.input_space}`: {INPUT_SPACES[gen.input_space]} (`core.normalise`; VH raised by "
-        "6 dB to VV-equivalent; relative, uncalibrated and implausible 8-bit scenes anchored at a -12 dB median).",
+        f"- **Input space** `{gen.input_space}` (`core.normalise`): {_input_space_text(gen.input_space)}",
         f"- **Data**: `../shared/data/manifest.csv` train split ({_train_sources(cfg)}); selection on val only "
         "(sen12-accioy 15, volkov 12, BigEarthNet 6 patches × VV/VH); sen12-test (84) scored once for the report.",
         f"- **Target footing** (measured on train; `training.data.TargetFooting`: (rgb - haze) × gain): {footing}. "
