@@ -37,6 +37,8 @@ class TrainConfig:
     colour_fraction: float = 0.6  # share of samples drawn from RGB (not grey) targets
     drop_sources: tuple[str, ...] = ()  # train sources left out (e.g. ones whose colours contradict SEN1-2's)
     chroma_weight: float = 1.0  # lab_ab: weight of the a/b error against L's (tanh units: L/50, a/b/110)
+    chroma_spread_weight: float = 0.0  # lab_ab: weight of the per-image a/b spread term (losses.chroma_spread_loss)
+    init_from: str = ""  # generator checkpoint to start from (fine-tuning); ignored on --resume
     seed: int = 0
     threads: int = 0  # torch threads; 0 = torch default
     precision: str = "auto"  # auto | bf16 | fp32

@@ -67,6 +67,19 @@ def lab_l1(
     return share * colour + (1 - share) * grey
 
 
+def chroma_spread_loss(raw_fake: torch.Tensor, real: torch.Tensor, has_colour: torch.Tensor) -> torch.Tensor:
+    """Per-image spread of a/b against the target's (tanh units), colour targets only.
+
+    L1 alone pulls a/b towards the conditional median (a wash); this term asks each
+    image's colours to vary as much as the truth's do, without saying where.
+    """
+    if not has_colour.any():
+        return raw_fake.new_zeros(())
+    target = lab_to_raw(to_lab(real[has_colour]))[:, 1:]
+    fake = raw_fake[has_colour].float()[:, 1:]
+    return (fake.std(dim=(2, 3)) - target.std(dim=(2, 3))).abs().mean()
+
+
 def adversarial(logits: torch.Tensor, target: float) -> torch.Tensor:
     """BCE with logits against a constant (possibly smoothed) label."""
     return F.binary_cross_entropy_with_logits(logits.float(), torch.full_like(logits.float(), target))

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from training.config import TrainConfig
-from training.losses import adversarial, lab_gradient_loss, lab_l1, supervised_l1, supervised_mse
+from training.losses import adversarial, chroma_spread_loss, lab_gradient_loss, lab_l1, supervised_l1, supervised_mse
 
 
 class Trainer:
@@ -45,6 +45,8 @@ class Trainer:
             if loss_fn is None:
                 raw = self.generator(sar, raw_output=True)
                 loss = lab_l1(raw, real, has_colour, self.config.chroma_weight)
+                if self.config.chroma_spread_weight:
+                    loss = loss + self.config.chroma_spread_weight * chroma_spread_loss(raw, real, has_colour)
             else:
                 loss = loss_fn(self.generator(sar).float(), real, has_colour)
         self.opt_g.zero_grad(set_to_none=True)

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from core.checkpoints import save_checkpoint
+from core.checkpoints import load_checkpoint, save_checkpoint
 from core.inference import bf16_is_fast
 from core.networks import build_generator
 from core.normalise import InputSpace
@@ -105,12 +105,15 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
 
     step, best_psnr, elapsed = 0, -float("inf"), 0.0
     log = JsonLog(run_dir / "train.jsonl", rank == 0)
-    if resume and (run_dir / "last.pt").exists():
+    resumed = resume and (run_dir / "last.pt").exists()
+    if resumed:
         state = torch.load(run_dir / "last.pt", map_location=device, weights_only=False)
         trainer.load_state_dict(state["trainer"])
         step, best_psnr, elapsed = state["step"], state["best_psnr"], state.get("elapsed_s", 0.0)
         torch.set_rng_state(state["rng"])
-    elif rank == 0:
+    elif config.init_from:
+        _unwrap(generator).load_state_dict(load_checkpoint(config.init_from).generator.state_dict())
+    if not resumed and rank == 0:
         log.path.unlink(missing_ok=True)
         log.write(
             {"kind": "config", **config.as_dict(), **run_facts}
