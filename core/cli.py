@@ -11,21 +11,34 @@ from core.errors import SarColorError
 
 
 def _colorize(args: argparse.Namespace) -> int:
+    """One scene to one file, or many scenes (files, folders, globs) into a folder."""
+    from core.colorize import ColorizeOptions
+
+    *sources, destination = args.paths
+    if not sources:
+        raise SarColorError("Give at least one input and an output: sarcolor colorize INPUT... OUTPUT")
+    options = ColorizeOptions(**{f.name: getattr(args, f.name) for f in fields(ColorizeOptions)})
+    single = len(sources) == 1 and Path(sources[0]).is_file() and Path(destination).suffix.lower() in (".tif", ".tiff")
+    if single and not Path(destination).is_dir():
+        return _colorize_one(Path(sources[0]), Path(destination), options, args)
+    return _colorize_many(sources, Path(destination), options, args)
+
+
+def _colorize_one(source: Path, output: Path, options, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from core.checkpoints import load_checkpoint
-    from core.colorize import ColorizeOptions, colorize
+    from core.colorize import colorize
     from core.settings import default_checkpoint
 
     model = load_checkpoint(args.model or default_checkpoint())
-    options = ColorizeOptions(**{f.name: getattr(args, f.name) for f in fields(ColorizeOptions)})
     with tqdm(total=None, unit="tile", disable=args.quiet, file=sys.stderr) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        result = colorize(args.input, args.output, model, options, progress=progress)
+        result = colorize(source, output, model, options, progress=progress)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(
@@ -33,6 +46,40 @@ def _colorize(args: argparse.Namespace) -> int:
         f"{result.seconds:.1f} s ({result.megapixels_per_second:.2f} Mpx/s) on {result.device}"
     )
     return 0
+
+
+def _colorize_many(sources: list[str], output_dir: Path, options, args: argparse.Namespace) -> int:
+    """The batch: serial, process pool or Dask; one progress bar; a summary printed and saved."""
+    from tqdm import tqdm
+
+    from core.batch import expand_inputs, plan_tasks, run_dask, run_pool, run_serial, write_summary
+    from core.checkpoints import load_checkpoint
+    from core.colorize import check_options
+    from core.settings import default_checkpoint
+
+    checkpoint = Path(args.model or default_checkpoint()).resolve()
+    check_options(options, load_checkpoint(checkpoint))  # bad settings or model fail once, not once per scene
+    tasks = plan_tasks(expand_inputs(sources), output_dir.resolve())
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if args.scheduler:
+        outcomes = run_dask(tasks, checkpoint, options, args.overwrite, args.scheduler)
+    elif args.workers == 1 or len(tasks) == 1:
+        outcomes = run_serial(tasks, checkpoint, options, args.overwrite)
+    else:
+        outcomes = run_pool(tasks, checkpoint, options, args.overwrite, args.workers)
+    done = []
+    with tqdm(total=len(tasks), unit="scene", disable=args.quiet, file=sys.stderr) as bar:
+        for outcome in outcomes:
+            done.append(outcome)
+            bar.set_postfix_str(f"{outcome.source.name}: {outcome.status}")
+            bar.update()
+    summary = write_summary(done, output_dir)
+    for outcome in sorted(done, key=lambda o: str(o.source)):
+        detail = outcome.message if outcome.status != "done" else f"{outcome.seconds:.1f} s"
+        print(f"{outcome.status:8s} {outcome.source}  {detail}")
+    failed = sum(o.status == "failed" for o in done)
+    print(f"{len(done) - failed} of {len(done)} scenes colorized or already there; summary: {summary}")
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,9 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = ColorizeOptions()
     parser = argparse.ArgumentParser(prog="sarcolor", description="Colorize Sentinel-1 SAR scenes.")
     sub = parser.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("colorize", help="SAR GeoTIFF/PNG/JPEG in, colour Cloud-Optimized GeoTIFF out")
-    c.add_argument("input", type=Path)
-    c.add_argument("output", type=Path)
+    c = sub.add_parser(
+        "colorize",
+        help="SAR GeoTIFF/PNG/JPEG in, colour Cloud-Optimized GeoTIFF out",
+        description="INPUT OUTPUT.tif colorizes one scene. Several inputs, a folder or a glob (quoted) and an output "
+        "folder colorize each scene into OUTPUT/<name>_colorized.tif, skipping outputs that already exist.",
+    )
+    c.add_argument("paths", nargs="+", metavar="PATH", help="the inputs (files, folders, globs), then the output")
     c.add_argument("--model", type=Path, help="checkpoint file (default: models/default.pt)")
     c.add_argument("--band", default=defaults.band, help="VV, VH or a 1-based band number (default VV)")
     c.add_argument(
@@ -61,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device", default=defaults.device, choices=["auto", "cpu", "cuda"])
     c.add_argument("--precision", default=defaults.precision, choices=["auto", "bf16", "fp32"])
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--workers", type=int, default=0, help="processes for many scenes (default: cores and memory allow)")
+    c.add_argument("--scheduler", help="address of a Dask distributed scheduler (host:port) to run many scenes on")
+    c.add_argument("--overwrite", action="store_true", help="redo scenes whose output already exists")
     c.set_defaults(func=_colorize)
     return parser
 

@@ -1,13 +1,15 @@
 """The one pipeline: SAR raster in, georeferenced colour COG out, streamed strip by strip.
 
 open_scene -> for each tile row: read strip, cut tiles, predict in batches, blend,
-write finished rows -> COG -> rename. Memory is bounded by one strip (tile x width).
+write finished rows -> COG -> rename. Reading, prediction and writing overlap in three
+threads. Memory is bounded by a few strips (tile x width).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -18,7 +20,7 @@ import torch
 from rasterio.windows import Window
 
 from core.checkpoints import LoadedModel
-from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, cog_writer
+from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
 from core.errors import InvalidSettingsError, JobCancelled
 from core.inference import Predictor
 from core.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
@@ -95,6 +97,50 @@ def _predict_row(predictor: Predictor, strip: np.ndarray, grid: TileGrid, batch:
     return [p.numpy() for start in range(0, len(tiles), batch) for p in predictor.predict(tiles[start : start + batch])]
 
 
+def _stream_rows(
+    scene: SarScene,
+    space: InputSpace,
+    grid: TileGrid,
+    predictor: Predictor,
+    batch: int,
+    writer: RgbaWriter,
+    progress: ProgressCallback | None,
+    cancelled: CancelCheck | None,
+) -> None:
+    """Read, predict, blend and write tile row by tile row, the three stages overlapped.
+
+    While the model predicts row r (torch threads), a reader thread prepares row r + 1 and a
+    writer thread blends and writes row r - 1 (GDAL, numpy and torch release the GIL). At most
+    one strip waits at each side, so memory stays bounded by a few strips.
+    """
+    padded_width = grid.columns[-1] + grid.tile
+    blender = StripBlender(grid)
+
+    def read(row_index: int) -> tuple[np.ndarray, np.ndarray]:
+        return _read_strip(scene, space, grid, grid.rows[row_index], padded_width)
+
+    def write(row_index: int, predictions: list[np.ndarray], valid: np.ndarray) -> None:
+        for col_index, prediction in enumerate(predictions):
+            blender.add(prediction, row_index, col_index)
+        _write_rows(writer, *blender.finish_row(row_index), valid, scene.georef)
+
+    with ThreadPoolExecutor(1, "sarcolor-read") as reader, ThreadPoolExecutor(1, "sarcolor-write") as writing:
+        next_strip, written = reader.submit(read, 0), None
+        for row_index in range(len(grid.rows)):
+            if cancelled and cancelled():
+                raise JobCancelled("The job was cancelled; no output was written.")
+            strip, valid = next_strip.result()
+            if row_index + 1 < len(grid.rows):
+                next_strip = reader.submit(read, row_index + 1)
+            predictions = _predict_row(predictor, strip, grid, batch)
+            if written is not None:
+                written.result()  # a write error surfaces here, before more work is queued
+            written = writing.submit(write, row_index, predictions, valid)
+            if progress:
+                progress((row_index + 1) * len(grid.columns), grid.tile_count)
+        written.result()
+
+
 def provenance_tags(model: LoadedModel, scene: SarScene) -> dict[str, str]:
     """GeoTIFF metadata saying what made the image, that it is synthetic, and the model's flat-colour baseline."""
     tags = {
@@ -119,11 +165,11 @@ def _level_warning(scene: SarScene, space: InputSpace) -> list[str]:
     ]
 
 
-def _validate(options: ColorizeOptions, predictor: Predictor) -> None:
-    if options.tile % predictor.multiple:
-        raise InvalidSettingsError(
-            f"Tile size must be a multiple of {predictor.multiple} for this model (got {options.tile})."
-        )
+def check_options(options: ColorizeOptions, model: LoadedModel) -> None:
+    """Raise `InvalidSettingsError` for settings this model cannot run with, before any work."""
+    multiple = model.config.multiple
+    if options.tile % multiple:
+        raise InvalidSettingsError(f"Tile size must be a multiple of {multiple} for this model (got {options.tile}).")
     if options.batch < 1:
         raise InvalidSettingsError("Batch size must be at least 1.")
 
@@ -155,29 +201,17 @@ def _colorize(
 ) -> ColorizeResult:
     """`colorize` inside its GDAL environment."""
     started = time.perf_counter()
+    check_options(options, model)
     predictor = Predictor(model, options.device, options.precision)
-    _validate(options, predictor)
     scene = open_scene(
         source, band=options.band, encoding=options.encoding, limits=limits, polarisation=options.polarisation
     )
     try:
         frame = 2 * EDGE_MARGIN
         grid = TileGrid(scene.georef.width + frame, scene.georef.height + frame, options.tile, options.overlap)
-        padded_width = grid.columns[-1] + grid.tile
         space = InputSpace(model.config.input_space)
-        done = 0
         with cog_writer(output, scene.georef, provenance_tags(model, scene)) as writer:
-            blender = StripBlender(grid)
-            for row_index, y0 in enumerate(grid.rows):
-                if cancelled and cancelled():
-                    raise JobCancelled("The job was cancelled; no output was written.")
-                strip, valid = _read_strip(scene, space, grid, y0, padded_width)
-                for col_index, prediction in enumerate(_predict_row(predictor, strip, grid, options.batch)):
-                    blender.add(prediction, row_index, col_index)
-                _write_rows(writer, *blender.finish_row(row_index), valid, scene.georef)
-                done += len(grid.columns)
-                if progress:
-                    progress(done, grid.tile_count)
+            _stream_rows(scene, space, grid, predictor, options.batch, writer, progress, cancelled)
         return ColorizeResult(
             output=Path(output),
             georef=scene.georef,

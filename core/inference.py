@@ -56,10 +56,6 @@ class Predictor:
         self.generator = prepare_generator(model, self.device)
 
     @property
-    def multiple(self) -> int:
-        return self.model.config.multiple
-
-    @property
     def description(self) -> str:
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "CPU"
         return f"{name} ({'bf16' if self.use_bf16 else 'fp32'})"
