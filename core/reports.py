@@ -1,18 +1,12 @@
-"""Where training and evaluation outputs live, and readers that tolerate missing or partial files.
+"""Readers of training and evaluation outputs that tolerate missing or partial files.
 
-File conventions (shared with `training/`), for a checkpoint `models/NAME.pt`:
-- `models/NAME.train.jsonl` — training log, one JSON object per line. Keys: `kind`
-  ('step' or 'epoch'), `epoch`, `step`, `time_s`, loss components (`g_adv`, `g_l1`, `g_grad`,
-  `g_mse`, ... for the generator, `d_real`, `d_fake` for the discriminator), `lr_g`, `lr_d`,
-  `images_per_s`; epoch lines add `val_psnr`, `val_ssim` and per-validation-set keys
-  (`val_psnr_<set>`, `val_ssim_<set>`). Other kinds (e.g. 'config') are ignored by the charts.
-- `models/NAME.md` — the model card (Markdown).
-- `models/eval/summary.json` — `{"models": {model or baseline: {split/source key: {n, psnr_mean,
-  psnr_ci95, psnr_median, psnr_gain_vs_flat, psnr_gain_vs_flat_ci95, ssim_mean, delta_e_mean,
-  chroma_ratio, by_group}}}, ...notes}` (written by `training.evaluate`).
-- `models/eval/per_image.csv` — columns model, split, source, group, pair_id, psnr, ssim, delta_e,
-  chroma_pred, chroma_true.
-- `models/eval/*.png` — sample grids (SAR | prediction | truth): `<model>_val.png`, `<model>_test.png`.
+File names and the log format live in `core.run_artefacts`. The evaluation files, written by
+`training.evaluate`:
+- `summary.json` — `{"models": {model or baseline: {split/source key: {n, psnr_mean, psnr_ci95,
+  psnr_median, psnr_gain_vs_flat, psnr_gain_vs_flat_ci95, ssim_mean, delta_e_mean, chroma_ratio,
+  by_group}}}, ...notes}`.
+- `per_image.csv` — columns model, split, source, group, pair_id, psnr, ssim, delta_e, chroma_pred,
+  chroma_true.
 """
 
 from __future__ import annotations
@@ -22,73 +16,25 @@ import json
 import math
 from pathlib import Path
 
-EVAL_DIR_NAME = "eval"
+from core.run_artefacts import EvalFolder, RunFolder
+
 PER_IMAGE_NUMERIC = ("psnr", "ssim", "delta_e", "chroma_pred", "chroma_true")
 BASELINE_PREFIX = "baseline_"
 
 
-def training_log_path(models_dir: Path, name: str) -> Path:
-    return Path(models_dir) / f"{name}.train.jsonl"
-
-
-def model_card_path(models_dir: Path, name: str) -> Path:
-    return Path(models_dir) / f"{name}.md"
-
-
-def eval_dir(models_dir: Path) -> Path:
-    return Path(models_dir) / EVAL_DIR_NAME
-
-
-def model_names(models_dir: Path) -> list[str]:
-    """Names with a checkpoint or a training log (a run in progress has only a log), default first."""
-    folder = Path(models_dir)
-    if not folder.is_dir():
-        return []
-    names = {p.stem for p in folder.glob("*.pt")} | {
-        p.name.removesuffix(".train.jsonl") for p in folder.glob("*.train.jsonl")
-    }
-    return sorted(names, key=lambda n: (n != "default", n))
-
-
 def run_logs(runs_dir: Path) -> dict[str, Path]:
-    """Training logs of runs under `runs_dir` (`<run>/train.jsonl`), newest first."""
-    logs = sorted(Path(runs_dir).glob("*/train.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True)
+    """Training logs of the runs under `runs_dir`, newest first."""
+    logs = [RunFolder(folder).train_log for folder in Path(runs_dir).glob("*")]
+    logs = sorted((log for log in logs if log.is_file()), key=lambda p: p.stat().st_mtime, reverse=True)
     return {log.parent.name: log for log in logs}
 
 
-def read_training_log(path: Path) -> list[dict]:
-    """Records of a JSON-lines log; unreadable lines (e.g. one being written) are skipped."""
-    records = []
-    if not Path(path).is_file():
-        return records
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-    return records
-
-
-def read_summary(models_dir: Path) -> dict | None:
-    """`eval/summary.json`, or None if missing or unreadable."""
-    path = eval_dir(models_dir) / "summary.json"
+def read_summary(folder: EvalFolder) -> dict | None:
+    """The evaluation summary, or None if missing or unreadable."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(folder.summary.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
-
-
-def summary_rows(summary: dict, path: tuple[str, ...] = ()) -> list[dict]:
-    """Flatten nested summary objects: each dict of numbers becomes one row keyed by its path."""
-    values = {k: v for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    rows = [{"path": " / ".join(path), **values}] if values and path else []
-    for key, value in summary.items():
-        if isinstance(value, dict):
-            rows += summary_rows(value, (*path, str(key)))
-    return rows
 
 
 def scoreboard(summary: dict) -> list[dict]:
@@ -120,12 +66,11 @@ def scoreboard(summary: dict) -> list[dict]:
     return rows
 
 
-def read_per_image(models_dir: Path) -> list[dict]:
-    """Rows of `eval/per_image.csv` with the metric columns as floats (NaN if blank or absent)."""
-    path = eval_dir(models_dir) / "per_image.csv"
-    if not path.is_file():
+def read_per_image(folder: EvalFolder) -> list[dict]:
+    """Rows of the per-image table with the metric columns as floats (NaN if blank or absent)."""
+    if not folder.per_image.is_file():
         return []
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(folder.per_image, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     for row in rows:
         for key in PER_IMAGE_NUMERIC:
@@ -134,9 +79,3 @@ def read_per_image(models_dir: Path) -> list[dict]:
             except ValueError:
                 row[key] = math.nan
     return rows
-
-
-def sample_grids(models_dir: Path) -> list[Path]:
-    """PNG sample grids under `eval/`."""
-    folder = eval_dir(models_dir)
-    return sorted(folder.rglob("*.png")) if folder.is_dir() else []

@@ -24,6 +24,7 @@ from core.normalise import (
     level_offset_db,
     to_db,
 )
+from core.run_artefacts import EvalFolder
 from core.samples import Sample
 from training.data import (
     PairDataset,
@@ -141,7 +142,8 @@ def test_evaluate_scores_models_and_all_baselines(shared_data: Path, tmp_path: P
     data = small_manifest(shared_data, tmp_path / "data", picks)
     model = untrained_model(GeneratorConfig(ngf=4, depth=5, input_space="fixed+stretch", output_space="lab"))
     checkpoint = save_checkpoint(tmp_path / "tiny.pt", model.generator)
-    summary = evaluate([checkpoint], ("val",), data, tmp_path / "eval")
+    folder = EvalFolder(tmp_path / "eval")
+    summary = evaluate([checkpoint], ("val",), data, folder.path)
     assert set(summary["models"]) == {"tiny", SAR_GREY, FLAT, ORACLE}
     for name in summary["models"]:
         assert set(summary["models"][name]) == {"val/sen12-accioy", "val/bigearthnet"}
@@ -149,15 +151,15 @@ def test_evaluate_scores_models_and_all_baselines(shared_data: Path, tmp_path: P
     assert ben["n"] == 12  # six real patches, VV and VH
     assert ben["psnr_ci95"][0] <= ben["psnr_mean"] <= ben["psnr_ci95"][1]
     assert summary["models"][FLAT]["val/sen12-accioy"]["chroma_ratio"] == pytest.approx(0.0, abs=1e-6)
-    with open(tmp_path / "eval" / "per_image.csv", newline="") as handle:
+    with open(folder.per_image, newline="") as handle:
         rows = list(csv.DictReader(handle))
     by_image: dict[str, dict[str, float]] = {}
     for row in rows:
         by_image.setdefault(row["pair_id"], {})[row["model"]] = float(row["psnr"])
     for scores in by_image.values():  # no single colour beats the image's own mean
         assert scores[ORACLE] >= scores[FLAT] - 1e-3
-    assert (tmp_path / "eval" / "tiny_val.png").is_file()
-    assert json.loads((tmp_path / "eval" / "summary.json").read_text())["lpips"].startswith("unavailable")
+    assert folder.grid("tiny", "val").is_file()
+    assert json.loads(folder.summary.read_text())["lpips"].startswith("unavailable")
 
 
 def test_optical_reader_handles_rgb_geotiffs(samples: list[Sample]) -> None:

@@ -7,7 +7,6 @@ the COG and checks its georeference. Screenshots of every page go to test-artifa
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -24,6 +23,7 @@ import rasterio
 
 from core.checkpoints import save_checkpoint, untrained_model
 from core.networks import GeneratorConfig
+from core.run_artefacts import JsonLinesLog, ModelsFolder, epoch_record, step_record
 from core.samples import default_sample
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,17 +51,15 @@ def _free_port() -> int:
 def _write_training_log(path: Path) -> None:
     """A small synthetic log (UI test data only) so the Training page has curves to draw."""
     rng = np.random.default_rng(0)
-    with open(path, "w") as f:
-        for step in range(1, 201):
-            decay = np.exp(-step / 80)
-            record = {"kind": "step", "epoch": step // 50, "step": step, "time_s": step * 1.1,
-                      "g_adv": 0.7 + 0.1 * rng.random(), "g_l1": 0.1 + 0.3 * decay + 0.02 * rng.random(),
-                      "d_real": 0.5 + 0.1 * rng.random(), "d_fake": 0.5 + 0.1 * rng.random(),
-                      "lr_g": 2e-4, "lr_d": 2e-4, "images_per_s": 4 + rng.random()}
-            f.write(json.dumps(record) + "\n")
-            if step % 50 == 0:
-                f.write(json.dumps({"kind": "epoch", "epoch": step // 50, "step": step, "time_s": step * 1.1,
-                                    "val_psnr": 10 + step / 40, "val_ssim": 0.1 + step / 1000}) + "\n")
+    log = JsonLinesLog(path)
+    for step in range(1, 201):
+        decay = np.exp(-step / 80)
+        losses = {"g_adv": 0.7 + 0.1 * rng.random(), "g_l1": 0.1 + 0.3 * decay + 0.02 * rng.random(),
+                  "d_real": 0.5 + 0.1 * rng.random(), "d_fake": 0.5 + 0.1 * rng.random()}
+        log.write(step_record(step, step // 50, step * 1.1, losses, 2e-4, 2e-4, 4 + rng.random()))
+        if step % 50 == 0:
+            log.write(epoch_record(step // 50, step, step * 1.1, {"val": {"psnr": 10 + step / 40,
+                                                                        "ssim": 0.1 + step / 1000}}))
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +73,7 @@ def server(tmp_path_factory):
     save_checkpoint(models / "default.pt", untrained_model(GeneratorConfig(ngf=8)).generator)
     save_checkpoint(models / "wide.pt", untrained_model(GeneratorConfig(ngf=64)).generator)  # slow: cancel test
     (models / "default.md").write_text("# default\n\nUntrained test generator (browser test).\n")
-    _write_training_log(models / "default.train.jsonl")
+    _write_training_log(ModelsFolder(models).training_log("default"))
     port = _free_port()
     env = {**os.environ, "SARCOLOR_MODELS_DIR": str(models), "SARCOLOR_VAR_DIR": str(tmp / "var")}
     cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",

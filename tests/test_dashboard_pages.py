@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 from core.checkpoints import save_checkpoint, untrained_model
 from core.jobs import JobStore
 from core.networks import GeneratorConfig
+from core.run_artefacts import JsonLinesLog, ModelsFolder, RunFolder, config_record, epoch_record, step_record
 from core.samples import build_samples, default_sample
 from dashboard.assets import VENDOR_DIR
 from training.evaluate import FLAT, ORACLE, summarise
@@ -168,26 +169,29 @@ def test_history_delete_removes_job_and_files(env):
 
 
 def _write_training_log(path: Path) -> None:
-    lines = [{"kind": "config", "steps": 29, "batch": 4}]
-    lines += [{"kind": "step", "epoch": s / 10, "step": s, "time_s": s * 1.0, "g_adv": 0.7, "g_l1": 1 / s,
-              "d_real": 0.5, "d_fake": 0.4, "lr_g": 2e-4, "lr_d": None, "images_per_s": 5.0} for s in range(1, 30)]
-    lines.append({"kind": "epoch", "epoch": 2, "step": 29, "time_s": 29.0, "val_psnr": 12.5, "val_ssim": 0.21,
-                  "val_psnr_sen12": 12.0, "val_ssim_sen12": 0.2})
-    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n{truncated line")
+    """A small log written as the training loop writes it, ending in a line still being written."""
+    log = JsonLinesLog(path)
+    log.write(config_record({"steps": 29, "batch": 4}, {}, world_size=1, bf16=False))
+    for s in range(1, 30):
+        losses = {"g_adv": 0.7, "g_l1": 1 / s, "d_real": 0.5, "d_fake": 0.4}
+        log.write(step_record(s, s / 10, s * 1.0, losses, lr_g=2e-4, lr_d=None, images_per_s=5.0))
+    log.write(epoch_record(2, 29, 29.0, {"sen12": {"psnr": 12.0, "ssim": 0.2}, "volkov": {"psnr": 13.0, "ssim": 0.22}}))
+    with open(path, "a") as handle:
+        handle.write("{truncated line")
 
 
 def test_training_page(env):
     at = _app()
     at.switch_page("pages/training.py").run()
     assert any("No training log yet" in i.value for i in at.info)
-    _write_training_log(env["models"] / "default.train.jsonl")
+    _write_training_log(ModelsFolder(env["models"]).training_log("default"))
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert {m.label: m.value for m in at.metric}["Best val PSNR"] == "12.50 dB"
     charts = at.get("vega_lite_chart")
     assert len(charts) >= 5
     assert any('"tickMinStep":1' in c.proto.spec.replace(" ", "") for c in charts)  # whole-number epochs
-    run_log = env["runs"] / "lab_trial" / "train.jsonl"
+    run_log = RunFolder(env["runs"] / "lab_trial").train_log
     run_log.parent.mkdir(parents=True)
     _write_training_log(run_log)  # a run still writing its log
     at.run()
@@ -202,8 +206,8 @@ def test_evaluation_page(env):
     at = _app()
     at.switch_page("pages/evaluation.py").run()
     assert any("No evaluation results yet" in i.value for i in at.info)
-    folder = env["models"] / "eval"
-    folder.mkdir()
+    folder = ModelsFolder(env["models"]).eval
+    folder.path.mkdir()
     rows = []  # the shapes training.evaluate writes, made by its own summarise()
     for model, offset in (("default", 1.5), (FLAT, 0.0), (ORACLE, 2.0)):
         for i in range(20):
@@ -213,8 +217,8 @@ def test_evaluation_page(env):
                  "chroma_pred": 0.02 * offset, "chroma_true": 0.05}
             )
     summary = {"models": summarise(rows), "lpips": "unavailable: no backbone weights on disk"}
-    (folder / "summary.json").write_text(json.dumps(summary))
-    with open(folder / "per_image.csv", "w", newline="") as f:
+    folder.summary.write_text(json.dumps(summary))
+    with open(folder.per_image, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -19,12 +18,15 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from core.checkpoints import load_checkpoint
 from core.metrics import psnr, ssim
 from core.networks import GeneratorConfig
-from training.config import VARIANTS, TrainConfig, load_config
+from core.reports import read_summary
+from core.run_artefacts import ModelsFolder, RecordKind, RunFolder, read_records, records_of, val_metric
+from training.config import TrainConfig, load_config
 from training.data import PairDataset, read_manifest
 from training.discriminator import PatchDiscriminator, receptive_field
 from training.losses import supervised_l1, to_lab
 from training.steps import Trainer
 from training.train import train
+from training.variants import VARIANTS
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL_GENERATOR = {"ngf": 8, "depth": 6}  # 64 px crops keep these tests fast
@@ -79,17 +81,16 @@ def test_each_variant_learns_on_real_pairs(variant: str, shared_data: Path) -> N
     sar = torch.stack([dataset[i][0] for i in range(4)])
     real = torch.stack([dataset[i][1] for i in range(4)])
     has_colour = torch.tensor([True, True, False, True])
-    output_space = "lab" if variant == "lab_ab" else "rgb"
+    output_space = VARIANTS[variant].output_space
     config = TrainConfig(
         variant=variant, generator={**SMALL_GENERATOR, "output_space": output_space}, ndf=16, lr_g=1e-3
     )
     from core.networks import build_generator
 
     generator = build_generator(config.generator)
-    discriminator = PatchDiscriminator(ndf=16) if config.uses_discriminator else None
+    discriminator = PatchDiscriminator(ndf=16) if config.variant_spec.adversarial else None
     trainer = Trainer(config, generator, discriminator, torch.device("cpu"), use_bf16=False)
-    key = {"unet_mse": "g_mse", "lab_ab": "g_lab_l1"}.get(variant, "g_l1")
-    history = [trainer.step(sar, real, has_colour)[key] for _ in range(12)]
+    history = [trainer.step(sar, real, has_colour)[config.variant_spec.log_key] for _ in range(12)]
     assert np.mean(history[-3:]) < 0.8 * np.mean(history[:3]), history
 
 
@@ -118,11 +119,11 @@ def test_configs_load() -> None:
     assert load_config(ROOT / "training/configs/cgan_lab_grad.toml").real_label == 0.9
 
 
-def _tiny_config(data: Path, out: Path, variant: str = "pix2pix") -> TrainConfig:
+def _tiny_config(data: Path, out: Path, variant: str = "pix2pix", **generator) -> TrainConfig:
     return TrainConfig(
         name=f"tiny_{variant}",
         variant=variant,
-        generator=GeneratorConfig(**SMALL_GENERATOR),
+        generator=GeneratorConfig(**SMALL_GENERATOR, output_space=VARIANTS[variant].output_space, **generator),
         ndf=16,
         data_root=data,
         crop=64,
@@ -140,22 +141,17 @@ def test_training_run_writes_log_samples_and_loadable_checkpoint(shared_data: Pa
     best = train(config)
     model = load_checkpoint(best)
     assert model.metadata["variant"] == "pix2pix" and model.config.depth == 6
-    lines = [json.loads(line) for line in (config.run_dir / "train.jsonl").read_text().splitlines()]
-    kinds = [line["kind"] for line in lines]
-    assert kinds.count("step") == 4 and kinds.count("epoch") == 2
-    step = next(line for line in lines if line["kind"] == "step")
-    assert {"g_adv", "g_l1", "d_real", "d_fake", "lr_g", "images_per_s"} <= set(step)
-    assert "val_psnr" in next(line for line in lines if line["kind"] == "epoch")
-    assert len(list((config.run_dir / "samples").glob("epoch_*.png"))) == 2
+    run = RunFolder(config.run_dir)
+    records = read_records(run.train_log)
+    steps, epochs = records_of(records, RecordKind.STEP), records_of(records, RecordKind.EPOCH)
+    assert len(steps) == 4 and len(epochs) == 2
+    assert {"g_adv", "g_l1", "d_real", "d_fake", "lr_g", "images_per_s"} <= set(steps[0])
+    assert val_metric("psnr") in epochs[0] and val_metric("psnr", "sen12-accioy") in epochs[0]
+    assert run.sample_grid(1).is_file() and run.sample_grid(2).is_file()
     # Resume continues from the saved step instead of starting over.
     config.steps = 6
     train(config, resume=True)
-    steps = [
-        json.loads(line)["step"]
-        for line in (config.run_dir / "train.jsonl").read_text().splitlines()
-        if json.loads(line)["kind"] == "step"
-    ]
-    assert steps[-2:] == [5, 6]
+    assert [r["step"] for r in records_of(read_records(run.train_log), RecordKind.STEP)][-2:] == [5, 6]
 
 
 @pytest.mark.slow
@@ -190,9 +186,9 @@ def test_ddp_two_processes_on_cpu(shared_data: Path, tmp_path: Path) -> None:
     ]
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = [json.loads(line) for line in (tmp_path / "runs" / "ddp" / "train.jsonl").read_text().splitlines()]
-    assert lines[0]["world_size"] == 2
-    assert load_checkpoint(tmp_path / "runs" / "ddp" / "best.pt").metadata["step"] == 2
+    run = RunFolder(tmp_path / "runs" / "ddp")
+    assert records_of(read_records(run.train_log), RecordKind.CONFIG)[0]["world_size"] == 2
+    assert load_checkpoint(run.best_checkpoint).metadata["step"] == 2
 
 
 @pytest.mark.parametrize(
@@ -211,24 +207,27 @@ def test_generator_options_build_and_keep_shapes(config: dict) -> None:
     assert out.shape == (2, 3, 64, 64) and float(out.abs().max()) <= 1.0
 
 
-def test_publish_evaluate_publish_gives_a_card_with_measured_numbers(shared_data: Path, tmp_path: Path) -> None:
-    from training.evaluate import evaluate
+def test_publish_goes_from_a_run_to_a_card_with_measured_numbers(shared_data: Path, tmp_path: Path) -> None:
     from training.publish import publish, set_default, write_card
 
     data = _mini_manifest(shared_data, tmp_path / "data")
-    config = _tiny_config(data, tmp_path / "runs", variant="lab_ab")
-    config.generator = GeneratorConfig(**SMALL_GENERATOR, output_space="lab", input_space="fixed")
+    config = _tiny_config(data, tmp_path / "runs", variant="lab_ab", input_space="fixed")
     train(config)
-    models = tmp_path / "models"
-    checkpoint = publish(config.run_dir, "tiny", models)
-    assert "(not evaluated yet)" in (models / "tiny.md").read_text()
-    evaluate([checkpoint], ("val",), data, models / "eval")
-    card = write_card("tiny", models).read_text()
-    assert "| val/sen12-accioy | tiny |" in card and "| val/bigearthnet | baseline_flat_colour |" in card
-    assert "Input space** `fixed`" in card and "haze" in card
-    assert (models / "tiny.samples.png").resolve() == (models / "eval" / "tiny_val.png").resolve()
-    default = set_default("tiny", models)
-    assert load_checkpoint(default).config.input_space == "fixed"
+    models = ModelsFolder(tmp_path / "models")
+    models.eval.path.mkdir(parents=True)
+    earlier = "model,split,source,group,pair_id,psnr,ssim,delta_e,chroma_pred,chroma_true\n"
+    models.eval.per_image.write_text(earlier + "older,test,sen12-test,g,t/1,12.5,0.2,20.0,0.01,0.05\n")
+    [checkpoint] = publish([config.run_dir], models.path, data)
+    assert checkpoint == models.checkpoint("tiny_lab_ab") and models.training_log("tiny_lab_ab").is_file()
+    card = models.card("tiny_lab_ab").read_text()
+    assert "| val/sen12-accioy | tiny_lab_ab |" in card and "| val/bigearthnet | baseline_flat_colour |" in card
+    assert "Input space** `fixed`" in card and "haze" in card and "no discriminator" in card
+    assert models.samples("tiny_lab_ab").resolve() == models.eval.grid("tiny_lab_ab", "val").resolve()
+    summary = read_summary(models.eval)
+    assert summary["models"]["older"]["test/sen12-test"]["psnr_mean"] == 12.5  # earlier scores kept
+    assert summary["splits"] == ["val", "test"]
+    assert write_card("tiny_lab_ab", models.path).read_text() == card
+    assert load_checkpoint(set_default("tiny_lab_ab", models.path)).config.input_space == "fixed"
 
 
 def test_set_overrides_any_config_field() -> None:
@@ -238,3 +237,15 @@ def test_set_overrides_any_config_field() -> None:
     assert config.learning_rates(0.5)[0] == pytest.approx(config.lr_g / 2)
     with pytest.raises(ValueError, match="KEY=VALUE"):
         load_config(ROOT / "training/configs/lab_context.toml", ["batch"])
+
+
+def test_variant_table_drives_config_validation() -> None:
+    for name, variant in VARIANTS.items():
+        config = TrainConfig(variant=name, generator={"output_space": variant.output_space})
+        assert config.variant_spec is variant
+    with pytest.raises(ValueError, match="choose one of pix2pix, cgan_lab_grad, unet_mse, lab_ab"):
+        TrainConfig(variant="cyclegan")
+    with pytest.raises(ValueError, match="output_space 'lab'"):
+        TrainConfig(variant="lab_ab")  # an RGB generator cannot be trained with the LAB loss
+    assert [v.log_key for v in VARIANTS.values()] == ["g_l1", "g_l1", "g_mse", "g_lab_l1"]
+    assert [v.name for v in VARIANTS.values() if v.adversarial] == ["pix2pix", "cgan_lab_grad"]

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from core.networks import GeneratorConfig
 from core.settings import runs_dir, shared_data_dir
-
-VARIANTS = ("pix2pix", "cgan_lab_grad", "unet_mse", "lab_ab")
+from training.variants import Variant, get_variant
 
 
 @dataclass
@@ -18,7 +17,7 @@ class TrainConfig:
     """Everything one training run needs; the variant selects the losses."""
 
     name: str = "pix2pix"
-    variant: str = "pix2pix"  # pix2pix | cgan_lab_grad | unet_mse | lab_ab
+    variant: str = "pix2pix"  # a name in training.variants.VARIANTS
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     ndf: int = 32  # PatchGAN width (64 in pix2pix; 32 keeps the 70 px field at 1/4 the cost)
     data_root: Path = field(default_factory=shared_data_dir)
@@ -46,12 +45,15 @@ class TrainConfig:
     output_dir: Path = field(default_factory=runs_dir)
 
     def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"unknown variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; choose constant or cosine")
         if isinstance(self.generator, dict):
             self.generator = GeneratorConfig(**self.generator)
+        if self.generator.output_space != self.variant_spec.output_space:
+            raise ValueError(
+                f"variant {self.variant!r} trains a generator with output_space {self.variant_spec.output_space!r}, "
+                f"not {self.generator.output_space!r}"
+            )
         self.data_root, self.output_dir = Path(self.data_root), Path(self.output_dir)
         self.betas, self.drop_sources = tuple(self.betas), tuple(self.drop_sources)
 
@@ -63,8 +65,9 @@ class TrainConfig:
         return self.lr_g * factor, self.lr_d * factor
 
     @property
-    def uses_discriminator(self) -> bool:
-        return self.variant in ("pix2pix", "cgan_lab_grad")
+    def variant_spec(self) -> Variant:
+        """The variant's description (adversarial or not, loss, log key, output space)."""
+        return get_variant(self.variant)
 
     @property
     def run_dir(self) -> Path:

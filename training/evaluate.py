@@ -35,7 +35,8 @@ from core.checkpoints import load_checkpoint
 from core.colorize import ColorizeOptions, colorize
 from core.metrics import bootstrap_interval, chroma_spread, mean_colour_delta_e, psnr, ssim
 from core.normalise import InputSpace
-from core.reports import eval_dir
+from core.reports import read_per_image
+from core.run_artefacts import EvalFolder, ModelsFolder
 from core.scene import POLARISATIONS
 from core.settings import models_dir, shared_data_dir
 from training.data import (
@@ -50,6 +51,7 @@ from training.data import (
     read_manifest,
 )
 
+SPLITS = ("train", "val", "test")
 LPIPS_STATUS = "unavailable: LPIPS needs ImageNet backbone weights on disk; none were given"
 FLAT = "baseline_flat_colour"
 ORACLE = "baseline_oracle_flat"
@@ -191,39 +193,65 @@ def evaluate(
     data_root: Path,
     out_dir: Path,
     extra: dict[str, Predict] | None = None,
+    keep_earlier: bool = False,
 ) -> dict:
-    """Score checkpoints, `extra` predictors and baselines; write per_image.csv, summary.json, grids."""
+    """Score checkpoints, `extra` predictors and baselines; write per_image.csv, summary.json, grids.
+
+    With `keep_earlier` the rows already in `out_dir` of the models and splits not scored now are kept and
+    summarised with the new ones (publishing one model leaves the others' scores in place).
+    """
     all_records = read_manifest(data_root)
     samples = footing_samples(all_records)
     footing = measure_footing(samples)
     records = [r for r in all_records if r.split in splits and r.has_colour]
     if "val" in splits:
         records += bigearthnet_records()
-    targets = {r.pair_id: load_target(r, footing) for r in records}  # read once, scored for every model
     predictors: dict[str, Predict] = {
         SAR_GREY: sar_grey_predictor,
         FLAT: flat_predictor(mean_training_colour(samples, footing)),
         ORACLE: oracle_flat_predictor,
         **(extra or {}),
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows: list[dict] = []
-    by_id = {r.pair_id: r for r in records}
+    folder = EvalFolder(out_dir)
+    folder.path.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         predictors |= {c.stem: model_predictor(c, Path(tmp)) for c in checkpoints}
-        for name, predict in predictors.items():
-            predictions = {}
-            for record in records:
-                metrics, predictions[record.pair_id] = score(predict, record, targets[record.pair_id])
-                rows.append(
-                    {"model": name, "split": record.split, "source": record.source, "group": record.group}
-                    | {"pair_id": record.pair_id, **metrics}
-                )
-            for split in splits:
-                picks = grid_picks(rows, name, split)
-                save_grid(rows, picks, predictions, by_id, targets, out_dir / f"{name}_{split}.png")
-            print(f"{name}: {len([r for r in rows if r['model'] == name])} images scored", flush=True)
-    with open(out_dir / "per_image.csv", "w", newline="") as handle:
+        rows = score_all(predictors, records, footing, splits, folder)
+    if keep_earlier:
+        scored = {(r["model"], r["split"]) for r in rows}
+        rows = [r for r in read_per_image(folder) if (r["model"], r["split"]) not in scored] + rows
+    return write_results(rows, footing, folder)
+
+
+def score_all(
+    predictors: dict[str, Predict],
+    records: list[PairRecord],
+    footing: dict,
+    splits: tuple[str, ...],
+    folder: EvalFolder,
+) -> list[dict]:
+    """Per-image rows of every predictor on every record; each predictor's sample grid per split."""
+    targets = {r.pair_id: load_target(r, footing) for r in records}  # read once, scored for every model
+    by_id = {r.pair_id: r for r in records}
+    rows: list[dict] = []
+    for name, predict in predictors.items():
+        predictions = {}
+        for record in records:
+            metrics, predictions[record.pair_id] = score(predict, record, targets[record.pair_id])
+            rows.append(
+                {"model": name, "split": record.split, "source": record.source, "group": record.group}
+                | {"pair_id": record.pair_id, **metrics}
+            )
+        for split in splits:
+            picks = grid_picks(rows, name, split)
+            save_grid(rows, picks, predictions, by_id, targets, folder.grid(name, split))
+        print(f"{name}: {len([r for r in rows if r['model'] == name])} images scored", flush=True)
+    return rows
+
+
+def write_results(rows: list[dict], footing: dict, folder: EvalFolder) -> dict:
+    """Write the per-image table and the summary of `rows`; returns the summary."""
+    with open(folder.per_image, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -231,11 +259,11 @@ def evaluate(
         "models": summarise(rows),
         "lpips": LPIPS_STATUS,
         "target_footing": {source: f.as_dict() for source, f in footing.items()},
-        "splits": list(splits),
+        "splits": sorted({r["split"] for r in rows}, key=SPLITS.index),
         "ssim": "Gaussian window sigma 1.5 (11 px), data range 1, RGB in [0, 1]; PSNR over valid pixels",
         "colour": "ΔE00 between mean CIELAB colours; chroma ratio = predicted over true spread of R-G, (R+G)/2-B",
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    folder.summary.write_text(json.dumps(summary, indent=2))
     return summary
 
 
@@ -260,9 +288,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--pixel-reference", type=Path, action="append", default=[], help="a fitted training.pixel_reference model"
     )
-    parser.add_argument("--split", nargs="+", default=["val"], choices=["train", "val", "test"])
+    parser.add_argument("--split", nargs="+", default=["val"], choices=SPLITS)
     parser.add_argument("--data-root", type=Path, default=shared_data_dir())
-    parser.add_argument("--out", type=Path, default=eval_dir(models_dir()), help="default: models/eval")
+    parser.add_argument("--out", type=Path, default=ModelsFolder(models_dir()).eval.path, help="default: models/eval")
     args = parser.parse_args(argv)
     from training.pixel_reference import load_reference
 

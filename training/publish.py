@@ -1,9 +1,17 @@
-"""Publish trained runs into models/: checkpoint, training log, samples, model card.
+"""Publish finished training runs into models/: checkpoint, training log, evaluation, model card.
 
-`python -m training.publish --run runs/colour_ctx [--run runs/pix2pix ...] [--default colour_ctx]`
-copies each run's best checkpoint and log into models/ and writes `models/NAME.md` from the
-checkpoint's metadata, the log and `models/eval/summary.json` (measured numbers only; run
-`training.evaluate` on the published checkpoints first, then publish again to fill the tables).
+`python -m training.publish --run runs/colour_ctx [--run runs/pix2pix ...] [--split val [test]]
+[--data-root DIR] [--default NAME] [--card NAME ...] [--table MODEL ...]`
+
+- `--run` (repeatable): copies the run's best checkpoint and log to `models/<run name>.pt` and
+  `.train.jsonl`, scores the published checkpoints with `training.evaluate` on `--split` (default val;
+  data from `--data-root`, default the shared data) into `models/eval/` beside the scores of the models
+  evaluated before, and writes each `models/NAME.md` from the checkpoint's metadata, the log and
+  `models/eval/summary.json` (measured numbers only).
+- `--card NAME` (repeatable): rewrites a published model's card from the current summary.
+- `--default NAME`: points `models/default.*` at a published model.
+- `--table MODEL ...`: prints the comparison table of these models from the summary.
+The models folder is `SARCOLOR_MODELS_DIR` (default models/).
 """
 
 from __future__ import annotations
@@ -17,9 +25,11 @@ import torch
 
 from core.checkpoints import load_checkpoint
 from core.normalise import describe_input_space
-from core.reports import eval_dir, read_summary, read_training_log, scoreboard
-from core.settings import models_dir
-from training.evaluate import BASELINES
+from core.reports import read_summary, scoreboard
+from core.run_artefacts import ModelsFolder, RecordKind, RunFolder, read_records, records_of, val_metric
+from core.settings import models_dir, shared_data_dir
+from training.evaluate import BASELINES, SPLITS, evaluate
+from training.variants import VARIANTS
 
 TRAIN_SOURCES = {  # train pairs per source (../shared/data/manifest.csv)
     "volkov": "volkov 88",
@@ -30,15 +40,14 @@ TRAIN_SOURCES = {  # train pairs per source (../shared/data/manifest.csv)
 
 
 def _training_facts(log_path: Path) -> dict:
-    lines = read_training_log(log_path)
-    steps = [line for line in lines if line.get("kind") == "step"]
-    epochs = [line for line in lines if line.get("kind") == "epoch"]
+    records = read_records(log_path)
+    steps, epochs = records_of(records, RecordKind.STEP), records_of(records, RecordKind.EPOCH)
     return {
-        "config": next((line for line in lines if line.get("kind") == "config"), {}),
+        "config": next(iter(records_of(records, RecordKind.CONFIG)), {}),
         "steps": steps[-1]["step"] if steps else 0,
         "minutes": (epochs[-1]["time_s"] if epochs else 0) / 60,
         "images_per_s": sum(s.get("images_per_s", 0) for s in steps) / max(len(steps), 1),
-        "best_epoch": max(epochs, key=lambda e: e["val_psnr"]) if epochs else {},
+        "best_epoch": max(epochs, key=lambda e: e[val_metric("psnr")]) if epochs else {},
     }
 
 
@@ -68,7 +77,8 @@ def _train_sources(cfg: dict) -> str:
 
 def _gan_settings(cfg: dict) -> str:
     """The adversarial settings, for the variants that have a discriminator."""
-    if cfg.get("variant") not in ("pix2pix", "cgan_lab_grad"):
+    variant = VARIANTS.get(cfg.get("variant", ""))
+    if variant is None or not variant.adversarial:
         return "; no discriminator"
     return (
         f"; PatchGAN ndf {cfg['ndf']}, lr D {cfg['lr_d']}, λ L1 {cfg['lambda_l1']}, λ L-gradient "
@@ -122,6 +132,7 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
     gen = model.config
     params = sum(p.numel() for p in model.generator.parameters())
     footing = model.metadata.get("target_footing") or cfg.get("target_footing", {})
+    grid = ModelsFolder(checkpoint.parent).eval.grid(name, "val")
     lines = [
         f"# Model card: `{name}`",
         "",
@@ -143,7 +154,7 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
         f"thread(s); {facts['minutes']:.0f} min wall time, {facts['images_per_s']:.1f} crops/s; "
         f"bf16 {'on' if cfg.get('bf16') else 'off'}",
         f"- **Checkpoint chosen at** step {model.metadata.get('step')} (best mean val PSNR on val centre crops "
-        f"during training: {facts['best_epoch'].get('val_psnr', float('nan')):.2f} dB)",
+        f"during training: {facts['best_epoch'].get(val_metric('psnr'), float('nan')):.2f} dB)",
         "",
         "## Measured quality (full images through the product pipeline; `training.evaluate`)",
         "",
@@ -152,59 +163,66 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
         "Flat colour: the mean training colour everywhere; oracle flat: each image's own true mean colour. "
         f"SSIM: {(summary or {}).get('ssim', 'n/a')}. LPIPS: {(summary or {}).get('lpips', 'n/a')}.",
         "",
-        f"Training log: `{log_path.name}`; validation samples: `eval/{name}_val.png` (SAR | prediction | truth).",
+        f"Training log: `{log_path.name}`; validation samples: `{grid.relative_to(checkpoint.parent)}` "
+        "(SAR | prediction | truth).",
     ]
     return "\n".join(lines) + "\n"
 
 
-def publish(run: Path, name: str, folder: Path) -> Path:
-    """Copy a run's best checkpoint and log into models/ and write its card."""
+def publish(runs: list[Path], folder: Path, data_root: Path, splits: tuple[str, ...] = ("val",)) -> list[Path]:
+    """Copy each run's best checkpoint and log into `folder`, evaluate them, write their cards; the checkpoints."""
+    models = ModelsFolder(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    checkpoint = folder / f"{name}.pt"
-    shutil.copyfile(run / "best.pt", checkpoint)
-    shutil.copyfile(run / "train.jsonl", folder / f"{name}.train.jsonl")
-    write_card(name, folder)
-    return checkpoint
+    checkpoints = []
+    for run in runs:
+        checkpoints.append(shutil.copyfile(RunFolder(run).best_checkpoint, models.checkpoint(run.name)))
+        shutil.copyfile(RunFolder(run).train_log, models.training_log(run.name))
+    evaluate(checkpoints, splits, data_root, models.eval.path, keep_earlier=True)
+    for checkpoint in checkpoints:
+        write_card(checkpoint.stem, folder)
+    return checkpoints
 
 
 def write_card(name: str, folder: Path) -> Path:
     """(Re)write `NAME.md` from the published checkpoint, log and the current evaluation summary."""
-    card = model_card(name, folder / f"{name}.pt", folder / f"{name}.train.jsonl", read_summary(folder))
-    samples, grid = folder / f"{name}.samples.png", eval_dir(folder) / f"{name}_val.png"
+    models = ModelsFolder(folder)
+    card = model_card(name, models.checkpoint(name), models.training_log(name), read_summary(models.eval))
+    samples, grid = models.samples(name), models.eval.grid(name, "val")
     samples.unlink(missing_ok=True)
     if grid.exists():
         samples.symlink_to(grid.relative_to(folder))
-    path = folder / f"{name}.md"
-    path.write_text(card)
-    return path
+    models.card(name).write_text(card)
+    return models.card(name)
 
 
 def set_default(name: str, folder: Path) -> Path:
     """Point `default.*` at a published model with relative symlinks (no second copy of its files)."""
-    for suffix in (".pt", ".train.jsonl", ".samples.png", ".md"):
+    for suffix in ModelsFolder.PUBLISHED_SUFFIXES:
         link, target = folder / f"default{suffix}", folder / f"{name}{suffix}"
         link.unlink(missing_ok=True)
         if target.exists():
             link.symlink_to(target.name)
-    return folder / "default.pt"
+    return ModelsFolder(folder).checkpoint("default")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, action="append", default=[], help="runs/<name> (repeatable)")
+    parser.add_argument("--split", nargs="+", default=["val"], choices=SPLITS, help="what --run models are scored on")
+    parser.add_argument("--data-root", type=Path, default=shared_data_dir(), help="folder holding manifest.csv")
     parser.add_argument("--card", action="append", default=[], help="rewrite the card of a published model")
     parser.add_argument("--default", help="make this published model the default (choose it by val metrics)")
     parser.add_argument("--table", nargs="+", metavar="MODEL", help="print the comparison table of these models")
     args = parser.parse_args(argv)
     folder = models_dir()
-    for run in args.run:
-        print(publish(run, run.name, folder))
+    if args.run:
+        print("\n".join(str(path) for path in publish(args.run, folder, args.data_root, tuple(args.split))))
     for name in args.card:
         print(write_card(name, folder))
     if args.default:
         print(set_default(args.default, folder))
     if args.table:
-        print("\n".join(comparison_table(read_summary(folder) or {}, args.table)))
+        print("\n".join(comparison_table(read_summary(ModelsFolder(folder).eval) or {}, args.table)))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""One optimisation step per variant. Returns the logged loss components."""
+"""The Trainer: G (and D), their optimisers, and one optimisation step of the configured variant."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import contextlib
 import torch
 from torch import nn
 
+from core.run_artefacts import discriminator_loss, generator_loss
 from training.config import TrainConfig
 from training.losses import adversarial, chroma_spread_loss, lab_gradient_loss, lab_l1, supervised_l1, supervised_mse
+from training.variants import Loss
 
 
 class Trainer:
@@ -23,6 +25,7 @@ class Trainer:
         use_bf16: bool,
     ) -> None:
         self.config, self.generator, self.discriminator = config, generator, discriminator
+        self.variant = config.variant_spec
         self.device, self.use_bf16 = device, use_bf16
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas)
         self.opt_d = (
@@ -33,26 +36,32 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16)
 
     def step(self, sar: torch.Tensor, real: torch.Tensor, has_colour: torch.Tensor) -> dict[str, float]:
-        """Run one step of the configured variant."""
-        if self.config.variant == "unet_mse":
-            return self._regression_step(sar, real, has_colour, supervised_mse, "g_mse")
-        if self.config.variant == "lab_ab":
-            return self._regression_step(sar, real, has_colour, None, "g_lab_l1")
-        return self._gan_step(sar, real, has_colour)
+        """Run one step of the configured variant; returns the logged loss components."""
+        if self.variant.adversarial:
+            return self._gan_step(sar, real, has_colour)
+        return self._regression_step(sar, real, has_colour)
 
-    def _regression_step(self, sar, real, has_colour, loss_fn, key: str) -> dict[str, float]:
+    def supervised_loss(self, output: torch.Tensor, real: torch.Tensor, has_colour: torch.Tensor) -> torch.Tensor:
+        """The variant's supervised loss of the generator's output in its own output space (float32)."""
+        cfg = self.config
+        match self.variant.loss:
+            case Loss.L1:
+                return supervised_l1(output, real, has_colour)
+            case Loss.MSE:
+                return supervised_mse(output, real, has_colour)
+            case Loss.LAB_L1:
+                loss = lab_l1(output, real, has_colour, cfg.chroma_weight)
+                if cfg.chroma_spread_weight:
+                    loss = loss + cfg.chroma_spread_weight * chroma_spread_loss(output, real, has_colour)
+                return loss
+
+    def _regression_step(self, sar, real, has_colour) -> dict[str, float]:
         with self._autocast():
-            if loss_fn is None:
-                raw = self.generator(sar, raw_output=True)
-                loss = lab_l1(raw, real, has_colour, self.config.chroma_weight)
-                if self.config.chroma_spread_weight:
-                    loss = loss + self.config.chroma_spread_weight * chroma_spread_loss(raw, real, has_colour)
-            else:
-                loss = loss_fn(self.generator(sar).float(), real, has_colour)
+            loss = self.supervised_loss(self.generator(sar, raw_output=True).float(), real, has_colour)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
-        return {key: loss.item()}
+        return {self.variant.log_key: loss.item()}
 
     def _gan_step(self, sar, real, has_colour) -> dict[str, float]:
         cfg = self.config
@@ -73,21 +82,21 @@ class Trainer:
         self.opt_d.step()
         # Generator: fool D, stay close to the target, keep L-channel edges.
         with self._autocast():
-            g_adv = adversarial(_unwrap(self.discriminator)(sar, fake), 1.0)  # no D gradient sync needed
+            g_adv = adversarial(unwrap(self.discriminator)(sar, fake), 1.0)  # no D gradient sync needed
         fake32 = fake.float()
-        g_l1 = supervised_l1(fake32, real, has_colour)
+        g_supervised = self.supervised_loss(fake32, real, has_colour)
         g_grad = lab_gradient_loss(fake32, real) if cfg.lambda_grad > 0 else fake32.new_zeros(())
-        loss_g = g_adv + cfg.lambda_l1 * g_l1 + cfg.lambda_grad * g_grad
+        loss_g = g_adv + cfg.lambda_l1 * g_supervised + cfg.lambda_grad * g_grad
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         return {
-            "g_adv": g_adv.item(),
-            "g_l1": g_l1.item(),
-            "g_grad": g_grad.item(),
-            "g_total": loss_g.item(),
-            "d_real": loss_d_real.item(),
-            "d_fake": loss_d_fake.item(),
+            generator_loss("adv"): g_adv.item(),
+            self.variant.log_key: g_supervised.item(),
+            generator_loss("grad"): g_grad.item(),
+            generator_loss("total"): loss_g.item(),
+            discriminator_loss("real"): loss_d_real.item(),
+            discriminator_loss("fake"): loss_d_fake.item(),
         }
 
     def set_learning_rates(self, lr_g: float, lr_d: float) -> None:
@@ -98,18 +107,19 @@ class Trainer:
             group["lr"] = lr_d
 
     def state_dict(self) -> dict:
-        state = {"generator": _unwrap(self.generator).state_dict(), "opt_g": self.opt_g.state_dict()}
+        state = {"generator": unwrap(self.generator).state_dict(), "opt_g": self.opt_g.state_dict()}
         if self.discriminator is not None:
-            state.update(discriminator=_unwrap(self.discriminator).state_dict(), opt_d=self.opt_d.state_dict())
+            state.update(discriminator=unwrap(self.discriminator).state_dict(), opt_d=self.opt_d.state_dict())
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        _unwrap(self.generator).load_state_dict(state["generator"])
+        unwrap(self.generator).load_state_dict(state["generator"])
         self.opt_g.load_state_dict(state["opt_g"])
         if self.discriminator is not None:
-            _unwrap(self.discriminator).load_state_dict(state["discriminator"])
+            unwrap(self.discriminator).load_state_dict(state["discriminator"])
             self.opt_d.load_state_dict(state["opt_d"])
 
 
-def _unwrap(module: nn.Module) -> nn.Module:
+def unwrap(module: nn.Module) -> nn.Module:
+    """The module inside a DistributedDataParallel wrapper (or the module itself)."""
     return module.module if hasattr(module, "module") else module

@@ -1,17 +1,18 @@
 """Train a colorization generator: `python -m training.train --config training/configs/pix2pix.toml`.
 
 Runs on one CPU, one GPU, or several processes under `torchrun` (DDP; gloo on CPU).
-Writes to runs/<name>/: train.jsonl (every logged step and every epoch), last.pt
-(full training state, for --resume), best.pt (generator checkpoint with the best
+Writes to runs/<name>/ (`core.run_artefacts.RunFolder`): train.jsonl (every logged step and every
+epoch), last.pt (full training state, for --resume), best.pt (generator checkpoint with the best
 mean val PSNR, loadable by core.checkpoints) and samples/epoch_NNN.png.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from core.checkpoints import load_checkpoint, save_checkpoint
 from core.inference import bf16_is_fast
 from core.networks import build_generator
 from core.normalise import InputSpace
+from core.run_artefacts import JsonLinesLog, RunFolder, config_record, epoch_record, step_record, val_metric
 from training.config import TrainConfig, load_config
 from training.data import (
     PairDataset,
@@ -33,7 +35,7 @@ from training.data import (
     sampling_weights,
 )
 from training.discriminator import PatchDiscriminator
-from training.steps import Trainer, _unwrap
+from training.steps import Trainer, unwrap
 from training.validate import save_sample_grid, validate
 
 
@@ -48,38 +50,18 @@ def _setup_distributed() -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
-def _batch(dataset: PairDataset, weights: torch.Tensor, size: int, rng: torch.Generator, device: torch.device):
-    indices = torch.multinomial(weights, size, replacement=True, generator=rng).tolist()
-    items = [dataset[i] for i in indices]
-    sar = torch.stack([s for s, _, _ in items]).to(device).contiguous(memory_format=torch.channels_last)
-    real = torch.stack([o for _, o, _ in items]).to(device)
-    has_colour = torch.tensor([c for _, _, c in items], device=device)
-    return sar, real, has_colour
+@dataclass
+class TrainingData:
+    """What the loop draws batches from and validates on, and the facts measured on the train split."""
+
+    train_set: PairDataset
+    weights: torch.Tensor  # sampling weight of each train image
+    val_sets: dict[str, PairDataset]  # per source
+    facts: dict  # target_footing and flat_colour: in the config record and the checkpoint's metadata
 
 
-class JsonLog:
-    """Append-only JSON-lines log (rank 0 only)."""
-
-    def __init__(self, path: Path, enabled: bool) -> None:
-        self.path, self.enabled = path, enabled
-
-    def write(self, record: dict) -> None:
-        if self.enabled:
-            with open(self.path, "a") as handle:
-                handle.write(json.dumps(record) + "\n")
-
-
-def train(config: TrainConfig, resume: bool = False, max_minutes: float | None = None) -> Path:
-    """Train; returns the path of the best generator checkpoint."""
-    rank, world, device = _setup_distributed()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed + rank)
-    run_dir = config.run_dir
-    if rank == 0:
-        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
-    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_is_fast(device))
-
+def load_data(config: TrainConfig, rank: int) -> TrainingData:
+    """Train and val sets from the manifest, on the target footing measured on the train split."""
     records = [r for r in read_manifest(config.data_root) if r.source not in config.drop_sources]
     space = InputSpace(config.generator.input_space)
     train_set = PairDataset([r for r in records if r.split == "train"], {}, config.crop, space=space)
@@ -93,120 +75,150 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
         source: PairDataset([r for r in val_records if r.source == source], footing, config.crop, False, space)
         for source in sorted({r.source for r in val_records})
     }
-    run_facts = {"target_footing": {source: f.as_dict() for source, f in footing.items()}, "flat_colour": flat_colour}
-    weights = sampling_weights(train_set, config.colour_fraction)
+    facts = {"target_footing": {source: f.as_dict() for source, f in footing.items()}, "flat_colour": flat_colour}
+    return TrainingData(train_set, sampling_weights(train_set, config.colour_fraction), val_sets, facts)
 
+
+def build_trainer(config: TrainConfig, world: int, device: torch.device) -> Trainer:
+    """G (and D for adversarial variants) on the device, DDP-wrapped under torchrun, with their optimisers."""
+    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_is_fast(device))
     generator = build_generator(config.generator).to(device).to(memory_format=torch.channels_last)
-    discriminator = PatchDiscriminator(ndf=config.ndf).to(device) if config.uses_discriminator else None
+    discriminator = PatchDiscriminator(ndf=config.ndf).to(device) if config.variant_spec.adversarial else None
     if world > 1:
         generator = DistributedDataParallel(generator)
         discriminator = DistributedDataParallel(discriminator) if discriminator else None
-    trainer = Trainer(config, generator, discriminator, device, use_bf16)
+    return Trainer(config, generator, discriminator, device, use_bf16)
 
-    step, best_psnr, elapsed = 0, -float("inf"), 0.0
-    log = JsonLog(run_dir / "train.jsonl", rank == 0)
-    resumed = resume and (run_dir / "last.pt").exists()
-    if resumed:
-        state = torch.load(run_dir / "last.pt", map_location=device, weights_only=False)
+
+def _batch(
+    data: TrainingData, size: int, rng: torch.Generator, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(SAR, target, has_colour) of `size` train images drawn by their sampling weights."""
+    indices = torch.multinomial(data.weights, size, replacement=True, generator=rng).tolist()
+    items = [data.train_set[i] for i in indices]
+    sar = torch.stack([s for s, _, _ in items]).to(device).contiguous(memory_format=torch.channels_last)
+    real = torch.stack([o for _, o, _ in items]).to(device)
+    has_colour = torch.tensor([c for _, _, c in items], device=device)
+    return sar, real, has_colour
+
+
+@dataclass
+class RunState:
+    """Where a run stands; last.pt keeps it, with the trainer and the torch RNG, for --resume."""
+
+    step: int = 0
+    best_psnr: float = -math.inf  # best mean val PSNR so far (dB)
+    elapsed_s: float = 0.0  # wall time of the run up to the last save
+
+    def save(self, path: Path, trainer: Trainer) -> None:
+        """Write last.pt."""
+        state = {"trainer": trainer.state_dict(), "step": self.step, "best_psnr": self.best_psnr}
+        torch.save(state | {"rng": torch.get_rng_state(), "elapsed_s": self.elapsed_s}, path)
+
+    @classmethod
+    def load(cls, path: Path, trainer: Trainer) -> RunState:
+        """Read last.pt into the trainer and the torch RNG; returns the saved state."""
+        state = torch.load(path, map_location=trainer.device, weights_only=False)
         trainer.load_state_dict(state["trainer"])
-        step, best_psnr, elapsed = state["step"], state["best_psnr"], state.get("elapsed_s", 0.0)
         torch.set_rng_state(state["rng"])
-    elif config.init_from:
-        _unwrap(generator).load_state_dict(load_checkpoint(config.init_from).generator.state_dict())
-    if not resumed and rank == 0:
-        log.path.unlink(missing_ok=True)
-        log.write(
-            {"kind": "config", **config.as_dict(), **run_facts}
-            | {"world_size": world, "bf16": use_bf16}
-        )
+        return cls(state["step"], state["best_psnr"], state.get("elapsed_s", 0.0))
 
-    rng = torch.Generator().manual_seed(config.seed * 1000 + rank + step)
-    started, window_start, window_images = time.perf_counter() - elapsed, time.perf_counter(), 0
-    deadline = started + max_minutes * 60 if max_minutes else None
-    generator.train()
-    while step < config.steps:
-        budget_used = step / config.steps
-        if deadline is not None:
-            budget_used = max(budget_used, (time.perf_counter() - started) / (max_minutes * 60))
-        lr_g, lr_d = config.learning_rates(budget_used)
+
+@dataclass
+class Clock:
+    """Wall time of the run (counting the time before a resume) against the optional --max-minutes."""
+
+    elapsed_before: float = 0.0
+    max_minutes: float | None = None
+    started: float = field(default_factory=time.perf_counter)
+    window_start: float = field(default_factory=time.perf_counter)  # throughput window
+    window_images: int = 0
+
+    def elapsed(self) -> float:
+        """Seconds of the run so far."""
+        return self.elapsed_before + time.perf_counter() - self.started
+
+    def budget_used(self, steps_used: float) -> float:
+        """Share (0..1) of the budget spent: the steps', or the wall time's when that runs out first."""
+        return max(steps_used, self.elapsed() / (self.max_minutes * 60)) if self.max_minutes else steps_used
+
+    def out_of_time(self) -> bool:
+        """Whether --max-minutes is up."""
+        return bool(self.max_minutes) and self.elapsed() > self.max_minutes * 60
+
+    def images_per_s(self) -> float:
+        """Throughput since the last call (counted by `window_images`), and a new window."""
+        now = time.perf_counter()
+        rate = self.window_images / (now - self.window_start)
+        self.window_start, self.window_images = now, 0
+        return rate
+
+
+def train(config: TrainConfig, resume: bool = False, max_minutes: float | None = None) -> Path:
+    """Train; returns the path of the best generator checkpoint."""
+    rank, world, device = _setup_distributed()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed + rank)
+    run = RunFolder(config.run_dir)
+    if rank == 0:
+        run.samples_dir.mkdir(parents=True, exist_ok=True)
+    data = load_data(config, rank)
+    trainer = build_trainer(config, world, device)
+    log = JsonLinesLog(run.train_log, enabled=rank == 0)
+    if resume and run.last_state.exists():
+        state = RunState.load(run.last_state, trainer)
+    else:
+        state = RunState()
+        if config.init_from:
+            unwrap(trainer.generator).load_state_dict(load_checkpoint(config.init_from).generator.state_dict())
+        log.restart()
+        log.write(config_record(config.as_dict(), data.facts, world, trainer.use_bf16))
+
+    clock = Clock(state.elapsed_s, max_minutes)
+    rng = torch.Generator().manual_seed(config.seed * 1000 + rank + state.step)
+    trainer.generator.train()
+    while state.step < config.steps:
+        lr_g, lr_d = config.learning_rates(clock.budget_used(state.step / config.steps))
         trainer.set_learning_rates(lr_g, lr_d)
-        losses = trainer.step(*_batch(train_set, weights, config.batch, rng, device))
-        step += 1
-        window_images += config.batch * world
-        if step % config.log_every == 0:
-            now = time.perf_counter()
-            log.write(
-                {
-                    "kind": "step",
-                    "step": step,
-                    "epoch": step / config.steps_per_epoch,
-                    "time_s": now - started,
-                    **losses,
-                    "lr_g": lr_g,
-                    "lr_d": lr_d if discriminator else None,
-                    "images_per_s": window_images / (now - window_start),
-                }
-            )
-            window_start, window_images = now, 0
-        out_of_time = deadline is not None and time.perf_counter() > deadline
-        if step % config.steps_per_epoch == 0 or step == config.steps or out_of_time:
-            best_psnr = _end_epoch(
-                config, trainer, val_sets, log, step, started, best_psnr, run_facts, rank, device
-            )
-            generator.train()
+        losses = trainer.step(*_batch(data, config.batch, rng, device))
+        state.step += 1
+        clock.window_images += config.batch * world
+        if state.step % config.log_every == 0:
+            lr_d_applied = lr_d if trainer.discriminator else None
+            epoch = state.step / config.steps_per_epoch
+            log.write(step_record(state.step, epoch, clock.elapsed(), losses, lr_g, lr_d_applied, clock.images_per_s()))
+        out_of_time = clock.out_of_time()
+        if state.step % config.steps_per_epoch == 0 or state.step == config.steps or out_of_time:
+            if rank == 0:
+                end_epoch(config, trainer, data, log, state, clock.elapsed())
+            trainer.generator.train()
         if out_of_time:
             break
     if world > 1:
         dist.destroy_process_group()
-    return run_dir / "best.pt"
+    return run.best_checkpoint
 
 
-def _end_epoch(config, trainer, val_sets, log, step, started, best_psnr, run_facts, rank, device) -> float:
-    """Validate, log, save samples and checkpoints (rank 0); returns the best val PSNR so far."""
-    if rank != 0:
-        return best_psnr
-    generator = _unwrap(trainer.generator)
-    scores = {source: validate(generator, dataset, device) for source, dataset in val_sets.items()}
-    mean_psnr = float(np.mean([s["psnr"] for s in scores.values()]))
-    mean_ssim = float(np.mean([s["ssim"] for s in scores.values()]))
-    epoch = step // config.steps_per_epoch
-    record = {
-        "kind": "epoch",
-        "epoch": epoch,
-        "step": step,
-        "time_s": time.perf_counter() - started,
-        "val_psnr": mean_psnr,
-        "val_ssim": mean_ssim,
-    }
-    for source, s in scores.items():
-        record[f"val_psnr_{source}"], record[f"val_ssim_{source}"] = s["psnr"], s["ssim"]
+def end_epoch(
+    config: TrainConfig, trainer: Trainer, data: TrainingData, log: JsonLinesLog, state: RunState, elapsed_s: float
+) -> None:
+    """Validate, log, save the sample grid, last.pt and, when the mean val PSNR is the best yet, best.pt."""
+    run, generator, device = RunFolder(config.run_dir), unwrap(trainer.generator), trainer.device
+    scores = {source: validate(generator, dataset, device) for source, dataset in data.val_sets.items()}
+    epoch = state.step // config.steps_per_epoch
+    record = epoch_record(epoch, state.step, elapsed_s, scores)
     log.write(record)
-    save_sample_grid(
-        generator, next(iter(val_sets.values())), config.run_dir / "samples" / f"epoch_{epoch:03d}.png", device
-    )
-    metadata = {
-        "variant": config.variant,
-        "train_config": config.as_dict(),
-        **run_facts,
-        "step": step,
-        "val": record,
-        "trained": True,
-    }
-    torch.save(
-        {
-            "trainer": trainer.state_dict(),
-            "step": step,
-            "best_psnr": max(best_psnr, mean_psnr),
-            "rng": torch.get_rng_state(),
-            "elapsed_s": time.perf_counter() - started,
-        },
-        config.run_dir / "last.pt",
-    )
-    if mean_psnr > best_psnr:
-        save_checkpoint(config.run_dir / "best.pt", generator.cpu(), metadata)
+    save_sample_grid(generator, next(iter(data.val_sets.values())), run.sample_grid(epoch), device)
+    mean_psnr = record[val_metric("psnr")]
+    improved = mean_psnr > state.best_psnr
+    state.best_psnr, state.elapsed_s = max(state.best_psnr, mean_psnr), elapsed_s
+    state.save(run.last_state, trainer)
+    if improved:
+        metadata = {"variant": config.variant, "train_config": config.as_dict(), **data.facts}
+        metadata |= {"step": state.step, "val": record, "trained": True}
+        save_checkpoint(run.best_checkpoint, generator.cpu(), metadata)
         generator.to(device)
-        return mean_psnr
-    return best_psnr
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.reports import eval_dir, read_per_image, read_summary, sample_grids, scoreboard
+from core.reports import read_per_image, read_summary, scoreboard
+from core.run_artefacts import ModelsFolder
 from core.settings import models_dir
 
 METRICS = {
@@ -16,14 +17,14 @@ METRICS = {
 }
 
 st.title("Evaluation")
-folder = models_dir()
+folder = ModelsFolder(models_dir()).eval
 summary = read_summary(folder)
 per_image = pd.DataFrame(read_per_image(folder))
-grids = sample_grids(folder)
+grids = folder.grids()
 if summary is None and per_image.empty and not grids:
     st.info(
-        f"No evaluation results yet: expected `summary.json`, `per_image.csv` and sample grids in "
-        f"`{eval_dir(folder)}` (written by `python -m training.evaluate`)."
+        f"No evaluation results yet: expected `{folder.summary.name}`, `{folder.per_image.name}` and sample grids "
+        f"in `{folder.path}` (written by `python -m training.evaluate`)."
     )
     st.stop()
 
@@ -39,7 +40,7 @@ tab_board, tab_dist, tab_table, tab_examples = st.tabs(["Scoreboard", "Per image
 
 with tab_board:
     if board.empty:
-        st.info("No summary (`summary.json`).")
+        st.info(f"No summary (`{folder.summary.name}`).")
     else:
         sets = sorted(board["set"].unique(), key=lambda s: (s.startswith("test"), s))
         chosen_set = st.selectbox("Set", sets, key="eval_set")
@@ -74,7 +75,7 @@ with tab_board:
 
 with tab_dist:
     if per_image.empty:
-        st.info("No per-image results (`per_image.csv`).")
+        st.info(f"No per-image results (`{folder.per_image.name}`).")
     else:
         metric = st.radio("Metric", list(METRICS), format_func=lambda m: METRICS[m][0], horizontal=True)
         data = per_image.dropna(subset=[metric])
@@ -89,7 +90,7 @@ with tab_dist:
 
 with tab_table:
     if per_image.empty:
-        st.info("No per-image results (`per_image.csv`).")
+        st.info(f"No per-image results (`{folder.per_image.name}`).")
     else:
         st.dataframe(
             per_image.sort_values(["source", "pair_id", "model"]),
@@ -102,4 +103,4 @@ with tab_examples:
     if not grids:
         st.info("No sample grids (PNG) yet.")
     for grid in grids:
-        st.image(str(grid), caption=f"{grid.relative_to(eval_dir(folder))}: SAR | prediction | truth")
+        st.image(str(grid), caption=f"{grid.relative_to(folder.path)}: SAR | prediction | truth")

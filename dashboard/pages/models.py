@@ -6,13 +6,13 @@ import re
 
 import streamlit as st
 
-from core.errors import SarColorError
-from core.reports import model_card_path
+from core.run_artefacts import ModelsFolder
 from core.settings import default_checkpoint, models_dir
 from dashboard import ui
+from dashboard.messages import reported
 
 st.title("Models")
-folder = models_dir()
+folder = ModelsFolder(models_dir())
 checkpoints = ui.checkpoints()
 if not checkpoints:
     ui.no_model_message()
@@ -22,7 +22,7 @@ default = default_checkpoint().resolve() if default_checkpoint().exists() else N
 unique = {path.resolve(): path for path in reversed(checkpoints)}  # an alias (default.pt -> x.pt) shows once
 for resolved, path in sorted(unique.items(), key=lambda item: (item[0] != default, item[1].stem)):
     with st.container(border=True):
-        card = model_card_path(folder, resolved.stem)
+        card = folder.card(resolved.stem)
         text = card.read_text(encoding="utf-8") if card.is_file() else ""
         body = text.partition("\n")[2] if text.lstrip().startswith("# ") else text  # the title is the subheader
         st.subheader(f"{resolved.stem}{' · default' if resolved == default else ''}")
@@ -34,12 +34,8 @@ for resolved, path in sorted(unique.items(), key=lambda item: (item[0] != defaul
                 st.markdown(text)
             else:
                 st.info(f"No model card yet (`{card.name}`).")
-        with right:
-            try:
-                model = ui.load_model(path)
-            except SarColorError as exc:
-                st.error(str(exc))
-                continue
+        with right, reported():
+            model = ui.load_model(path)
             params = sum(p.numel() for p in model.generator.parameters())
             facts = {"File": f"`{path.name}`", "Size": ui.fmt_bytes(stat.st_size),
                      "Modified": ui.fmt_time(stat.st_mtime), "Parameters": f"{params / 1e6:.1f} M",

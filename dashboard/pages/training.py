@@ -9,16 +9,26 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.reports import model_names, read_training_log, run_logs, training_log_path
+from core.reports import run_logs
+from core.run_artefacts import (
+    DISCRIMINATOR_LOSS_PREFIX,
+    GENERATOR_LOSS_PREFIX,
+    KIND,
+    VAL_PREFIX,
+    ModelsFolder,
+    RecordKind,
+    read_records,
+    val_metric,
+)
 from core.settings import models_dir, runs_dir
 
-G_PREFIX, D_PREFIX = "g_", "d_"
 LIVE_SECONDS = 300  # a run whose log changed this recently is shown as in progress
 
 
 def log_choices() -> dict[str, Path]:
     """Label -> log path: published models, then runs under runs/ (live ones marked)."""
-    choices = {name: training_log_path(models_dir(), name) for name in model_names(models_dir())}
+    models = ModelsFolder(models_dir())
+    choices = {name: models.training_log(name) for name in models.names()}
     for run, log in run_logs(runs_dir()).items():
         live = time.time() - log.stat().st_mtime < LIVE_SECONDS
         choices[f"run: {run}{' (in progress)' if live else ''}"] = log
@@ -55,24 +65,25 @@ def epoch_chart(data: pd.DataFrame, columns: list[str], title: str) -> None:
 
 def show_log(log_path: Path, smoothing: float) -> None:
     """Everything the page shows for one log."""
-    records = read_training_log(log_path)
+    records = read_records(log_path)
     if not records:
         st.info(f"No training log yet (expected `{log_path.name}`).")
         return
     frame = pd.DataFrame(records)
-    steps = frame[frame["kind"] == "step"] if "kind" in frame else frame
-    epochs = frame[frame["kind"] == "epoch"] if "kind" in frame else frame.iloc[0:0]
+    steps = frame[frame[KIND] == RecordKind.STEP] if KIND in frame else frame
+    epochs = frame[frame[KIND] == RecordKind.EPOCH] if KIND in frame else frame.iloc[0:0]
     last = steps.iloc[-1] if not steps.empty else frame.iloc[-1]
     cols = st.columns(4)
     cols[0].metric("Step", f"{int(last['step']):,}" if pd.notna(last.get("step")) else "–")
     cols[1].metric("Elapsed", f"{last['time_s'] / 60:.0f} min" if pd.notna(last.get("time_s")) else "–")
-    best = epochs["val_psnr"].max() if "val_psnr" in epochs and not epochs.empty else None
+    mean_psnr = val_metric("psnr")
+    best = epochs[mean_psnr].max() if mean_psnr in epochs and not epochs.empty else None
     cols[2].metric("Best val PSNR", f"{best:.2f} dB" if best is not None and pd.notna(best) else "–")
     speed = steps["images_per_s"].tail(50).mean() if "images_per_s" in steps else None
     cols[3].metric("Throughput", f"{speed:.1f} crops/s" if speed is not None and pd.notna(speed) else "–")
 
-    losses = [c for c in frame.columns if c.startswith(G_PREFIX)]
-    disc = [c for c in frame.columns if c.startswith(D_PREFIX)]
+    losses = [c for c in frame.columns if c.startswith(GENERATOR_LOSS_PREFIX)]
+    disc = [c for c in frame.columns if c.startswith(DISCRIMINATOR_LOSS_PREFIX)]
     tab_loss, tab_val, tab_opt = st.tabs(["Losses", "Validation", "Optimiser & speed"])
     with tab_loss:
         left, right = st.columns(2)
@@ -81,15 +92,16 @@ def show_log(log_path: Path, smoothing: float) -> None:
         with right:
             step_chart(steps, disc, "Discriminator losses per step", smoothing)
     with tab_val:
-        val_cols = [c for c in epochs.columns if c.startswith("val_")]
+        val_cols = [c for c in epochs.columns if c.startswith(VAL_PREFIX)]
         if epochs.empty or not val_cols:
             st.info("No validation scores yet (they are written at the end of each epoch).")
         else:
             left, right = st.columns(2)
             with left:
-                epoch_chart(epochs, [c for c in val_cols if "psnr" in c], "Validation PSNR (dB), centre crops")
+                psnr = [c for c in val_cols if c.startswith(val_metric("psnr"))]
+                epoch_chart(epochs, psnr, "Validation PSNR (dB), centre crops")
             with right:
-                epoch_chart(epochs, [c for c in val_cols if "ssim" in c], "Validation SSIM")
+                epoch_chart(epochs, [c for c in val_cols if c.startswith(val_metric("ssim"))], "Validation SSIM")
             st.dataframe(epochs.set_index("epoch")[val_cols], width="stretch")
     with tab_opt:
         left, right = st.columns(2)
