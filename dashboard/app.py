@@ -9,19 +9,16 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without `pip install -e`
 
-from core.errors import SarColorError
 from core.settings import Limits
 from dashboard.assets import ensure_assets
+from dashboard.messages import reported
 
 PAGES = Path(__file__).resolve().parent / "pages"
 
 st.set_page_config(page_title="sarcolor", page_icon=":material/satellite_alt:", layout="wide")
 ensure_assets()  # Leaflet served by the app (offline maps); normally copied by `make setup`
-try:
+with reported("The app is misconfigured: ", icon=":material/settings:", stop=True):
     Limits.from_env()  # SARCOLOR_MAX_PIXELS etc.: a bad value is said once, clearly, not as a traceback
-except SarColorError as exc:
-    st.error(f"The app is misconfigured: {exc}", icon=":material/settings:")
-    st.stop()
 st.logo(str(Path(__file__).resolve().parent / "logo.svg"), size="large")
 navigation = st.navigation(
     {

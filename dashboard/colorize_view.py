@@ -11,11 +11,12 @@ import streamlit as st
 
 from core.colorize import ColorizeOptions
 from core.display import rgb_bands
-from core.errors import ReferenceBandsUnknown, SarColorError
+from core.errors import ReferenceBandsUnknown
 from core.jobs import Job, JobStatus
 from core.normalise import Encoding
 from core.scene import open_raster
 from dashboard import ui
+from dashboard.messages import reported
 from dashboard.results import show_result
 
 SAR_TYPES = ["tif", "tiff", "png", "jpg", "jpeg"]
@@ -98,17 +99,15 @@ def _inputs() -> tuple[str, Path, str | None, Path | None, tuple[int, int, int] 
 
 
 def _start(model_path: Path, scene: tuple, options: ColorizeOptions) -> None:
+    """Load the model and queue the scene; the job is followed from `st.session_state["job_id"]`."""
     name, path, ref_name, ref_path, ref_bands = scene
-    try:
-        model = ui.load_model(model_path)
-    except SarColorError as exc:
-        st.error(str(exc))
-        return
-    job = ui.runner().start(
-        name, path, model, options, size_bytes=path.stat().st_size, settings={"reference_bands": ref_bands},
-        reference_name=ref_name, reference_path=str(ref_path) if ref_path else None,
-    )
-    st.session_state["job_id"] = job.id
+    with reported():
+        job = ui.runner().start(
+            name, path, ui.load_model(model_path), options, size_bytes=path.stat().st_size,
+            settings={"reference_bands": ref_bands}, reference_name=ref_name,
+            reference_path=str(ref_path) if ref_path else None,
+        )
+        st.session_state["job_id"] = job.id
 
 
 def _follow(job: Job) -> Job:

@@ -9,10 +9,20 @@ from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 from streamlit_folium import st_folium
 
-from core.display import Overlay, mercator_overlay, preview_png, quicklook_png, reference_scores, rgb_raster, sar_raster
+from core.display import (
+    Overlay,
+    Raster,
+    mercator_overlay,
+    preview_png,
+    quicklook_png,
+    reference_scores,
+    rgb_raster,
+    sar_raster,
+)
 from core.errors import SarColorError
 from core.jobs import Job
 from dashboard.map import build_map
+from dashboard.messages import reported
 from dashboard.ui import fmt_bytes, fmt_seconds
 
 SAR, COLORIZED, REFERENCE = "SAR", "Colorized (synthetic)", "Reference optical"
@@ -21,37 +31,40 @@ SAR, COLORIZED, REFERENCE = "SAR", "Colorized (synthetic)", "Reference optical"
 @st.cache_data(show_spinner="Preparing display copies…", max_entries=8)
 def _renderings(
     job_id: str, sar: str, band: str, encoding: str, output: str, reference: str | None, bands: tuple | None
-) -> dict:
-    """Display rasters of a job (small, cached per job)."""
+) -> tuple[dict[str, Raster], str | None]:
+    """Display rasters of a job (small, cached per job), and why the reference could not be read (or None)."""
     rasters = {SAR: sar_raster(sar, band=band, encoding=encoding), COLORIZED: rgb_raster(Path(output))}
-    if reference:
-        try:
-            rasters[REFERENCE] = rgb_raster(Path(reference), bands=bands)
-        except SarColorError as exc:
-            rasters["error"] = str(exc)
-    return rasters
+    if not reference:
+        return rasters, None
+    try:
+        rasters[REFERENCE] = rgb_raster(Path(reference), bands=bands)
+    except SarColorError as exc:
+        return rasters, str(exc)
+    return rasters, None
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _overlays(job_id: str, _rasters: dict) -> dict[str, Overlay | str]:
-    """Map overlays of the georeferenced renderings; a message instead where one cannot be mapped."""
-    overlays: dict[str, Overlay | str] = {}
+def _overlays(job_id: str, _rasters: dict[str, Raster]) -> tuple[dict[str, Overlay], dict[str, str]]:
+    """Map overlays of the georeferenced renderings, and why a rendering cannot be mapped (by name)."""
+    overlays: dict[str, Overlay] = {}
+    unmappable: dict[str, str] = {}
     for name, raster in _rasters.items():
-        if name == "error" or raster.crs is None:
+        if raster.crs is None:
             continue
         try:
             overlays[name] = mercator_overlay(raster)
         except SarColorError as exc:  # e.g. beyond 85° latitude: no Web Mercator map
-            overlays[name] = str(exc)
-    return overlays
+            unmappable[name] = str(exc)
+    return overlays, unmappable
 
 
 @st.cache_data(show_spinner="Scoring against the reference…", max_entries=16)
-def _scores(output: str, reference: str, bands: tuple | None) -> dict:
+def _scores(output: str, reference: str, bands: tuple | None) -> tuple[dict | None, str | None]:
+    """Scores against the reference, or None and why they cannot be computed."""
     try:
-        return reference_scores(Path(output), Path(reference), bands=bands)
+        return reference_scores(Path(output), Path(reference), bands=bands), None
     except SarColorError as exc:
-        return {"error": str(exc)}
+        return None, str(exc)
 
 
 def _bands(job: Job) -> tuple[int, int, int] | None:
@@ -108,7 +121,7 @@ def show_map(job: Job, overlays: dict[str, Overlay]) -> None:
 
 
 def show_result(job: Job) -> None:
-    """Everything about a finished job."""
+    """Everything about a finished job: headline numbers, then a tab each for the map, the comparison and facts."""
     r, output = job.result, Path(job.output_path or "")
     if not output.is_file():
         st.error(f"The result file of this job is gone ({output}).")
@@ -120,42 +133,48 @@ def show_result(job: Job) -> None:
     cols[3].metric("Device", r["device"].split(" (")[0])
     for warning in r.get("warnings", []):
         st.warning(warning)
-    try:
-        rasters = _renderings(
+    with reported():
+        rasters, reference_error = _renderings(
             job.id, job.stored_path, r["band"], r["encoding"], str(output), job.reference_path, _bands(job)
         )
-    except SarColorError as exc:
-        st.error(str(exc))
+        if reference_error:
+            st.warning(f"Reference optical not used: {reference_error}")
+        tab_map, tab_compare, tab_facts = st.tabs(["Map", "Compare", "Scene facts"])
+        with tab_map:
+            _map_tab(job, rasters)
+        with tab_compare:
+            _compare_tab(job, rasters, output)
+        with tab_facts:
+            st.table({"": [k for k, _ in _facts(job)], "Value": [v for _, v in _facts(job)]})
+        download_buttons(job)
+
+
+def _map_tab(job: Job, rasters: dict[str, Raster]) -> None:
+    """The map of the georeferenced renderings, or why there is none."""
+    overlays, unmappable = _overlays(job.id, rasters)
+    if COLORIZED in overlays:
+        for note in dict.fromkeys(o.note for o in overlays.values() if o.note):
+            st.warning(note, icon=":material/public:")
+        show_map(job, overlays)
+    elif COLORIZED in unmappable:
+        st.warning(unmappable[COLORIZED], icon=":material/public_off:")
+    else:
+        st.info("This image has no georeference, so there is no map: see the previews and downloads.")
+
+
+def _compare_tab(job: Job, rasters: dict[str, Raster], output: Path) -> None:
+    """SAR, result and reference side by side, and the scores against the reference when there is one."""
+    shown = [n for n in (SAR, COLORIZED, REFERENCE) if n in rasters]
+    for col, name in zip(st.columns(len(shown)), shown, strict=True):
+        col.image(preview_png(rasters[name]), caption=name, width="stretch")
+    if not (job.reference_path and REFERENCE in rasters):
+        st.caption("Add a reference optical GeoTIFF of the same place to score PSNR and SSIM.")
         return
-    if "error" in rasters:
-        st.warning(f"Reference optical not used: {rasters['error']}")
-    tab_map, tab_compare, tab_facts = st.tabs(["Map", "Compare", "Scene facts"])
-    with tab_map:
-        overlays = _overlays(job.id, rasters)
-        mappable = {name: o for name, o in overlays.items() if isinstance(o, Overlay)}
-        if COLORIZED in mappable:
-            for note in dict.fromkeys(o.note for o in mappable.values() if o.note):
-                st.warning(note, icon=":material/public:")
-            show_map(job, mappable)
-        elif COLORIZED in overlays:
-            st.warning(overlays[COLORIZED], icon=":material/public_off:")
-        else:
-            st.info("This image has no georeference, so there is no map: see the previews and downloads.")
-    with tab_compare:
-        shown = [n for n in (SAR, COLORIZED, REFERENCE) if n in rasters]
-        for col, name in zip(st.columns(len(shown)), shown, strict=True):
-            col.image(preview_png(rasters[name]), caption=name, width="stretch")
-        if job.reference_path and REFERENCE in rasters:
-            scores = _scores(str(output), job.reference_path, _bands(job))
-            if "error" in scores:
-                st.warning(scores["error"])
-            else:
-                show_scores(scores)
-        else:
-            st.caption("Add a reference optical GeoTIFF of the same place to score PSNR and SSIM.")
-    with tab_facts:
-        st.table({"": [k for k, _ in _facts(job)], "Value": [v for _, v in _facts(job)]})
-    download_buttons(job)
+    scores, error = _scores(str(output), job.reference_path, _bands(job))
+    if error:
+        st.warning(error)
+    else:
+        show_scores(scores)
 
 
 def show_scores(scores: dict) -> None:
@@ -194,25 +213,15 @@ def download_buttons(job: Job, key: str = "", stacked: bool = False) -> None:
     if not output.is_file():
         return
     stem = Path(job.file_name).stem or "scene"
-    a, b = (st.container(), st.container()) if stacked else st.columns(2)
-    a.download_button(
-        f"Download colorized COG ({fmt_bytes(output.stat().st_size)})",
-        data=output.read_bytes,
-        file_name=f"{stem}_colorized.tif",
-        mime="image/tiff",
-        key=f"dl-cog-{job.id}{key}",
-        icon=":material/download:",
-        type="primary",
-        on_click="ignore",
-        width="stretch",
+    slots = (st.container(), st.container()) if stacked else st.columns(2)
+    buttons = (
+        ("cog", f"Download colorized COG ({fmt_bytes(output.stat().st_size)})", output.read_bytes,
+         f"{stem}_colorized.tif", "image/tiff", ":material/download:", "primary"),
+        ("png", "Download PNG quicklook", lambda: quicklook_png(output),
+         f"{stem}_quicklook.png", "image/png", ":material/image:", "secondary"),
     )
-    b.download_button(
-        "Download PNG quicklook",
-        data=lambda: quicklook_png(output),
-        file_name=f"{stem}_quicklook.png",
-        mime="image/png",
-        key=f"dl-png-{job.id}{key}",
-        icon=":material/image:",
-        on_click="ignore",
-        width="stretch",
-    )
+    for slot, (kind, label, data, file_name, mime, icon, emphasis) in zip(slots, buttons, strict=True):
+        slot.download_button(
+            label, data=data, file_name=file_name, mime=mime, key=f"dl-{kind}-{job.id}{key}", icon=icon,
+            type=emphasis, on_click="ignore", width="stretch",
+        )
