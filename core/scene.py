@@ -213,6 +213,17 @@ def decimated_read(
     return values, mask, dataset.transform @ step
 
 
+def _polarisation(band_name: str, polarisation: str | None, band_count: int, name: str) -> str:
+    """The band's polarisation: `polarisation` if given (not 'auto'), else the band's, else the file name's."""
+    if polarisation and polarisation.lower() != "auto":
+        if polarisation.upper() not in POLARISATIONS:
+            raise InvalidSettingsError(f"Unknown polarisation {polarisation!r}: use auto, VV, VH, HH or HV.")
+        return polarisation.upper()
+    if band_name not in POLARISATIONS and band_count == 1:
+        return polarisation_from_name(name) or band_name
+    return band_name
+
+
 def open_scene(
     path: str | Path,
     band: str = "VV",
@@ -232,12 +243,7 @@ def open_scene(
     try:
         _check_header(src, limits, name)
         band_index, band_name = choose_band(src, band, limits, name)
-        if polarisation and polarisation.lower() != "auto":
-            if polarisation.upper() not in POLARISATIONS:
-                raise InvalidSettingsError(f"Unknown polarisation {polarisation!r}: use auto, VV, VH, HH or HV.")
-            band_name = polarisation.upper()
-        elif band_name not in POLARISATIONS and src.count == 1:
-            band_name = polarisation_from_name(name) or band_name
+        band_name = _polarisation(band_name, polarisation, src.count, name)
         dataset, warped = _georeferenced_view(src)
         try:
             values, mask, _ = decimated_read(dataset, [band_index], STATS_MAX_SIDE)
