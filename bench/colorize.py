@@ -1,14 +1,17 @@
-"""Benchmark `core.colorize.colorize` against a naive whole-raster baseline on real SAR mosaics.
+"""Benchmark `core.colorize.colorize` on real SAR mosaics: one scene at a time, and a folder of scenes.
 
-    .venv/bin/python bench/colorize.py [--sizes 1,16,100] [--tile 256] [--overlap 64] [--batch 8]
+    .venv/bin/python bench/colorize.py [--sizes 1,16,100] [--folder 20] [--folder-mpx 4] [--baseline]
 
 Scenes of about 1, 16 and 100 Mpx are mosaicked from real Sentinel-1 patches
 (`../shared/data/volkov` fragments if present, else SEN1-2 chips, else the built-in
 BigEarthNet samples), converted to float32 dB and written as georeferenced GeoTIFFs
 (EPSG:3395, 10 m). Every run happens in a fresh subprocess so that its peak RSS
-(VmHWM) is its own. The baseline reads the whole raster, accumulates prediction x
-weight and weight in float64 over the full scene, divides and writes: same model,
-same tiles, same weights, same COG writer, no streaming.
+(VmHWM) is its own. Per scene: end-to-end time, the model's own time on the same
+tiles (the same number of batches of real tiles through the same predictor, nothing
+else), their ratio, the redundancy (predicted pixels over scene pixels) and peak RSS.
+The folder part colorizes N scenes serially, in a process pool and on a two-worker
+Dask LocalCluster. `--baseline` adds a naive whole-raster run (float64 accumulators
+over the full scene, no streaming; same model, tiles, weights and COG writer).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import csv
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -147,6 +151,32 @@ def naive_colorize(source: Path, output: Path, model, options) -> None:
     scene.close()
 
 
+def model_seconds(scene: Path, model, options) -> tuple[float, int, float]:
+    """The model alone on the pipeline's tiles: (seconds, tiles, redundancy) for the same batches of real tiles."""
+    import torch
+
+    from core.inference import Predictor
+    from core.scene import open_scene
+    from core.tiling import EDGE_MARGIN, TileGrid
+
+    predictor = Predictor(model, options.device, options.precision)
+    sar = open_scene(scene)
+    width, height = sar.georef.width, sar.georef.height
+    x, _ = sar.read_window(Window(0, 0, min(width, 4 * options.tile), options.tile), model.config.input_space)
+    sar.close()
+    grid = TileGrid(width + 2 * EDGE_MARGIN, height + 2 * EDGE_MARGIN, options.tile, options.overlap)
+    starts = range(0, x.shape[2] - options.tile + 1, options.tile)
+    real = [torch.from_numpy(np.ascontiguousarray(x[:, :, i : i + options.tile])) for i in starts]
+    seconds = 0.0
+    row = torch.stack([real[i % len(real)] for i in range(len(grid.columns))])
+    for _ in grid.rows:  # batches as the pipeline makes them: per tile row
+        started = time.perf_counter()
+        for start in range(0, len(row), options.batch):
+            predictor.predict(row[start : start + options.batch])
+        seconds += time.perf_counter() - started
+    return seconds, grid.tile_count, grid.tile_count * options.tile**2 / (width * height)
+
+
 def child(args: argparse.Namespace) -> None:
     """Run one method on one scene and print its figures as JSON."""
     from core.colorize import ColorizeOptions, colorize
@@ -158,8 +188,11 @@ def child(args: argparse.Namespace) -> None:
         colorize(args.scene, args.out, model, options)
     else:
         naive_colorize(Path(args.scene), Path(args.out), model, options)
-    seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "model": model.name}))
+    figures = {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(), "model": model.name}
+    if args.child == "pipeline":
+        alone = model_seconds(Path(args.scene), model, options)
+        figures["model_seconds"], figures["tiles"], figures["redundancy"] = alone
+    print(json.dumps(figures))
 
 
 def run_child(method: str, scene: Path, out: Path, args: argparse.Namespace) -> dict:
@@ -172,6 +205,30 @@ def run_child(method: str, scene: Path, out: Path, args: argparse.Namespace) -> 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def folder_child(args: argparse.Namespace) -> None:
+    """Colorize every scene of --scene (a folder) into --out with one runner; print wall seconds as JSON."""
+    from core.batch import expand_inputs, plan_tasks, run_dask, run_pool, run_serial
+    from core.colorize import ColorizeOptions
+    from core.settings import default_checkpoint
+
+    tasks = plan_tasks(expand_inputs([args.scene]), Path(args.out))
+    options = ColorizeOptions(tile=args.tile, overlap=args.overlap, batch=args.batch, device=args.device)
+    started = time.perf_counter()
+    if args.child == "folder-serial":
+        outcomes = list(run_serial(tasks, default_checkpoint(), options))
+    elif args.child == "folder-pool":
+        outcomes = list(run_pool(tasks, default_checkpoint(), options))
+    else:
+        from distributed import LocalCluster
+
+        settings = {"n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+        with LocalCluster(**settings) as cluster:
+            started = time.perf_counter()  # the cluster's start-up is not the batch's time
+            outcomes = list(run_dask(tasks, default_checkpoint(), options, scheduler=cluster.scheduler_address))
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "done": sum(o.status == "done" for o in outcomes)}))
+
+
 # --- report -------------------------------------------------------------------------------
 
 
@@ -181,21 +238,74 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+def scene_table(args: argparse.Namespace, files: list[Path], encoding: Encoding | None, work: Path) -> None:
+    """One scene at a time: end to end against the model alone, and peak RSS."""
+    print("| method | scene | Mpx | seconds | Mpx/s | model alone (s) | end-to-end / model | redundancy | peak RSS (MB) |")  # noqa: E501
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for mpx in (float(s) for s in args.sizes.split(",")):
+        side = round((mpx * 1e6) ** 0.5)
+        scene = build_scene(work / f"scene_{side}.tif", side, files, encoding)
+        for method in ("pipeline", *(("baseline",) if args.baseline else ())):
+            out = work / f"out_{method}_{side}.tif"
+            f = run_child(method, scene, out, args)
+            out.unlink(missing_ok=True)
+            print(f"  {method} {side}x{side}: {f}", file=sys.stderr, flush=True)
+            mpx = side * side / 1e6
+            if "error" in f:
+                print(f"| {method} | {side}x{side} | {mpx:.1f} | failed: {f['error']} | | | | | |")
+                continue
+            model = f"{f['model_seconds']:.1f} | {f['seconds'] / f['model_seconds']:.2f} | {f['redundancy']:.2f}"
+            model = model if "model_seconds" in f else " | | "
+            print(
+                f"| {method} | {side}x{side} | {mpx:.1f} | {f['seconds']:.1f} | {mpx / f['seconds']:.2f} | {model} "
+                f"| {f['peak_rss_mb']:.0f} |", flush=True
+            )
+        scene.unlink()
+
+
+def folder_table(args: argparse.Namespace, files: list[Path], encoding: Encoding | None, work: Path) -> None:
+    """N scenes: serial, process pool, Dask LocalCluster."""
+    folder = work / "folder"
+    folder.mkdir(exist_ok=True)
+    side = round((args.folder_mpx * 1e6) ** 0.5)
+    for i in range(args.folder):
+        build_scene(folder / f"scene_{i:02d}.tif", side, files[i % len(files) :] + files[: i % len(files)], encoding)
+    print(f"\n{args.folder} scenes of {side}x{side} px ({args.folder * side * side / 1e6:.0f} Mpx in all):\n")
+    print("| runner | seconds | scenes done | Mpx/s |")
+    print("|---|---:|---:|---:|")
+    for runner in ("folder-serial", "folder-pool", "folder-dask"):
+        out = work / runner
+        f = run_child(runner, folder, out, args)
+        shutil.rmtree(out, ignore_errors=True)
+        print(f"  {runner}: {f}", file=sys.stderr, flush=True)
+        if "error" in f:
+            print(f"| {runner} | failed: {f['error']} | | |")
+        else:
+            total = f["done"] * side * side / 1e6
+            print(f"| {runner[7:]} | {f['seconds']:.1f} | {f['done']} | {total / f['seconds']:.2f} |", flush=True)
+    shutil.rmtree(folder)
+
+
 def main() -> None:
+    from core.colorize import ColorizeOptions
+
+    defaults = ColorizeOptions()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1,16,100", help="scene sizes in Mpx, comma separated")
-    parser.add_argument("--tile", type=int, default=256)
-    parser.add_argument("--overlap", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
+    parser.add_argument("--sizes", default="1,16,100", help="scene sizes in Mpx, comma separated ('' for none)")
+    parser.add_argument("--tile", type=int, default=defaults.tile)
+    parser.add_argument("--overlap", type=int, default=defaults.overlap)
+    parser.add_argument("--batch", type=int, default=defaults.batch)
+    parser.add_argument("--device", default=defaults.device)
+    parser.add_argument("--baseline", action="store_true", help="also run the naive whole-raster baseline")
+    parser.add_argument("--folder", type=int, default=20, help="scenes in the folder benchmark (0: skip it)")
+    parser.add_argument("--folder-mpx", type=float, default=4.0, help="size of each folder scene in Mpx")
     parser.add_argument("--work-dir", type=Path, help="where scenes are written (default: a temp dir)")
-    parser.add_argument("--child", choices=["pipeline", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--scene", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args)
+        (folder_child if args.child.startswith("folder") else child)(args)
         return
 
     source, files, encoding = patch_sources()
@@ -205,29 +315,11 @@ def main() -> None:
     print(f"- machine: {machine()}; load average at start {os.getloadavg()[0]:.2f}")
     print(f"- patches: {source} ({len(files)} real SAR patches), float32 dB GeoTIFF, EPSG:3395, DEFLATE")
     print(f"- settings: tile {args.tile}, overlap {args.overlap}, batch {args.batch}, device {args.device}")
-    rows = []
-    for mpx in (float(s) for s in args.sizes.split(",")):
-        side = round((mpx * 1e6) ** 0.5)
-        scene = build_scene(work / f"scene_{side}.tif", side, files, encoding)
-        for method in ("pipeline", *(() if args.no_baseline else ("baseline",))):
-            out = work / f"out_{method}_{side}.tif"
-            figures = run_child(method, scene, out, args)
-            out.unlink(missing_ok=True)
-            rows.append((method, side, figures))
-            print(f"  {method} {side}x{side}: {figures}", file=sys.stderr, flush=True)
-        scene.unlink()
-    print(f"- model: {rows[0][2].get('model', '?')} (GeneratorConfig defaults)\n")
-    print("| method | scene | Mpx | seconds | Mpx/s | peak RSS (MB) |")
-    print("|---|---|---:|---:|---:|---:|")
-    for method, side, f in rows:
-        mpx = side * side / 1e6
-        if "error" in f:
-            print(f"| {method} | {side}x{side} | {mpx:.1f} | failed: {f['error']} | | |")
-        else:
-            print(
-                f"| {method} | {side}x{side} | {mpx:.1f} | {f['seconds']:.1f} | {mpx / f['seconds']:.2f} "
-                f"| {f['peak_rss_mb']:.0f} |"
-            )
+    print(f"- model: {load_model().name}\n")
+    if args.sizes:
+        scene_table(args, files, encoding, work)
+    if args.folder:
+        folder_table(args, files, encoding, work)
 
 
 if __name__ == "__main__":
