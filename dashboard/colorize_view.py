@@ -50,9 +50,10 @@ def _sidebar() -> tuple[Path | None, ColorizeOptions]:
         encoding = st.selectbox("Encoding", list(ENCODINGS), format_func=ENCODINGS.get, key="encoding",
                                 help="How the pixel values are stored; detected from metadata and values by default.")
         with st.expander("Tiling"):
-            tile = st.select_slider("Tile size (px)", [128, 256, 512], value=256, key="tile")
-            overlap = st.slider("Overlap (px)", 0, tile // 2, min(64, tile // 2), step=16, key="overlap")
-            batch = st.slider("Batch size", 1, 32, 8, key="batch")
+            default = ColorizeOptions()
+            tile = st.select_slider("Tile size (px)", [128, 256, 512], value=default.tile, key="tile")
+            overlap = st.slider("Overlap (px)", 0, tile // 2, min(default.overlap, tile // 2), step=16, key="overlap")
+            batch = st.slider("Batch size", 1, 32, default.batch, key="batch")
     return model, ColorizeOptions(band=band, encoding=str(encoding), tile=tile, overlap=overlap, batch=batch)
 
 
