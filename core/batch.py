@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import json
+import multiprocessing
 import os
 import time
 from collections.abc import Iterator
@@ -149,7 +150,9 @@ def run_pool(
     """Yield outcomes as scenes finish in a pool of processes, the cores shared out as torch threads."""
     workers = workers or default_workers(len(tasks))
     threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(workers, initializer=_set_torch_threads, initargs=(threads,)) as pool:
+    # spawn, not fork: a child forked from a process whose torch/GDAL threads hold locks can hang forever
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, spawn, initializer=_set_torch_threads, initargs=(threads,)) as pool:
         futures = {pool.submit(colorize_task, task, checkpoint, options, overwrite): task for task in tasks}
         try:
             for future in as_completed(futures):
