@@ -22,9 +22,11 @@ import pytest
 import rasterio
 
 from core.checkpoints import save_checkpoint, untrained_model
+from core.colorize import ColorizeOptions
 from core.networks import GeneratorConfig
 from core.run_artefacts import JsonLinesLog, ModelsFolder, epoch_record, step_record
 from core.samples import default_sample
+from core.tiling import EDGE_MARGIN, TileGrid
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -239,7 +241,9 @@ def _mosaic(path: Path, repeat: int) -> Path:
 
 def test_live_progress_and_cancel(server, page, tmp_path):
     url, _ = server
-    scene = _mosaic(tmp_path / "big_scene.tif", 16)  # 1920 x 1920 px, 100 tiles
+    scene = _mosaic(tmp_path / "big_scene.tif", 16)  # 1920 x 1920 px
+    defaults, framed = ColorizeOptions(), 1920 + 2 * EDGE_MARGIN
+    tiles = TileGrid(framed, framed, defaults.tile, defaults.overlap).tile_count
     page.goto(url)
     _settled(page)
     page.get_by_text("Upload", exact=True).click()
@@ -251,7 +255,7 @@ def test_live_progress_and_cancel(server, page, tmp_path):
     page.get_by_test_id("stFileChip").first.wait_for()
     _settled(page)
     page.get_by_role("button", name=re.compile("^.*Colorize$")).click()
-    page.get_by_text(re.compile(r"[1-9]\d* / 100 tiles")).wait_for(timeout=60_000)  # live progress
+    page.get_by_text(re.compile(rf"[1-9]\d* / {tiles} tiles")).wait_for(timeout=60_000)  # live progress
     _shot(page, "colorize-progress")
     page.get_by_role("button", name=re.compile("Cancel")).click()
     page.get_by_text("The job was cancelled").wait_for(timeout=60_000)
