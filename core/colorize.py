@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
@@ -24,6 +24,8 @@ from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
 from core.errors import InvalidSettingsError, JobCancelled
 from core.inference import Predictor
 from core.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
+from core.result import ColorizeResult
+from core.run_artefacts import FLAT_COLOUR
 from core.scene import Georef, SarScene, open_scene
 from core.settings import Limits
 from core.tiling import EDGE_MARGIN, StripBlender, TileGrid, mirror
@@ -44,27 +46,6 @@ class ColorizeOptions:
     batch: int = 8
     device: str = "auto"
     precision: str = "auto"
-
-
-@dataclass
-class ColorizeResult:
-    """What was done, for the UI, the CLI and the job history."""
-
-    output: Path
-    georef: Georef
-    band: str
-    encoding: str
-    encoding_detected: bool
-    stretch_db: tuple[float, float]
-    tiles: int
-    seconds: float
-    device: str
-    warped_from_gcps: bool
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def megapixels_per_second(self) -> float:
-        return self.georef.width * self.georef.height / 1e6 / max(self.seconds, 1e-9)
 
 
 def _read_strip(
@@ -149,8 +130,8 @@ def provenance_tags(model: LoadedModel, scene: SarScene) -> dict[str, str]:
         "SARCOLOR_VERSION": version("sarcolor"),
         "SARCOLOR_SOURCE": f"{scene.path.name} band {scene.band_name}, encoding {scene.encoding.value}",
     }
-    if "flat_colour" in model.metadata:  # the mean training colour: what a wash would paint
-        tags[FLAT_COLOUR_TAG] = " ".join(f"{v:.4f}" for v in model.metadata["flat_colour"])
+    if FLAT_COLOUR in model.metadata:  # the mean training colour: what a wash would paint
+        tags[FLAT_COLOUR_TAG] = " ".join(f"{v:.4f}" for v in model.metadata[FLAT_COLOUR])
     return tags
 
 

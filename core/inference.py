@@ -44,15 +44,20 @@ def bf16_is_fast(device: torch.device) -> bool:
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """The precision rule of training and inference: bf16 when asked, or on 'auto' where it is fast."""
+    if precision not in ("auto", "bf16", "fp32"):
+        raise InvalidSettingsError(f"Unknown precision {precision!r}: use auto, bf16 or fp32.")
+    return precision == "bf16" or (precision == "auto" and bf16_is_fast(device))
+
+
 class Predictor:
     """Wraps a loaded generator for inference on one device."""
 
     def __init__(self, model: LoadedModel, device: str = "auto", precision: str = "auto") -> None:
         self.model = model
         self.device = pick_device(device)
-        if precision not in ("auto", "bf16", "fp32"):
-            raise InvalidSettingsError(f"Unknown precision {precision!r}: use auto, bf16 or fp32.")
-        self.use_bf16 = precision == "bf16" or (precision == "auto" and bf16_is_fast(self.device))
+        self.use_bf16 = use_bf16(precision, self.device)
         self.generator = prepare_generator(model, self.device)
 
     @property

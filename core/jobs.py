@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.cog import cleanup_stale_partials
+from core.result import RunSummary
 from core.settings import var_dir
 
 
@@ -80,6 +81,11 @@ class Job:
     reference_name: str | None = None
     reference_path: str | None = None
     result: dict = field(default_factory=dict)
+
+    @property
+    def summary(self) -> RunSummary | None:
+        """The finished run's facts (None until the job is done)."""
+        return RunSummary.from_dict(self.result) if self.result else None
 
     @property
     def status_label(self) -> str:

@@ -51,6 +51,14 @@ def val_metric(metric: str, source: str | None = None) -> str:
     return f"{VAL_PREFIX}{metric}" + (f"_{source}" if source else "")
 
 
+FLAT_COLOUR, TARGET_FOOTING = "flat_colour", "target_footing"  # run facts, in the config record and checkpoints
+
+
+def run_facts(target_footing: Mapping[str, Mapping], flat_colour: list[float]) -> dict:
+    """What a run measured on its data: each source's target footing and the mean training colour (RGB 0-1)."""
+    return {TARGET_FOOTING: dict(target_footing), FLAT_COLOUR: [round(float(v), 4) for v in flat_colour]}
+
+
 def config_record(config: Mapping, facts: Mapping, world_size: int, bf16: bool) -> dict:
     """The first record of a run: its settings, measured facts (footing, flat colour) and hardware."""
     return {KIND: RecordKind.CONFIG.value, **config, **facts, "world_size": world_size, "bf16": bf16}

@@ -11,11 +11,11 @@ import logging
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from core.checkpoints import LoadedModel
-from core.colorize import ColorizeOptions, ColorizeResult, colorize
+from core.colorize import ColorizeOptions, colorize
 from core.errors import JobCancelled, SarColorError
 from core.jobs import Job, JobStatus, JobStore
 from core.settings import Limits
@@ -36,28 +36,6 @@ class JobHandle:
     @property
     def fraction(self) -> float:
         return self.done_tiles / self.total_tiles if self.total_tiles else 0.0
-
-
-def result_summary(result: ColorizeResult) -> dict:
-    """The facts of a finished run, as JSON for the history."""
-    georef = result.georef
-    return {
-        "width": georef.width,
-        "height": georef.height,
-        "crs": georef.crs.to_string() if georef.crs else None,
-        "pixel_size": [abs(georef.transform.a), abs(georef.transform.e)],
-        "bounds": list(georef.bounds),
-        "band": result.band,
-        "encoding": result.encoding,
-        "encoding_detected": result.encoding_detected,
-        "stretch_db": list(result.stretch_db),
-        "tiles": result.tiles,
-        "seconds": result.seconds,
-        "device": result.device,
-        "warped_from_gcps": result.warped_from_gcps,
-        "warnings": result.warnings,
-        "megapixels_per_second": result.megapixels_per_second,
-    }
 
 
 FOLDERS = re.compile(r"(?:/[^\s/:'\"]+)+/")  # absolute folder paths (server details) inside a message
@@ -155,7 +133,7 @@ class JobRunner:
             message = f"Unexpected error ({type(exc).__name__}): {exc}. The job was stopped; nothing was written."
             self.store.update(job.id, status=JobStatus.FAILED, error=message, finished_at=time.time())
         else:
-            summary = result_summary(result) | {"warnings": [message_as_given(w, job) for w in result.warnings]}
-            self.store.update(
-                job.id, status=JobStatus.DONE, finished_at=time.time(), crs=summary["crs"], result=summary, error=None
-            )
+            warnings = tuple(message_as_given(w, job) for w in result.warnings)
+            summary = replace(result.summary(), warnings=warnings)
+            done = {"status": JobStatus.DONE, "finished_at": time.time(), "error": None}
+            self.store.update(job.id, crs=summary.crs, result=summary.as_dict(), **done)

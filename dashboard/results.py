@@ -21,6 +21,7 @@ from core.display import (
 )
 from core.errors import SarColorError
 from core.jobs import Job
+from core.result import RunSummary
 from dashboard.map import build_map
 from dashboard.messages import reported
 from dashboard.ui import fmt_bytes, fmt_seconds
@@ -73,29 +74,27 @@ def _bands(job: Job) -> tuple[int, int, int] | None:
     return tuple(bands) if bands else None
 
 
-def _facts(job: Job) -> list[tuple[str, str]]:
-    r = job.result
+def _facts(job: Job, r: RunSummary) -> list[tuple[str, str]]:
     rows = [
         ("File", job.file_name),
-        ("Size", f"{r['width']:,} × {r['height']:,} px ({fmt_bytes(job.size_bytes)})"),
-        ("CRS", r["crs"] or "none (not georeferenced)"),
-        ("Pixel size", f"{r['pixel_size'][0]:g} × {r['pixel_size'][1]:g} (CRS units)"),
-        ("Bounds", ", ".join(f"{v:,.2f}" for v in r["bounds"]) + " (left, bottom, right, top)"),
+        ("Size", f"{r.width:,} × {r.height:,} px ({fmt_bytes(job.size_bytes)})"),
+        ("CRS", r.crs or "none (not georeferenced)"),
+        ("Pixel size", f"{r.pixel_size[0]:g} × {r.pixel_size[1]:g} (CRS units)"),
+        ("Bounds", ", ".join(f"{v:,.2f}" for v in r.bounds) + " (left, bottom, right, top)"),
     ]
-    if r["crs"]:
-        west, south, east, north = transform_bounds(CRS.from_user_input(r["crs"]), "EPSG:4326", *r["bounds"])
+    if r.crs:
+        west, south, east, north = transform_bounds(CRS.from_user_input(r.crs), "EPSG:4326", *r.bounds)
         rows.append(("Bounds (lon/lat)", f"{west:.5f}, {south:.5f}, {east:.5f}, {north:.5f}"))
-    encoding = f"{r['encoding']} ({'detected' if r['encoding_detected'] else 'set by you'})"
     rows += [
-        ("Band", r["band"]),
-        ("Encoding", encoding),
-        ("Stretch (dB)", f"{r['stretch_db'][0]:.1f} … {r['stretch_db'][1]:.1f}"),
+        ("Band", r.band),
+        ("Encoding", f"{r.encoding} ({'detected' if r.encoding_detected else 'set by you'})"),
+        ("Stretch (dB)", f"{r.stretch_db[0]:.1f} … {r.stretch_db[1]:.1f}"),
         ("Model", job.model or "–"),
-        ("Tiles", f"{r['tiles']} (tile {job.settings.get('tile')} px, overlap {job.settings.get('overlap')} px)"),
-        ("Time", f"{fmt_seconds(r['seconds'])} ({r['megapixels_per_second']:.2f} Mpx/s)"),
-        ("Device", r["device"]),
+        ("Tiles", f"{r.tiles} (tile {job.settings.get('tile')} px, overlap {job.settings.get('overlap')} px)"),
+        ("Time", f"{fmt_seconds(r.seconds)} ({r.megapixels_per_second:.2f} Mpx/s)"),
+        ("Device", r.device),
     ]
-    if r.get("warped_from_gcps"):
+    if r.warped_from_gcps:
         rows.append(("Georeference", "warped from ground control points"))
     return rows
 
@@ -122,20 +121,20 @@ def show_map(job: Job, overlays: dict[str, Overlay]) -> None:
 
 def show_result(job: Job) -> None:
     """Everything about a finished job: headline numbers, then a tab each for the map, the comparison and facts."""
-    r, output = job.result, Path(job.output_path or "")
-    if not output.is_file():
+    r, output = job.summary, Path(job.output_path or "")
+    if r is None or not output.is_file():
         st.error(f"The result file of this job is gone ({output}).")
         return
     cols = st.columns(4)
-    cols[0].metric("Scene", f"{r['width']:,} × {r['height']:,} px")
-    cols[1].metric("Time", fmt_seconds(r["seconds"]))
-    cols[2].metric("Tiles", r["tiles"])
-    cols[3].metric("Device", r["device"].split(" (")[0])
-    for warning in r.get("warnings", []):
+    cols[0].metric("Scene", f"{r.width:,} × {r.height:,} px")
+    cols[1].metric("Time", fmt_seconds(r.seconds))
+    cols[2].metric("Tiles", r.tiles)
+    cols[3].metric("Device", r.device.split(" (")[0])
+    for warning in r.warnings:
         st.warning(warning)
     with reported():
         rasters, reference_error = _renderings(
-            job.id, job.stored_path, r["band"], r["encoding"], str(output), job.reference_path, _bands(job)
+            job.id, job.stored_path, r.band, r.encoding, str(output), job.reference_path, _bands(job)
         )
         if reference_error:
             st.warning(f"Reference optical not used: {reference_error}")
@@ -145,7 +144,8 @@ def show_result(job: Job) -> None:
         with tab_compare:
             _compare_tab(job, rasters, output)
         with tab_facts:
-            st.table({"": [k for k, _ in _facts(job)], "Value": [v for _, v in _facts(job)]})
+            facts = _facts(job, r)
+            st.table({"": [k for k, _ in facts], "Value": [v for _, v in facts]})
         download_buttons(job)
 
 

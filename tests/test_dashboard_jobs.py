@@ -18,6 +18,7 @@ from core.colorize import ColorizeOptions, colorize
 from core.display import mercator_overlay, quicklook_png, reference_scores, rgb_raster, sar_raster
 from core.jobs import JobStore, safe_name
 from core.networks import GeneratorConfig
+from core.run_artefacts import run_facts
 from core.runner import JobRunner
 from core.samples import default_sample
 from core.settings import Limits
@@ -75,7 +76,7 @@ def test_runner_runs_job_and_records_result(tmp_path, model):
     assert runner.wait(job.id, timeout=120)
     job = store.get(job.id)
     assert job.status == "done", job.error
-    assert job.result["crs"] == "EPSG:32633" and job.result["width"] == 120 and job.seconds > 0
+    assert job.summary.crs == "EPSG:32633" and job.summary.width == 120 and job.seconds > 0
     assert runner.handle(job.id).fraction == 1.0
     with rasterio.open(job.output_path) as cog:
         assert cog.crs.to_epsg() == 32633
@@ -169,7 +170,7 @@ def test_scores_come_with_the_models_flat_colour_baseline(tmp_path, model):
     from dataclasses import replace
 
     sample = default_sample()
-    flat = replace(model, metadata={"flat_colour": [0.30, 0.35, 0.28]})
+    flat = replace(model, metadata=run_facts({}, [0.30, 0.35, 0.28]))
     output = tmp_path / "scored.tif"
     colorize(sample.sar, output, flat, ColorizeOptions())
     scores = reference_scores(output, sample.optical)

@@ -70,7 +70,7 @@ def _assert_same_as_solo(store: JobStore, jobs: list[Job], inputs: list[Path], s
         assert output.parent == store.output_dir(job.id)
         assert [p.name for p in output.parent.iterdir()] == [output.name]
         with rasterio.open(output) as got, rasterio.open(reference) as want:
-            assert (row.result["width"], row.result["height"]) == (want.width, want.height)
+            assert (row.summary.width, row.summary.height) == (want.width, want.height)
             assert np.array_equal(got.read(), want.read()), path.name
         assert output.read_bytes() == reference.read_bytes(), path.name
     assert not [p for p in store.root.rglob(f"*{PARTIAL_MARKER}*")]

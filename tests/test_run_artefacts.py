@@ -13,6 +13,7 @@ from core.run_artefacts import (
     epoch_record,
     read_records,
     records_of,
+    run_facts,
     step_record,
     val_metric,
 )
@@ -21,7 +22,7 @@ from core.run_artefacts import (
 def test_log_writer_and_tolerant_reader_round_trip(tmp_path: Path) -> None:
     log = JsonLinesLog(tmp_path / "train.jsonl")
     records = [
-        config_record({"name": "tiny", "batch": 2}, {"flat_colour": [0.3, 0.3, 0.25]}, world_size=1, bf16=False),
+        config_record({"name": "tiny", "batch": 2}, run_facts({}, [0.3, 0.3, 0.25]), world_size=1, bf16=False),
         step_record(1, 0.5, 1.5, {"g_l1": 0.4, "d_real": 0.7}, lr_g=2e-4, lr_d=None, images_per_s=3.0),
         epoch_record(1, 2, 3.0, {"volkov": {"psnr": 14.0, "ssim": 0.3}, "sen12": {"psnr": 12.0, "ssim": 0.1}}),
     ]

@@ -36,7 +36,7 @@ from core.colorize import ColorizeOptions, colorize
 from core.metrics import bootstrap_interval, chroma_spread, mean_colour_delta_e, psnr, ssim
 from core.normalise import InputSpace
 from core.reports import read_per_image
-from core.run_artefacts import EvalFolder, ModelsFolder
+from core.run_artefacts import TARGET_FOOTING, EvalFolder, ModelsFolder
 from core.scene import POLARISATIONS
 from core.settings import models_dir, shared_data_dir
 from training.data import (
@@ -258,7 +258,7 @@ def write_results(rows: list[dict], footing: dict, folder: EvalFolder) -> dict:
     summary = {
         "models": summarise(rows),
         "lpips": LPIPS_STATUS,
-        "target_footing": {source: f.as_dict() for source, f in footing.items()},
+        TARGET_FOOTING: {source: f.as_dict() for source, f in footing.items()},
         "splits": sorted({r["split"] for r in rows}, key=SPLITS.index),
         "ssim": "Gaussian window sigma 1.5 (11 px), data range 1, RGB in [0, 1]; PSNR over valid pixels",
         "colour": "ΔE00 between mean CIELAB colours; chroma ratio = predicted over true spread of R-G, (R+G)/2-B",

@@ -26,7 +26,15 @@ import torch
 from core.checkpoints import load_checkpoint
 from core.normalise import describe_input_space
 from core.reports import read_summary, scoreboard
-from core.run_artefacts import ModelsFolder, RecordKind, RunFolder, read_records, records_of, val_metric
+from core.run_artefacts import (
+    TARGET_FOOTING,
+    ModelsFolder,
+    RecordKind,
+    RunFolder,
+    read_records,
+    records_of,
+    val_metric,
+)
 from core.settings import models_dir, shared_data_dir
 from training.evaluate import BASELINES, SPLITS, evaluate
 from training.variants import VARIANTS
@@ -131,7 +139,7 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
     cfg = facts["config"]
     gen = model.config
     params = sum(p.numel() for p in model.generator.parameters())
-    footing = model.metadata.get("target_footing") or cfg.get("target_footing", {})
+    footing = model.metadata.get(TARGET_FOOTING) or cfg.get(TARGET_FOOTING, {})
     grid = ModelsFolder(checkpoint.parent).eval.grid(name, "val")
     lines = [
         f"# Model card: `{name}`",

@@ -21,10 +21,18 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from core.checkpoints import load_checkpoint, save_checkpoint
-from core.inference import bf16_is_fast
+from core.inference import use_bf16
 from core.networks import build_generator
 from core.normalise import InputSpace
-from core.run_artefacts import JsonLinesLog, RunFolder, config_record, epoch_record, step_record, val_metric
+from core.run_artefacts import (
+    JsonLinesLog,
+    RunFolder,
+    config_record,
+    epoch_record,
+    run_facts,
+    step_record,
+    val_metric,
+)
 from training.config import TrainConfig, load_config
 from training.data import (
     PairDataset,
@@ -57,7 +65,7 @@ class TrainingData:
     train_set: PairDataset
     weights: torch.Tensor  # sampling weight of each train image
     val_sets: dict[str, PairDataset]  # per source
-    facts: dict  # target_footing and flat_colour: in the config record and the checkpoint's metadata
+    facts: dict  # core.run_artefacts.run_facts: in the config record and the checkpoint's metadata
 
 
 def load_data(config: TrainConfig, rank: int) -> TrainingData:
@@ -68,26 +76,25 @@ def load_data(config: TrainConfig, rank: int) -> TrainingData:
     samples = train_set.footing_samples()  # no second read of the train images
     footing = measure_footing(samples)
     train_set.footing = footing
-    flat_colour = [round(float(v), 4) for v in mean_training_colour(samples, footing)]
     train_set.rng = np.random.default_rng(config.seed + rank)
     val_records = [r for r in records if r.split == "val"] + bigearthnet_records()
     val_sets = {
         source: PairDataset([r for r in val_records if r.source == source], footing, config.crop, False, space)
         for source in sorted({r.source for r in val_records})
     }
-    facts = {"target_footing": {source: f.as_dict() for source, f in footing.items()}, "flat_colour": flat_colour}
+    facts = run_facts({source: f.as_dict() for source, f in footing.items()}, mean_training_colour(samples, footing))
     return TrainingData(train_set, sampling_weights(train_set, config.colour_fraction), val_sets, facts)
 
 
 def build_trainer(config: TrainConfig, world: int, device: torch.device) -> Trainer:
     """G (and D for adversarial variants) on the device, DDP-wrapped under torchrun, with their optimisers."""
-    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_is_fast(device))
+    bf16 = use_bf16(config.precision, device)
     generator = build_generator(config.generator).to(device).to(memory_format=torch.channels_last)
     discriminator = PatchDiscriminator(ndf=config.ndf).to(device) if config.variant_spec.adversarial else None
     if world > 1:
         generator = DistributedDataParallel(generator)
         discriminator = DistributedDataParallel(discriminator) if discriminator else None
-    return Trainer(config, generator, discriminator, device, use_bf16)
+    return Trainer(config, generator, discriminator, device, bf16)
 
 
 def _batch(
