@@ -108,8 +108,9 @@ def colorize_task(
         return SceneOutcome(task.source, task.output, "failed", str(exc), time.perf_counter() - started)
     except Exception as exc:  # a bug or a library failure: reported for this scene, the batch goes on
         return _unexpected(task, exc, time.perf_counter() - started)
-    megapixels = result.georef.width * result.georef.height / 1e6
-    return SceneOutcome(task.source, task.output, "done", "; ".join(result.warnings), result.seconds, megapixels)
+    facts = result.summary
+    megapixels = facts.width * facts.height / 1e6
+    return SceneOutcome(task.source, task.output, "done", "; ".join(facts.warnings), facts.seconds, megapixels)
 
 
 def _unexpected(task: SceneTask, exc: BaseException, seconds: float = 0.0) -> SceneOutcome:

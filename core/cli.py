@@ -39,11 +39,12 @@ def _colorize_one(source: Path, output: Path, options, args: argparse.Namespace)
             bar.update(done - bar.n)
 
         result = colorize(source, output, model, options, progress=progress)
-    for warning in result.warnings:
+    facts = result.summary
+    for warning in facts.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(
-        f"{result.output}: {result.georef.width}x{result.georef.height} px, {result.band} {result.encoding}, "
-        f"{result.seconds:.1f} s ({result.megapixels_per_second:.2f} Mpx/s) on {result.device}"
+        f"{result.output}: {facts.width}x{facts.height} px, {facts.band} {facts.encoding}, "
+        f"{facts.seconds:.1f} s ({facts.megapixels_per_second:.2f} Mpx/s) on {facts.device}"
     )
     return 0
 

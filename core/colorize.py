@@ -24,7 +24,7 @@ from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
 from core.errors import InvalidSettingsError, JobCancelled
 from core.inference import Predictor
 from core.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
-from core.result import ColorizeResult
+from core.result import ColorizeResult, RunSummary
 from core.run_artefacts import FLAT_COLOUR
 from core.scene import Georef, SarScene, open_scene
 from core.settings import Limits
@@ -193,9 +193,8 @@ def _colorize(
         space = InputSpace(model.config.input_space)
         with cog_writer(output, scene.georef, provenance_tags(model, scene)) as writer:
             _stream_rows(scene, space, grid, predictor, options.batch, writer, progress, cancelled)
-        return ColorizeResult(
-            output=Path(output),
-            georef=scene.georef,
+        facts = RunSummary.of(
+            scene.georef,
             band=scene.band_name,
             encoding=scene.encoding.value,
             encoding_detected=scene.encoding_detected,
@@ -204,8 +203,9 @@ def _colorize(
             seconds=time.perf_counter() - started,
             device=predictor.description,
             warped_from_gcps=scene.warped_from_gcps,
-            warnings=scene.warnings + _level_warning(scene, space),
+            warnings=tuple(scene.warnings + _level_warning(scene, space)),
         )
+        return ColorizeResult(Path(output), scene.georef, facts)
     finally:
         scene.close()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from core.scene import Georef
@@ -36,6 +36,18 @@ class RunSummary:
         return asdict(self)
 
     @classmethod
+    def of(cls, georef: Georef, **facts) -> RunSummary:
+        """The summary of a run over `georef` (size, CRS, pixel size and bounds taken from it)."""
+        return cls(
+            width=georef.width,
+            height=georef.height,
+            crs=georef.crs.to_string() if georef.crs else None,
+            pixel_size=(abs(georef.transform.a), abs(georef.transform.e)),
+            bounds=georef.bounds,
+            **facts,
+        )
+
+    @classmethod
     def from_dict(cls, data: Mapping) -> RunSummary:
         """Read a stored summary (JSON lists become tuples; keys this version does not know are ignored)."""
         known = {f.name for f in fields(cls)}
@@ -43,42 +55,10 @@ class RunSummary:
         return cls(**values)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ColorizeResult:
-    """What was done, for the UI, the CLI and the job history."""
+    """What was done, for the UI, the CLI and the job history: the output file, its grid and the run's facts."""
 
     output: Path
     georef: Georef
-    band: str
-    encoding: str
-    encoding_detected: bool
-    stretch_db: tuple[float, float]
-    tiles: int
-    seconds: float
-    device: str
-    warped_from_gcps: bool
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def megapixels_per_second(self) -> float:
-        return self.georef.width * self.georef.height / 1e6 / max(self.seconds, 1e-9)
-
-    def summary(self) -> RunSummary:
-        """The facts worth keeping once the run is over."""
-        georef = self.georef
-        return RunSummary(
-            width=georef.width,
-            height=georef.height,
-            crs=georef.crs.to_string() if georef.crs else None,
-            pixel_size=(abs(georef.transform.a), abs(georef.transform.e)),
-            bounds=georef.bounds,
-            band=self.band,
-            encoding=self.encoding,
-            encoding_detected=self.encoding_detected,
-            stretch_db=self.stretch_db,
-            tiles=self.tiles,
-            seconds=self.seconds,
-            device=self.device,
-            warped_from_gcps=self.warped_from_gcps,
-            warnings=tuple(self.warnings),
-        )
+    summary: RunSummary

@@ -133,7 +133,6 @@ class JobRunner:
             message = f"Unexpected error ({type(exc).__name__}): {exc}. The job was stopped; nothing was written."
             self.store.update(job.id, status=JobStatus.FAILED, error=message, finished_at=time.time())
         else:
-            warnings = tuple(message_as_given(w, job) for w in result.warnings)
-            summary = replace(result.summary(), warnings=warnings)
+            summary = replace(result.summary, warnings=tuple(message_as_given(w, job) for w in result.summary.warnings))
             done = {"status": JobStatus.DONE, "finished_at": time.time(), "error": None}
             self.store.update(job.id, crs=summary.crs, result=summary.as_dict(), **done)

@@ -168,8 +168,8 @@ def test_progress_reaches_total(odd_scene, pixel_model, tmp_path: Path) -> None:
     )
     framed = 2 * EDGE_MARGIN  # tiles cover the scene plus its mirrored frame
     columns, rows = -(-(1000 + framed - 32) // 96), -(-(777 + framed - 32) // 96)
-    assert result.tiles == columns * rows
-    assert {total for _, total in calls} == {result.tiles}
+    assert result.summary.tiles == columns * rows
+    assert {total for _, total in calls} == {result.summary.tiles}
     assert len(calls) == rows
     done = [d for d, _ in calls]
-    assert done == sorted(done) and done[0] > 0 and done[-1] == result.tiles
+    assert done == sorted(done) and done[0] > 0 and done[-1] == result.summary.tiles

@@ -26,7 +26,7 @@ def test_gcp_only_input_is_warped_and_placed(gcp_scene, samples, pixel_model, tm
         assert src.crs is None and src.gcps[0]
     out = tmp_path / "gcp.tif"
     result = colorize(gcp_scene, out, pixel_model, FP32)
-    assert result.warped_from_gcps and result.encoding == "amplitude" and result.warnings == []
+    assert result.summary.warped_from_gcps and result.summary.encoding == "amplitude" and result.summary.warnings == ()
     profile = assert_valid_cog(out)
     assert profile["crs"] == CRS.from_epsg(4326)
     _, utm, transform = read_sample_db(samples[0])
@@ -57,7 +57,7 @@ def test_nan_borders_are_masked(nan_scene, pixel_model, tmp_path: Path) -> None:
 def test_uint16_dn_with_zero_nodata(dn_scene, pixel_model, tmp_path: Path) -> None:
     out = tmp_path / "dn.tif"
     result = colorize(dn_scene, out, pixel_model, FP32)
-    assert result.encoding == "amplitude" and result.encoding_detected
+    assert result.summary.encoding == "amplitude" and result.summary.encoding_detected
     with rasterio.open(dn_scene) as src:
         valid = src.read(1) > 0
         profile = assert_valid_cog(out)
@@ -71,7 +71,7 @@ def test_uint16_dn_with_zero_nodata(dn_scene, pixel_model, tmp_path: Path) -> No
 def test_vv_vh_input_picks_band(samples, pixel_model, tmp_path: Path, band: str) -> None:
     out = tmp_path / f"{band}.tif"
     result = colorize(samples[1].sar, out, pixel_model, ColorizeOptions(band=band, precision="fp32"))
-    assert result.band == band
+    assert result.summary.band == band
     assert_matches_reference(read_rgba(out), *reference_rgb(samples[1].sar, pixel_model, band=band))
     with rasterio.open(samples[1].sar) as src:
         assert assert_valid_cog(out)["transform"] == src.transform

@@ -32,8 +32,8 @@ def test_sample_cog_keeps_georeference(samples, default_unet, tmp_path: Path) ->
     rgba = read_rgba(out)
     assert (rgba[3] == 255).all()  # no nodata in the sample
     assert rgba[:3].std() > 0  # a real picture, not a constant
-    assert result.band == "VV" and result.encoding == "db" and result.encoding_detected
-    assert result.warnings == [] and not result.warped_from_gcps
+    assert result.summary.band == "VV" and result.summary.encoding == "db" and result.summary.encoding_detected
+    assert result.summary.warnings == () and not result.summary.warped_from_gcps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sample.tif"]  # no temporary left
 
 
@@ -66,7 +66,8 @@ def test_volkov_scene_epsg3395(volkov_tif, pixel_model, tmp_path: Path) -> None:
         assert profile["transform"] == src.transform
         assert abs(src.transform.a - 10.0) < 0.01  # 10 m pixels, as documented
     assert (profile["width"], profile["height"]) == (1024, 1024)
-    assert result.band == "VH" and result.encoding == "linear_u8" and not result.encoding_detected
+    facts = result.summary
+    assert facts.band == "VH" and facts.encoding == "linear_u8" and not facts.encoding_detected
     rgba = read_rgba(out)
     assert_matches_reference(rgba, *reference_rgb(volkov_tif, pixel_model, band="VH", encoding="linear_u8"))
 
@@ -77,7 +78,7 @@ def test_no_georeference_is_colorized_with_warning(request, fixture: str, pixel_
     source = request.getfixturevalue(fixture)
     out = tmp_path / "out.tif"
     result = colorize(source, out, pixel_model, FP32)
-    assert len(result.warnings) == 1 and "no georeference" in result.warnings[0]
+    assert len(result.summary.warnings) == 1 and "no georeference" in result.summary.warnings[0]
     assert_valid_cog(out)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

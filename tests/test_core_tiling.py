@@ -72,7 +72,7 @@ def test_tiled_equals_untiled_on_odd_scene(odd_scene, pixel_model, tmp_path: Pat
     colorize(odd_scene, untiled, pixel_model, ColorizeOptions(tile=1024, overlap=0))
     tiled = tmp_path / "tiled.tif"
     result = colorize(odd_scene, tiled, pixel_model, ColorizeOptions(tile=tile, overlap=overlap))
-    assert result.tiles > 1
+    assert result.summary.tiles > 1
     a, b = read_rgba(untiled).astype(np.int16), read_rgba(tiled).astype(np.int16)
     diff = np.abs(a - b)
     assert diff.max() <= 1, f"max diff {diff.max()} at {np.unravel_index(diff.argmax(), diff.shape)}"

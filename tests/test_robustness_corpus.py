@@ -78,7 +78,7 @@ def test_awkward_inputs_produce_masked_outputs(corpus, checkpoint, tmp_path) -> 
             assert (dst.crs is not None) == entry.georeferenced, entry.name
             if entry.georeferenced and src.crs is not None:
                 assert dst.crs == src.crs and dst.transform.almost_equals(src.transform), entry.name
-        assert bool(result.warnings) == (not entry.georeferenced), entry.name
+        assert bool(result.summary.warnings) == (not entry.georeferenced), entry.name
         assert [p.name for p in tmp_path.iterdir() if ".partial-" in p.name] == []
 
 
@@ -97,7 +97,7 @@ def test_masks_follow_the_nodata(corpus, checkpoint, tmp_path) -> None:
 def test_gcp_only_input_is_warped_to_a_georeferenced_grid(corpus, checkpoint, tmp_path) -> None:
     entry = next(e for e in corpus if e.name == "gcp_only_uint16.tif")
     result = colorize(entry.path, tmp_path / "gcp.tif", load_checkpoint(checkpoint))
-    assert result.warped_from_gcps and result.encoding == "amplitude"
+    assert result.summary.warped_from_gcps and result.summary.encoding == "amplitude"
     with rasterio.open(tmp_path / "gcp.tif") as dst:
         assert dst.crs.to_epsg() == 4326
         left, bottom, right, top = dst.bounds
