@@ -207,16 +207,8 @@ def mercator_overlay(raster: Raster, max_side: int = MAX_SIDE, min_side: int = M
     dst_transform = dst_transform @ Affine.scale(scale)
     rgba = raster.rgba().transpose(2, 0, 1)
     out = np.zeros((4, dst_h, dst_w), dtype=np.uint8)
-    for i in range(4):
-        reproject(
-            rgba[i],
-            out[i],
-            src_transform=raster.transform,
-            src_crs=raster.crs,
-            dst_transform=dst_transform,
-            dst_crs=mercator,
-            resampling=Resampling.nearest,
-        )
+    reproject(rgba, out, src_transform=raster.transform, src_crs=raster.crs, dst_transform=dst_transform,
+              dst_crs=mercator, resampling=Resampling.nearest)  # fmt: skip
     x0, y0 = dst_transform @ (0, 0)
     x1, y1 = dst_transform @ (dst_w, dst_h)
     west, east = (lon_0 + math.degrees(x / EARTH_RADIUS_M) for x in (x0, x1))
