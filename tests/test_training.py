@@ -23,7 +23,7 @@ from core.run_artefacts import ModelsFolder, RecordKind, RunFolder, read_records
 from training.config import TrainConfig, load_config
 from training.data import PairDataset, read_manifest
 from training.discriminator import PatchDiscriminator, receptive_field
-from training.losses import supervised_l1, to_lab
+from training.losses import chroma_spread_loss, lab_to_raw, supervised_l1, to_lab
 from training.steps import Trainer
 from training.train import train
 from training.variants import VARIANTS
@@ -249,3 +249,30 @@ def test_variant_table_drives_config_validation() -> None:
         TrainConfig(variant="lab_ab")  # an RGB generator cannot be trained with the LAB loss
     assert [v.log_key for v in VARIANTS.values()] == ["g_l1", "g_l1", "g_mse", "g_lab_l1"]
     assert [v.name for v in VARIANTS.values() if v.adversarial] == ["pix2pix", "cgan_lab_grad"]
+
+
+def test_chroma_spread_term_is_zero_for_the_truth_and_pulls_a_wash_apart(shared_data: Path) -> None:
+    dataset = PairDataset([r for r in read_manifest(shared_data) if r.source == "volkov"][:2], {}, 64, augment=False)
+    real = torch.stack([dataset[i][1] for i in range(2)])
+    has_colour = torch.tensor([True, True])
+    truth_raw = lab_to_raw(to_lab(real))
+    assert chroma_spread_loss(truth_raw, real, has_colour).item() < 1e-5
+    mean = truth_raw.mean(dim=(2, 3), keepdim=True)
+    wash = (mean + 0.2 * (truth_raw - mean)).requires_grad_(True)  # the right colours, a fifth of their spread
+    loss = chroma_spread_loss(wash, real, has_colour)
+    assert loss.item() > 0.005
+    loss.backward()
+    assert wash.grad[:, 0].abs().sum() == 0  # a/b only, never L
+    stepped = (wash - 0.1 * wash.grad).detach()
+    assert (stepped[:, 1:].std(dim=(2, 3)) > wash[:, 1:].detach().std(dim=(2, 3))).all()  # pulled apart
+
+
+def test_init_from_starts_a_run_at_a_published_generator(shared_data: Path, tmp_path: Path) -> None:
+    data = _mini_manifest(shared_data, tmp_path / "data")
+    first = _tiny_config(data, tmp_path / "runs", "lab_ab")
+    seed = load_checkpoint(train(first))
+    tuned = _tiny_config(data, tmp_path / "runs", "lab_ab")
+    tuned.name, tuned.init_from, tuned.steps, tuned.lr_g = "tuned", str(seed.path), 2, 0.0  # lr 0: weights stay put
+    tuned_weights = dict(load_checkpoint(train(tuned)).generator.named_parameters())
+    for name, value in seed.generator.named_parameters():  # (batch-norm running statistics do move)
+        assert torch.equal(value, tuned_weights[name]), name
