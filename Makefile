@@ -34,17 +34,18 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/colorize.py
 
-# The default model from scratch on this 2-core CPU (150 min wall clock, both cores), then published as default.
+# The default model from scratch on this 2-core CPU (150 min wall clock, both cores), then published as default:
+# lab_context (100 min), then fine-tuned with the tharun colours and the a/b spread term (50 min).
 train: setup
-	$(BIN)/python -m training.train --config training/configs/lab_context.toml --threads 2 --max-minutes 150
-	$(BIN)/python -m training.publish --run runs/lab_context --default lab_context
+	$(BIN)/python -m training.train --config training/configs/lab_context.toml --threads 2 --max-minutes 100
+	$(BIN)/python -m training.train --config training/configs/lab_tharun_spread.toml --threads 2 --max-minutes 50
+	$(BIN)/python -m training.publish --run runs/lab_context --run runs/lab_tharun_spread --default lab_tharun_spread
 
 # Score every published model, the pixel reference (same train sources as the default) and the baselines on
 # val and test; refresh the model cards.
 MODELS := $(filter-out models/default.pt,$(wildcard models/*.pt))
 evaluate: setup
-	$(BIN)/python -m training.pixel_reference --out runs/pixel_gbm.pkl \
-		--drop-source sebastianelli-zone9 --drop-source tharun-scenes
+	$(BIN)/python -m training.pixel_reference --out runs/pixel_gbm.pkl --drop-source sebastianelli-zone9
 	$(BIN)/python -m training.evaluate --split val test --pixel-reference runs/pixel_gbm.pkl \
 		$(addprefix --checkpoint ,$(MODELS))
 	$(BIN)/python -m training.publish $(addprefix --card ,$(basename $(notdir $(MODELS))))

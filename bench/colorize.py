@@ -254,8 +254,9 @@ def scene_table(args: argparse.Namespace, files: list[Path], encoding: Encoding 
             if "error" in f:
                 print(f"| {method} | {side}x{side} | {mpx:.1f} | failed: {f['error']} | | | | | |")
                 continue
-            model = f"{f['model_seconds']:.1f} | {f['seconds'] / f['model_seconds']:.2f} | {f['redundancy']:.2f}"
-            model = model if "model_seconds" in f else " | | "
+            model = " | | "
+            if "model_seconds" in f:
+                model = f"{f['model_seconds']:.1f} | {f['seconds'] / f['model_seconds']:.2f} | {f['redundancy']:.2f}"
             print(
                 f"| {method} | {side}x{side} | {mpx:.1f} | {f['seconds']:.1f} | {mpx / f['seconds']:.2f} | {model} "
                 f"| {f['peak_rss_mb']:.0f} |", flush=True

@@ -9,6 +9,8 @@ the output folder and the checkpoint must be on storage every worker can read.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import glob
 import json
 import multiprocessing
@@ -27,6 +29,7 @@ from core.errors import InvalidSettingsError, SarColorError
 RASTER_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 OUTPUT_SUFFIX = "_colorized.tif"
 SUMMARY_NAME = "sarcolor_summary.json"
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 WORKER_MEMORY_BYTES = 1.5 * 2**30  # measured peak RSS of one scene at 100 Mpx is about 1.15 GB (bench/)
 
 
@@ -131,10 +134,22 @@ def default_workers(tasks: int) -> int:
     return max(1, min(tasks, os.cpu_count() or 1, int(memory // WORKER_MEMORY_BYTES)))
 
 
-def _set_torch_threads(threads: int) -> None:
+def _prepare_worker(threads: int) -> None:
+    """Torch threads for this worker process, and glibc's own allocator thresholds where a launcher changed them.
+
+    Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also turns off glibc's adaptive
+    mmap threshold: every large tensor is then mapped and unmapped anew and the model ran 2x slower
+    (0.29 against 0.12 s per batch of 8 tiles, measured). The thresholds are put back at glibc's adaptive
+    maxima (mmap 32 MiB, trim 64 MiB).
+    """
     import torch
 
     torch.set_num_threads(threads)
+    if "MALLOC_TRIM_THRESHOLD_" in os.environ:
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL("libc.so.6")
+            libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+            libc.mallopt(M_TRIM_THRESHOLD, 64 << 20)
 
 
 def run_serial(
@@ -153,7 +168,7 @@ def run_pool(
     threads = max(1, (os.cpu_count() or 1) // workers)
     # spawn, not fork: a child forked from a process whose torch/GDAL threads hold locks can hang forever
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, spawn, initializer=_set_torch_threads, initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(workers, spawn, initializer=_prepare_worker, initargs=(threads,)) as pool:
         futures = {pool.submit(colorize_task, task, checkpoint, options, overwrite): task for task in tasks}
         try:
             for future in as_completed(futures):
@@ -171,6 +186,8 @@ def run_dask(
     from distributed import as_completed as dask_completed
 
     with Client(scheduler, timeout="30s") as client:
+        for address, worker in client.scheduler_info()["workers"].items():  # torch threads = the worker's threads
+            client.run(_prepare_worker, worker["nthreads"], workers=[address])
         submit = client.submit
         futures = {submit(colorize_task, task, checkpoint, options, overwrite, pure=False): task for task in tasks}
         for future in dask_completed(futures):
