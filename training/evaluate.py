@@ -291,11 +291,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", nargs="+", default=["val"], choices=SPLITS)
     parser.add_argument("--data-root", type=Path, default=shared_data_dir())
     parser.add_argument("--out", type=Path, default=ModelsFolder(models_dir()).eval.path, help="default: models/eval")
+    parser.add_argument("--keep-earlier", action="store_true", help="keep the scores of models not scored now")
     args = parser.parse_args(argv)
     from training.pixel_reference import load_reference
 
     extra = {path.stem: load_reference(path).predictor() for path in args.pixel_reference}
-    summary = evaluate(args.checkpoint, tuple(args.split), args.data_root, args.out, extra)
+    summary = evaluate(args.checkpoint, tuple(args.split), args.data_root, args.out, extra, args.keep_earlier)
     print(format_summary(summary))
 
 

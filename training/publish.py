@@ -132,6 +132,14 @@ def comparison_table(summary: dict, models: list[str]) -> list[str]:
     return lines
 
 
+def _start_and_extra_losses(cfg: dict) -> str:
+    """Where the weights started (fine-tuning) and the a/b spread term, when the run used them."""
+    text = f"; started from `{cfg['init_from']}` (fine-tuned)" if cfg.get("init_from") else ""
+    if cfg.get("chroma_spread_weight"):
+        text += f"; a/b weight {cfg.get('chroma_weight')}, per-image a/b spread term × {cfg['chroma_spread_weight']}"
+    return text
+
+
 def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None) -> str:
     """Markdown model card with data, input space, target rule, settings, hardware, time and measured metrics."""
     model = load_checkpoint(checkpoint)
@@ -157,7 +165,7 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
         f"- **Training**: {facts['steps']} steps of batch {cfg.get('batch')} random {cfg.get('crop')} px crops "
         f"(flips, 90° rotations; colour targets {cfg.get('colour_fraction', 0):.0%} of samples), Adam "
         f"{tuple(cfg.get('betas', ()))}, lr G {cfg.get('lr_g')} ({cfg.get('lr_schedule', 'constant')}), seed "
-        f"{cfg.get('seed')}" + _gan_settings(cfg),
+        f"{cfg.get('seed')}" + _gan_settings(cfg) + _start_and_extra_losses(cfg),
         f"- **Hardware and time**: {platform.machine()} CPU, {cfg.get('threads') or torch.get_num_threads()} "
         f"thread(s); {facts['minutes']:.0f} min wall time, {facts['images_per_s']:.1f} crops/s; "
         f"bf16 {'on' if cfg.get('bf16') else 'off'}",
