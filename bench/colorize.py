@@ -207,7 +207,7 @@ def run_child(method: str, scene: Path, out: Path, args: argparse.Namespace) -> 
 
 def folder_child(args: argparse.Namespace) -> None:
     """Colorize every scene of --scene (a folder) into --out with one runner; print wall seconds as JSON."""
-    from core.batch import expand_inputs, plan_tasks, run_dask, run_pool, run_serial
+    from core.batch import SceneStatus, expand_inputs, plan_tasks, run_dask, run_pool, run_serial
     from core.colorize import ColorizeOptions
     from core.settings import default_checkpoint
 
@@ -226,7 +226,7 @@ def folder_child(args: argparse.Namespace) -> None:
             started = time.perf_counter()  # the cluster's start-up is not the batch's time
             outcomes = list(run_dask(tasks, default_checkpoint(), options, scheduler=cluster.scheduler_address))
     seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "done": sum(o.status == "done" for o in outcomes)}))
+    print(json.dumps({"seconds": seconds, "done": sum(o.status == SceneStatus.DONE for o in outcomes)}))
 
 
 # --- report -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,13 +42,21 @@ class SceneTask:
     output: Path
 
 
+class SceneStatus(StrEnum):
+    """What happened to one scene."""
+
+    DONE = "done"
+    SKIPPED = "skipped"  # its output was already there
+    FAILED = "failed"  # the message says why
+
+
 @dataclass(frozen=True)
 class SceneOutcome:
-    """What happened to one scene: done, skipped (output already there) or failed (with the reason)."""
+    """What happened to one scene, and why when it failed."""
 
     source: Path
     output: Path
-    status: str
+    status: SceneStatus
     message: str = ""
     seconds: float = 0.0
     megapixels: float = 0.0
@@ -103,21 +112,23 @@ def colorize_task(
 ) -> SceneOutcome:
     """Colorize one scene; an analyst-facing problem becomes a failed outcome, never an exception."""
     if task.output.exists() and not overwrite:
-        return SceneOutcome(task.source, task.output, "skipped", "output already exists")
+        return SceneOutcome(task.source, task.output, SceneStatus.SKIPPED, "output already exists")
     started = time.perf_counter()
     try:
         result = colorize(task.source, task.output, _model(str(checkpoint)), options)
     except SarColorError as exc:
-        return SceneOutcome(task.source, task.output, "failed", str(exc), time.perf_counter() - started)
+        return SceneOutcome(task.source, task.output, SceneStatus.FAILED, str(exc), time.perf_counter() - started)
     except Exception as exc:  # a bug or a library failure: reported for this scene, the batch goes on
         return _unexpected(task, exc, time.perf_counter() - started)
     facts = result.summary
     megapixels = facts.width * facts.height / 1e6
-    return SceneOutcome(task.source, task.output, "done", "; ".join(facts.warnings), facts.seconds, megapixels)
+    warnings = "; ".join(facts.warnings)
+    return SceneOutcome(task.source, task.output, SceneStatus.DONE, warnings, facts.seconds, megapixels)
 
 
 def _unexpected(task: SceneTask, exc: BaseException, seconds: float = 0.0) -> SceneOutcome:
-    return SceneOutcome(task.source, task.output, "failed", f"unexpected error ({type(exc).__name__}: {exc})", seconds)
+    message = f"unexpected error ({type(exc).__name__}: {exc})"
+    return SceneOutcome(task.source, task.output, SceneStatus.FAILED, message, seconds)
 
 
 def _outcome(future, task: SceneTask) -> SceneOutcome:

@@ -53,7 +53,7 @@ def _colorize_many(sources: list[str], output_dir: Path, options, args: argparse
     """The batch: serial, process pool or Dask; one progress bar; a summary printed and saved."""
     from tqdm import tqdm
 
-    from core.batch import expand_inputs, plan_tasks, run_dask, run_pool, run_serial, write_summary
+    from core.batch import SceneStatus, expand_inputs, plan_tasks, run_dask, run_pool, run_serial, write_summary
     from core.checkpoints import load_checkpoint
     from core.colorize import check_options
     from core.settings import default_checkpoint
@@ -76,9 +76,9 @@ def _colorize_many(sources: list[str], output_dir: Path, options, args: argparse
             bar.update()
     summary = write_summary(done, output_dir)
     for outcome in sorted(done, key=lambda o: str(o.source)):
-        detail = outcome.message if outcome.status != "done" else f"{outcome.seconds:.1f} s"
+        detail = outcome.message if outcome.status != SceneStatus.DONE else f"{outcome.seconds:.1f} s"
         print(f"{outcome.status:8s} {outcome.source}  {detail}")
-    failed = sum(o.status == "failed" for o in done)
+    failed = sum(o.status == SceneStatus.FAILED for o in done)
     print(f"{len(done) - failed} of {len(done)} scenes colorized or already there; summary: {summary}")
     return 1 if failed else 0
 
