@@ -102,8 +102,8 @@ def plan_tasks(sources: list[Path], output_dir: Path) -> list[SceneTask]:
 
 
 @lru_cache(maxsize=2)
-def _model(checkpoint: str) -> LoadedModel:
-    """One loaded model per process and checkpoint."""
+def cached_model(checkpoint: str) -> LoadedModel:
+    """One loaded model per process and checkpoint (the CLI's check and a serial batch share it)."""
     return load_checkpoint(checkpoint)
 
 
@@ -115,7 +115,7 @@ def colorize_task(
         return SceneOutcome(task.source, task.output, SceneStatus.SKIPPED, "output already exists")
     started = time.perf_counter()
     try:
-        result = colorize(task.source, task.output, _model(str(checkpoint)), options)
+        result = colorize(task.source, task.output, cached_model(str(checkpoint)), options)
     except SarColorError as exc:
         return SceneOutcome(task.source, task.output, SceneStatus.FAILED, str(exc), time.perf_counter() - started)
     except Exception as exc:  # a bug or a library failure: reported for this scene, the batch goes on
@@ -192,7 +192,10 @@ def run_pool(
 def run_dask(
     tasks: list[SceneTask], checkpoint: Path, options: ColorizeOptions, overwrite: bool = False, scheduler: str = ""
 ) -> Iterator[SceneOutcome]:
-    """Yield outcomes as scenes finish on the Dask distributed cluster at `scheduler` (host:port)."""
+    """Yield outcomes as scenes finish on the Dask distributed cluster at `scheduler` (host:port).
+
+    The workers connected when the batch starts are prepared (torch threads, allocator); later ones run as they are.
+    """
     from distributed import Client
     from distributed import as_completed as dask_completed
 

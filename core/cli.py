@@ -53,13 +53,21 @@ def _colorize_many(sources: list[str], output_dir: Path, options, args: argparse
     """The batch: serial, process pool or Dask; one progress bar; a summary printed and saved."""
     from tqdm import tqdm
 
-    from core.batch import SceneStatus, expand_inputs, plan_tasks, run_dask, run_pool, run_serial, write_summary
-    from core.checkpoints import load_checkpoint
+    from core.batch import (
+        SceneStatus,
+        cached_model,
+        expand_inputs,
+        plan_tasks,
+        run_dask,
+        run_pool,
+        run_serial,
+        write_summary,
+    )
     from core.colorize import check_options
     from core.settings import default_checkpoint
 
     checkpoint = Path(args.model or default_checkpoint()).resolve()
-    check_options(options, load_checkpoint(checkpoint))  # bad settings or model fail once, not once per scene
+    check_options(options, cached_model(str(checkpoint)))  # bad settings or model fail once, not once per scene
     tasks = plan_tasks(expand_inputs(sources), output_dir.resolve())
     output_dir.mkdir(parents=True, exist_ok=True)
     if args.scheduler:
