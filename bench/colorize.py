@@ -152,28 +152,28 @@ def naive_colorize(source: Path, output: Path, model, options) -> None:
 
 
 def model_seconds(scene: Path, model, options) -> tuple[float, int, float]:
-    """The model alone on the pipeline's tiles: (seconds, tiles, redundancy) for the same batches of real tiles."""
-    import torch
+    """The model alone on the pipeline's tiles: (seconds, tiles, redundancy).
 
+    The scene's first real tile row, fed once per tile row through the pipeline's own prediction
+    path (`core.colorize.predicted_rows`: same batches, same parallel streams), nothing else.
+    """
+    from core.colorize import _read_strip, predicted_rows
     from core.inference import Predictor
+    from core.normalise import InputSpace
     from core.scene import open_scene
     from core.tiling import EDGE_MARGIN, TileGrid
 
     predictor = Predictor(model, options.device, options.precision)
     sar = open_scene(scene)
     width, height = sar.georef.width, sar.georef.height
-    x, _ = sar.read_window(Window(0, 0, min(width, 4 * options.tile), options.tile), model.config.input_space)
-    sar.close()
     grid = TileGrid(width + 2 * EDGE_MARGIN, height + 2 * EDGE_MARGIN, options.tile, options.overlap)
-    starts = range(0, x.shape[2] - options.tile + 1, options.tile)
-    real = [torch.from_numpy(np.ascontiguousarray(x[:, :, i : i + options.tile])) for i in starts]
-    seconds = 0.0
-    row = torch.stack([real[i % len(real)] for i in range(len(grid.columns))])
-    for _ in grid.rows:  # batches as the pipeline makes them: per tile row
-        started = time.perf_counter()
-        for start in range(0, len(row), options.batch):
-            predictor.predict(row[start : start + options.batch])
-        seconds += time.perf_counter() - started
+    space = InputSpace(model.config.input_space)
+    strip = _read_strip(sar, space, grid, 0, grid.columns[-1] + grid.tile)
+    sar.close()
+    started = time.perf_counter()
+    for _ in predicted_rows((strip for _ in grid.rows), predictor, grid, options.batch):
+        pass
+    seconds = time.perf_counter() - started
     return seconds, grid.tile_count, grid.tile_count * options.tile**2 / (width * height)
 
 

@@ -1,15 +1,17 @@
 """The one pipeline: SAR raster in, georeferenced colour COG out, streamed strip by strip.
 
 open_scene -> for each tile row: read strip, cut tiles, predict in batches, blend,
-write finished rows -> COG -> rename. Reading, prediction and writing overlap in three
+write finished rows -> COG -> rename. Reading, prediction and writing overlap in
 threads. Memory is bounded by a few strips (tile x width).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -22,7 +24,7 @@ from rasterio.windows import Window
 from core.checkpoints import LoadedModel
 from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
 from core.errors import InvalidSettingsError, JobCancelled
-from core.inference import Predictor
+from core.inference import Predictor, prediction_pool
 from core.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
 from core.result import ColorizeResult, RunSummary
 from core.run_artefacts import FLAT_COLOUR
@@ -72,10 +74,45 @@ def _write_rows(writer, window: Window, rgb: np.ndarray, valid: np.ndarray, geor
         writer.write(target, rgb[:, keep, columns], valid[: window.height][keep])
 
 
-def _predict_row(predictor: Predictor, strip: np.ndarray, grid: TileGrid, batch: int) -> list[np.ndarray]:
-    """Predictions (3 x T x T, in [0, 1]) for every tile of one tile row."""
+Strip = tuple[np.ndarray, np.ndarray]  # model input (C x T x W) and validity (T x W) of one tile row
+
+
+def _read_ahead(read: Callable[[int], Strip], count: int) -> Iterator[Strip]:
+    """read(0), read(1), ... with the next strip read in a thread while the caller works on this one."""
+    with ThreadPoolExecutor(1, "sarcolor-read") as reader:
+        upcoming = reader.submit(read, 0)
+        for index in range(count):
+            strip = upcoming.result()
+            if index + 1 < count:
+                upcoming = reader.submit(read, index + 1)
+            yield strip
+
+
+def _submit_row(pool: Executor, predictor: Predictor, strip: np.ndarray, grid: TileGrid, batch: int) -> list[Future]:
+    """Queue the tiles of one tile row in batches; each future gives N x 3 x T x T RGB in [0, 1]."""
     tiles = torch.from_numpy(np.stack([strip[:, :, x0 : x0 + grid.tile] for x0 in grid.columns]))
-    return [p.numpy() for start in range(0, len(tiles), batch) for p in predictor.predict(tiles[start : start + batch])]
+    return [pool.submit(predictor.predict, tiles[start : start + batch]) for start in range(0, len(tiles), batch)]
+
+
+def predicted_rows(
+    strips: Iterable[Strip], predictor: Predictor, grid: TileGrid, batch: int
+) -> Iterator[tuple[list[np.ndarray], np.ndarray]]:
+    """Per tile row, in order: the tiles' predictions (3 x T x T each) and the row's validity.
+
+    Row r + 1 is queued before row r is awaited, so every prediction stream stays busy across row ends.
+    """
+    pending: deque[tuple[list[Future], np.ndarray]] = deque()
+    with prediction_pool(predictor) as pool:
+        for strip, valid in strips:
+            pending.append((_submit_row(pool, predictor, strip, grid, batch), valid))
+            if len(pending) == 2:
+                yield _gathered(*pending.popleft())
+        while pending:
+            yield _gathered(*pending.popleft())
+
+
+def _gathered(batches: list[Future], valid: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    return [tile.numpy() for done in batches for tile in done.result()], valid
 
 
 def _stream_rows(
@@ -88,16 +125,17 @@ def _stream_rows(
     progress: ProgressCallback | None,
     cancelled: CancelCheck | None,
 ) -> None:
-    """Read, predict, blend and write tile row by tile row, the three stages overlapped.
+    """Read, predict, blend and write tile row by tile row, the stages overlapped.
 
-    While the model predicts row r (torch threads), a reader thread prepares row r + 1 and a
-    writer thread blends and writes row r - 1 (GDAL, numpy and torch release the GIL). At most
-    one strip waits at each side, so memory stays bounded by a few strips.
+    A reader thread prepares the next strip, the prediction streams (`prediction_pool`) work on
+    this row's and the next row's batches, and a writer thread blends and writes the previous
+    row (GDAL, numpy and torch release the GIL). A bounded number of strips is in flight, so
+    memory does not grow with the scene.
     """
     padded_width = grid.columns[-1] + grid.tile
     blender = StripBlender(grid)
 
-    def read(row_index: int) -> tuple[np.ndarray, np.ndarray]:
+    def read(row_index: int) -> Strip:
         return _read_strip(scene, space, grid, grid.rows[row_index], padded_width)
 
     def write(row_index: int, predictions: list[np.ndarray], valid: np.ndarray) -> None:
@@ -105,15 +143,13 @@ def _stream_rows(
             blender.add(prediction, row_index, col_index)
         _write_rows(writer, *blender.finish_row(row_index), valid, scene.georef)
 
-    with ThreadPoolExecutor(1, "sarcolor-read") as reader, ThreadPoolExecutor(1, "sarcolor-write") as writing:
-        next_strip, written = reader.submit(read, 0), None
-        for row_index in range(len(grid.rows)):
+    strips = _read_ahead(read, len(grid.rows))
+    rows = predicted_rows(strips, predictor, grid, batch)
+    with ThreadPoolExecutor(1, "sarcolor-write") as writing, contextlib.closing(strips), contextlib.closing(rows):
+        written = None
+        for row_index, (predictions, valid) in enumerate(rows):
             if cancelled and cancelled():
                 raise JobCancelled("The job was cancelled; no output was written.")
-            strip, valid = next_strip.result()
-            if row_index + 1 < len(grid.rows):
-                next_strip = reader.submit(read, row_index + 1)
-            predictions = _predict_row(predictor, strip, grid, batch)
             if written is not None:
                 written.result()  # a write error surfaces here, before more work is queued
             written = writing.submit(write, row_index, predictions, valid)

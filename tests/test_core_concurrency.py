@@ -1,4 +1,4 @@
-"""Regression: threads sharing one freshly loaded model give the same pixels as solo runs.
+"""Threads: jobs sharing one model, and the pipeline's parallel prediction streams, give the pixels of solo runs.
 
 Before `core.inference.prepare_generator`, each job converted the shared module to
 channels_last while other threads were running it; 16 of 24 threaded outputs differed.
@@ -12,11 +12,17 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import torch
+from scenes import mosaic_scene
 
 from core.checkpoints import untrained_model
-from core.colorize import ColorizeOptions, colorize
+from core.colorize import ColorizeOptions, _read_strip, colorize, predicted_rows
+from core.inference import MAX_CPU_STREAMS, Predictor, single_threaded_torch
 from core.networks import GeneratorConfig
+from core.normalise import InputSpace
 from core.samples import build_samples
+from core.scene import open_scene
+from core.tiling import TileGrid
 
 OPTIONS = ColorizeOptions(tile=128, overlap=32)
 
@@ -54,3 +60,31 @@ def test_threads_sharing_a_fresh_model_match_solo_runs(tmp_path: Path) -> None:
             thread.join()
         for index, output in enumerate(outputs):
             assert np.array_equal(rasterio.open(output).read(), solo[index]), f"trial {trial}, scene {index}"
+
+
+def test_parallel_prediction_streams_give_the_pixels_of_one_stream(samples, scene_dir, default_unet) -> None:
+    """The pipeline's prediction path (several single-threaded streams on a CPU) equals plain
+    batch-by-batch prediction on the same real tiles, bit for bit, and gives torch its threads back."""
+    threads_before = torch.get_num_threads()
+    predictor = Predictor(default_unet, "cpu", "auto")
+    scene = open_scene(mosaic_scene(scene_dir / "streams_700.tif", samples, 700, 600))
+    grid = TileGrid(700, 600, 256, 32)
+    space = InputSpace(default_unet.config.input_space)
+    strips = [_read_strip(scene, space, grid, y0, grid.columns[-1] + grid.tile) for y0 in grid.rows]
+    scene.close()
+    streamed = [tiles for tiles, _ in predicted_rows(strips, predictor, grid, batch=2)]
+    for (strip, _), tiles in zip(strips, streamed, strict=True):
+        row = torch.from_numpy(np.stack([strip[:, :, x0 : x0 + grid.tile] for x0 in grid.columns]))
+        one_stream = [t.numpy() for start in range(0, len(row), 2) for t in predictor.predict(row[start : start + 2])]
+        assert all(np.array_equal(a, b) for a, b in zip(tiles, one_stream, strict=True))
+    assert predictor.streams == (threads_before if threads_before <= MAX_CPU_STREAMS else 1)
+    assert torch.get_num_threads() == threads_before
+
+
+def test_single_threaded_torch_restores_the_thread_count_when_the_last_user_leaves() -> None:
+    before = torch.get_num_threads()
+    with single_threaded_torch():
+        with single_threaded_torch():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 1  # the outer user is still inside
+    assert torch.get_num_threads() == before

@@ -8,11 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import rasterio.shutil
 from checks import assert_matches_reference, assert_valid_cog, read_rgba, reference_rgb
 from rasterio.crs import CRS
 from scenes import mosaic_scene
 
 from core.checkpoints import load_checkpoint
+from core.cog import BLOCK as COG_BLOCK
+from core.cog import overview_factors
 from core.colorize import ColorizeOptions, colorize
 from core.settings import default_checkpoint
 from core.tiling import EDGE_MARGIN
@@ -49,10 +52,25 @@ def test_odd_size_scene_is_cog_with_overviews(odd_scene, pixel_model, tmp_path: 
     out = tmp_path / "odd.tif"
     colorize(odd_scene, out, pixel_model, ColorizeOptions(tile=128, overlap=32, precision="fp32"))
     profile = assert_valid_cog(out)
-    with rasterio.open(odd_scene) as src:
+    with rasterio.open(odd_scene) as src, rasterio.open(out) as dst:
         assert (profile["crs"], profile["transform"]) == (src.crs, src.transform)
         assert (profile["width"], profile["height"]) == (1000, 777)
+        assert dst.overviews(1) == overview_factors(1000, 777) == [2]
     assert_matches_reference(read_rgba(out), *reference_rgb(odd_scene, pixel_model))
+
+
+@pytest.mark.parametrize("width, height", [(1000, 777), (300, 1500), (512, 512), (513, 40), (2100, 2100)])
+def test_prebuilt_overviews_are_the_levels_the_cog_driver_would_choose(width: int, height: int, tmp_path) -> None:
+    """`core.cog` builds overviews in the scratch itself; they must be the COG driver's own AUTO levels."""
+    raw = tmp_path / "raw.tif"
+    profile = {"driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint8"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(raw, "w", **profile) as dst:
+            dst.write(np.zeros((1, height, width), np.uint8))
+        rasterio.shutil.copy(raw, tmp_path / "cog.tif", driver="COG", BLOCKSIZE=str(COG_BLOCK), OVERVIEWS="AUTO")
+        with rasterio.open(tmp_path / "cog.tif") as cog:
+            assert overview_factors(width, height) == cog.overviews(1)
 
 
 @pytest.mark.shared_data

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from scenes import mosaic_scene
 
 from core.settings import default_checkpoint
 
@@ -59,7 +60,9 @@ def reference_tree(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_todays_code_writes_the_same_cog_bytes_as_the_reference_revision(samples, reference_tree, tmp_path) -> None:
-    scenes = [sample.sar for sample in samples[:2]]
+    """Two samples and a mosaic of several tile rows and columns, with overviews."""
+    mosaic = mosaic_scene(tmp_path / "mosaic_1100.tif", samples, 1100, 1100)
+    scenes = [sample.sar for sample in samples[:2]] + [mosaic]
     before = _colorize_with(reference_tree, tmp_path / "before", scenes)
     after = _colorize_with(PROJECT_ROOT, tmp_path / "after", scenes)
-    assert len(after) == 4 and after == before
+    assert len(after) == 6 and after == before
