@@ -1,4 +1,4 @@
-"""Write the result: a tiled GTiff filled window by window, then a COG, renamed when complete.
+"""Write the result: a tiled GTiff and its overviews filled window by window, then a COG, renamed when complete.
 
 Nothing appears under the final name until the COG is whole; temporary files carry
 a `.partial` marker so a later start can remove leftovers of a killed job.
@@ -20,10 +20,10 @@ import rasterio
 import rasterio.errors
 import rasterio.shutil
 from rasterio._err import CPLE_BaseError
-from rasterio.enums import ColorInterp, Resampling
 from rasterio.windows import Window
 
 from core.errors import OutputError
+from core.overviews import RGBA, Pyramid
 from core.scene import Georef
 
 PARTIAL_MARKER = ".partial-"
@@ -85,37 +85,23 @@ def _output_error(path: Path, exc: Exception) -> OutputError:
 
 
 class RgbaWriter:
-    """Writes RGB + alpha uint8 windows into a tiled scratch GTiff."""
+    """Writes RGB + alpha uint8 windows into a tiled scratch GTiff, top to bottom, and feeds its overviews."""
 
-    def __init__(self, dataset: rasterio.io.DatasetWriter) -> None:
+    def __init__(self, dataset: rasterio.io.DatasetWriter, overviews: Pyramid) -> None:
         self.dataset = dataset
+        self.overviews = overviews
 
     def write(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> None:
         """rgb01: 3 x h x w in [0, 1]; valid: h x w bool. Invalid pixels become transparent black."""
         rgb = np.clip(np.rint(rgb01 * 255.0), 0, 255).astype(np.uint8)
         rgb[:, ~valid] = 0
         alpha = (valid * 255).astype(np.uint8)
+        rgba = np.concatenate([rgb, alpha[None]])
         try:
-            self.dataset.write(np.concatenate([rgb, alpha[None]]), window=window)
+            self.dataset.write(rgba, window=window)
+            self.overviews.add(rgba)
         except WRITE_ERRORS as exc:
             raise _output_error(Path(self.dataset.name), exc) from exc
-
-
-def overview_factors(width: int, height: int) -> list[int]:
-    """The COG driver's OVERVIEWS=AUTO levels: halve until the image fits in one block."""
-    factors, size = [], max(width, height)
-    while size > BLOCK:
-        factors.append(2 ** (len(factors) + 1))
-        size = -(-size // 2)
-    return factors
-
-
-def _build_overviews(scratch: Path, georef: Georef) -> None:
-    """Overviews in the uncompressed scratch, so the COG step only compresses (2x cheaper than letting it average)."""
-    factors = overview_factors(georef.width, georef.height)
-    if factors:
-        with rasterio.open(scratch, "r+") as dataset:
-            dataset.build_overviews(factors, Resampling.average)
 
 
 @contextlib.contextmanager
@@ -126,6 +112,39 @@ def cog_writer(final: str | Path, georef: Georef, tags: dict[str, str] | None = 
     """
     final = Path(final)
     scratch, cog = partial_path(final, ".tif"), partial_path(final, ".cog.tif")
+    profile = _scratch_profile(georef)
+    pyramid = Pyramid(scratch, profile, BLOCK, lambda suffix: partial_path(final, suffix))
+    try:
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            dataset = rasterio.open(scratch, "w", **profile)
+            dataset.colorinterp = RGBA
+            dataset.update_tags(**(tags or {}))
+            pyramid.start()
+        except WRITE_ERRORS as exc:
+            raise _output_error(final, exc) from exc
+        try:
+            yield RgbaWriter(dataset, pyramid)
+        except BaseException:
+            with contextlib.suppress(*WRITE_ERRORS):
+                dataset.close()
+            with contextlib.suppress(*WRITE_ERRORS):
+                pyramid.close()
+            raise
+        try:
+            dataset.close()  # flushes cached blocks: a full disk may only show here
+            rasterio.shutil.copy(pyramid.finish(), cog, driver="COG", **COG_OPTIONS)
+            os.replace(cog, final)
+        except WRITE_ERRORS as exc:
+            raise _output_error(final, exc) from exc
+    finally:
+        for path in (scratch, cog, *pyramid.files):
+            with contextlib.suppress(OSError):  # missing, or its folder never existed: never mask the real error
+                path.unlink()
+
+
+def _scratch_profile(georef: Georef) -> dict:
+    """The uncompressed tiled RGBA scratch (and, resized, its overview levels)."""
     profile = {
         "driver": "GTiff",
         "width": georef.width,
@@ -137,34 +156,10 @@ def cog_writer(final: str | Path, georef: Georef, tags: dict[str, str] | None = 
         "tiled": True,
         "blockxsize": BLOCK,
         "blockysize": BLOCK,
-        "compress": "NONE",  # scratch only: no compression to pay twice; overviews build 9x faster from it
+        "compress": "NONE",  # scratch only: the COG step compresses once
         "photometric": "RGB",
         "BIGTIFF": "IF_SAFER",
     }
     if not georef.is_georeferenced:
         profile.pop("transform")
-    try:
-        try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            dataset = rasterio.open(scratch, "w", **profile)
-        except WRITE_ERRORS as exc:
-            raise _output_error(final, exc) from exc
-        try:
-            dataset.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
-            dataset.update_tags(**(tags or {}))
-            yield RgbaWriter(dataset)
-        except BaseException:
-            with contextlib.suppress(*WRITE_ERRORS):
-                dataset.close()
-            raise
-        try:
-            dataset.close()  # flushes cached blocks: a full disk may only show here
-            _build_overviews(scratch, georef)
-            rasterio.shutil.copy(scratch, cog, driver="COG", **COG_OPTIONS)
-            os.replace(cog, final)
-        except WRITE_ERRORS as exc:
-            raise _output_error(final, exc) from exc
-    finally:
-        for path in (scratch, cog):
-            with contextlib.suppress(OSError):  # missing, or its folder never existed: never mask the real error
-                path.unlink()
+    return profile

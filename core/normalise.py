@@ -102,11 +102,23 @@ def fit_stretch(db: np.ndarray) -> Stretch:
     return Stretch(float(low), float(high), float(median))
 
 
+def scale_to_model_range(db: np.ndarray, low: float, high: float) -> np.ndarray:
+    """dB on [low, high] to [-1, 1] float32, clipped, in a new array; NaN (nodata) becomes -1.
+
+    One allocation and in-place steps: this runs on every pixel of every scene.
+    """
+    scaled = db - low
+    scaled /= high - low
+    np.copyto(scaled, 0.0, where=np.isnan(scaled))
+    np.clip(scaled, 0.0, 1.0, out=scaled)
+    scaled *= 2.0
+    scaled -= 1.0
+    return scaled.astype(np.float32, copy=False)
+
+
 def apply_stretch(db: np.ndarray, stretch: Stretch) -> np.ndarray:
     """Map dB to [-1, 1] with the given stretch; NaN (nodata) becomes -1."""
-    scaled = (db - stretch.low_db) / (stretch.high_db - stretch.low_db)
-    scaled = np.clip(np.nan_to_num(scaled, nan=0.0), 0.0, 1.0)
-    return (scaled * 2.0 - 1.0).astype(np.float32)
+    return scale_to_model_range(db, stretch.low_db, stretch.high_db)
 
 
 S2_DISPLAY_MAX_REFLECTANCE = 0.3  # optical reflectance shown as full brightness
@@ -135,9 +147,7 @@ def level_offset_db(encoding: Encoding, polarisation: str, median_db: float) -> 
 
 def fixed_scale(db: np.ndarray) -> np.ndarray:
     """VV-equivalent dB on `FIXED_DB_RANGE` to [-1, 1]; NaN (nodata) becomes -1."""
-    low, high = FIXED_DB_RANGE
-    scaled = np.clip(np.nan_to_num((db - low) / (high - low), nan=0.0), 0.0, 1.0)
-    return (scaled * 2.0 - 1.0).astype(np.float32)
+    return scale_to_model_range(db, *FIXED_DB_RANGE)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ memory; rows no later tile touches are flushed as soon as a tile row is done.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -80,10 +81,17 @@ def ramp_weights(tile: int, overlap: int, taper_start: bool, taper_end: bool) ->
 
 
 def tile_weights(grid: TileGrid, row_index: int, col_index: int) -> np.ndarray:
-    """2-D blending weights of one tile (T x T); no taper on the raster border."""
-    wy = ramp_weights(grid.tile, grid.overlap, row_index > 0, row_index < len(grid.rows) - 1)
-    wx = ramp_weights(grid.tile, grid.overlap, col_index > 0, col_index < len(grid.columns) - 1)
-    return wy[:, None] * wx[None, :]
+    """2-D blending weights of one tile (T x T, read-only); no taper on the raster border."""
+    tapers = (row_index > 0, row_index < len(grid.rows) - 1, col_index > 0, col_index < len(grid.columns) - 1)
+    return _weights(grid.tile, grid.overlap, *tapers)
+
+
+@functools.lru_cache(maxsize=64)
+def _weights(tile: int, overlap: int, top: bool, bottom: bool, left: bool, right: bool) -> np.ndarray:
+    """The 9 kinds of tile (corner, edge, inside) share their weights: computed once each."""
+    weights = ramp_weights(tile, overlap, top, bottom)[:, None] * ramp_weights(tile, overlap, left, right)[None, :]
+    weights.flags.writeable = False
+    return weights
 
 
 class StripBlender:
@@ -94,6 +102,7 @@ class StripBlender:
         self.channels = channels
         self._sum = np.zeros((channels, grid.tile, grid.width), dtype=np.float32)
         self._weight = np.zeros((grid.tile, grid.width), dtype=np.float32)
+        self._product = np.empty((channels, grid.tile, grid.tile), dtype=np.float32)  # reused: no per-tile arrays
         self._top = 0  # raster row of the strip's first row
 
     def add(self, prediction: np.ndarray, row_index: int, col_index: int) -> None:
@@ -101,7 +110,8 @@ class StripBlender:
         x0 = self.grid.columns[col_index]
         width = min(self.grid.tile, self.grid.width - x0)
         weights = tile_weights(self.grid, row_index, col_index)[:, :width]
-        self._sum[:, :, x0 : x0 + width] += prediction[:, :, :width] * weights
+        weighted = np.multiply(prediction[:, :, :width], weights, out=self._product[:, :, :width])
+        self._sum[:, :, x0 : x0 + width] += weighted
         self._weight[:, x0 : x0 + width] += weights
 
     def finish_row(self, row_index: int) -> tuple[Window, np.ndarray]:

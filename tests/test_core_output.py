@@ -15,8 +15,8 @@ from scenes import mosaic_scene
 
 from core.checkpoints import load_checkpoint
 from core.cog import BLOCK as COG_BLOCK
-from core.cog import overview_factors
 from core.colorize import ColorizeOptions, colorize
+from core.overviews import overview_factors
 from core.settings import default_checkpoint
 from core.tiling import EDGE_MARGIN
 
@@ -55,7 +55,7 @@ def test_odd_size_scene_is_cog_with_overviews(odd_scene, pixel_model, tmp_path: 
     with rasterio.open(odd_scene) as src, rasterio.open(out) as dst:
         assert (profile["crs"], profile["transform"]) == (src.crs, src.transform)
         assert (profile["width"], profile["height"]) == (1000, 777)
-        assert dst.overviews(1) == overview_factors(1000, 777) == [2]
+        assert dst.overviews(1) == overview_factors(1000, 777, COG_BLOCK) == [2]
     assert_matches_reference(read_rgba(out), *reference_rgb(odd_scene, pixel_model))
 
 
@@ -70,7 +70,7 @@ def test_prebuilt_overviews_are_the_levels_the_cog_driver_would_choose(width: in
             dst.write(np.zeros((1, height, width), np.uint8))
         rasterio.shutil.copy(raw, tmp_path / "cog.tif", driver="COG", BLOCKSIZE=str(COG_BLOCK), OVERVIEWS="AUTO")
         with rasterio.open(tmp_path / "cog.tif") as cog:
-            assert overview_factors(width, height) == cog.overviews(1)
+            assert overview_factors(width, height, COG_BLOCK) == cog.overviews(1)
 
 
 @pytest.mark.shared_data

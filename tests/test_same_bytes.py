@@ -60,8 +60,8 @@ def reference_tree(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_todays_code_writes_the_same_cog_bytes_as_the_reference_revision(samples, reference_tree, tmp_path) -> None:
-    """Two samples and a mosaic of several tile rows and columns, with overviews."""
-    mosaic = mosaic_scene(tmp_path / "mosaic_1100.tif", samples, 1100, 1100)
+    """Two samples and a mosaic of several tile rows and columns, with streamed and GDAL-built overviews."""
+    mosaic = mosaic_scene(tmp_path / "mosaic_2100x600.tif", samples, 2100, 600)
     scenes = [sample.sar for sample in samples[:2]] + [mosaic]
     before = _colorize_with(reference_tree, tmp_path / "before", scenes)
     after = _colorize_with(PROJECT_ROOT, tmp_path / "after", scenes)
