@@ -20,7 +20,7 @@ from scenes import mosaic_scene
 from core.settings import default_checkpoint
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-OUTPUT_REVISION = "997405d"  # last deliberate output change: COG DEFLATE level 1, default overlap 32 px
+OUTPUT_REVISION = "06ab550"  # last deliberate output change: overview levels below an odd size are ceil(size / factor)
 SCRIPT = """
 import sys
 from pathlib import Path
