@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--encoding", default=defaults.encoding, choices=["auto", *(e.value for e in Encoding)])
     c.add_argument("--tile", type=int, default=defaults.tile)
     c.add_argument("--overlap", type=int, default=defaults.overlap)
-    c.add_argument("--batch", type=int, default=defaults.batch)
+    c.add_argument("--batch", type=int, default=defaults.batch, help="tiles a prediction call (raise it on a GPU)")
     c.add_argument("--device", default=defaults.device, choices=["auto", "cpu", "cuda"])
     c.add_argument("--precision", default=defaults.precision, choices=["auto", "bf16", "fp32"])
     c.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -39,6 +39,7 @@ COG_OPTIONS = {
     "NUM_THREADS": "ALL_CPUS",  # GDAL compresses blocks on every core
 }
 MIN_FREE_BYTES = 1 << 20  # below this after a failed write, the disk is taken to be full
+COG_SIZE_FACTOR = 0.6  # COG bytes per raw RGBA byte, generous (0.49 measured on a 16 Mpx result)
 OTHER_WRITE_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.EDQUOT)
 WRITE_ERRORS = (OSError, rasterio.errors.RasterioError, CPLE_BaseError)  # GDAL reports ENOSPC as a CPLE error
 
@@ -76,6 +77,26 @@ def _disk_full(folder: Path, exc: Exception) -> bool:
         return shutil.disk_usage(folder).free < MIN_FREE_BYTES
     except OSError:
         return False
+
+
+def space_needed(width: int, height: int) -> int:
+    """Bytes a result needs at its peak: the uncompressed scratch, its overview levels (< 1/3 more) and the COG."""
+    raw = 4 * width * height
+    return int(raw * (4 / 3 + COG_SIZE_FACTOR)) + MIN_FREE_BYTES
+
+
+def _check_free_space(folder: Path, georef: Georef) -> None:
+    """Fail before any work, not after an hour, when the folder cannot hold what the run will write."""
+    needed, free = space_needed(georef.width, georef.height), shutil.disk_usage(folder).free
+    if free < needed and os.access(folder, os.W_OK):  # an unwritable folder gets its own error on the first write
+        raise OutputError(
+            f"The disk is full for this scene: {folder} has {_megabytes(free)} free, and colorizing it needs "
+            f"about {_megabytes(needed)} (temporary files and the result). Free some space or choose another folder."
+        )
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1e9:.1f} GB" if count >= 1e9 else f"{count / 1e6:.1f} MB"
 
 
 def _output_error(path: Path, exc: Exception) -> OutputError:
@@ -117,6 +138,7 @@ def cog_writer(final: str | Path, georef: Georef, tags: dict[str, str] | None = 
     try:
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
+            _check_free_space(final.parent, georef)
             dataset = rasterio.open(scratch, "w", **profile)
             dataset.colorinterp = RGBA
             dataset.update_tags(**(tags or {}))

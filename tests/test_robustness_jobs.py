@@ -197,6 +197,24 @@ def test_disk_full_is_a_clear_error_and_leaves_nothing(inputs, checkpoint, mount
     assert list(folder.iterdir()) == []
 
 
+def test_disk_filling_up_mid_run_is_a_clear_error_and_leaves_nothing(inputs, checkpoint, mount_tmpfs) -> None:
+    """Room for the bytes (the check before the run passes) but for one file only: the next file the run
+    creates fails with ENOSPC, as a disk that others fill during a run would."""
+    folder = mount_tmpfs("inodes", "size=8m,nr_inodes=2")
+    with pytest.raises(OutputError, match="disk is full") as raised:
+        _colorize_small(inputs, checkpoint, folder / "result.tif")
+    assert "for this scene" not in str(raised.value)  # not the check before the run
+    assert list(folder.iterdir()) == []
+
+
+def test_too_little_space_for_a_scene_is_said_before_any_work(inputs, checkpoint, mount_tmpfs) -> None:
+    folder = mount_tmpfs("small", "size=1m")
+    said = r"The disk is full for this scene: .* has 1\.0 MB free, .* needs about \d+\.\d MB"
+    with pytest.raises(OutputError, match=said):
+        _colorize_small(inputs, checkpoint, folder / "result.tif")
+    assert list(folder.iterdir()) == []
+
+
 def test_disk_full_job_is_failed_in_history(inputs, checkpoint, mount_tmpfs, tmp_path) -> None:
     folder = mount_tmpfs("full", "size=64k")
     store = JobStore(tmp_path / "var")
