@@ -114,10 +114,14 @@ class RgbaWriter:
 
     def write(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> None:
         """rgb01: 3 x h x w in [0, 1]; valid: h x w bool. Invalid pixels become transparent black."""
-        rgb = np.clip(np.rint(rgb01 * 255.0), 0, 255).astype(np.uint8)
-        rgb[:, ~valid] = 0
-        alpha = (valid * 255).astype(np.uint8)
-        rgba = np.concatenate([rgb, alpha[None]])
+        scaled = rgb01 * 255.0
+        np.rint(scaled, out=scaled)
+        rgba = np.empty((4, *valid.shape), np.uint8)
+        np.clip(scaled, 0, 255, out=rgba[:3], casting="unsafe")
+        rgba[3] = valid
+        rgba[3] *= 255
+        if not valid.all():
+            rgba[:3, ~valid] = 0
         try:
             self.dataset.write(rgba, window=window)
             self.overviews.add(rgba)
@@ -179,6 +183,7 @@ def _scratch_profile(georef: Georef) -> dict:
         "blockxsize": BLOCK,
         "blockysize": BLOCK,
         "compress": "NONE",  # scratch only: the COG step compresses once
+        "interleave": "band",  # numpy's layout: written without interleaving (1.9 -> 1.2 s for 100 Mpx)
         "photometric": "RGB",
         "BIGTIFF": "IF_SAFER",
     }

@@ -166,14 +166,16 @@ class InputTransform:
 
     def __call__(self, db: np.ndarray) -> np.ndarray:
         """Nodata (NaN) is filled with the scene median, so holes do not darken their surroundings."""
-        db = np.where(np.isfinite(db), db, np.float32(self.stretch.median_db))
+        finite = np.isfinite(db)
+        if not finite.all():
+            db = np.where(finite, db, np.float32(self.stretch.median_db))
         channels = []
         if self.space in (InputSpace.FIXED, InputSpace.FIXED_STRETCH):
             offset, _ = level_offset_db(self.encoding, self.polarisation, self.stretch.median_db)
             channels.append(fixed_scale(db + offset))
         if self.space in (InputSpace.STRETCH, InputSpace.FIXED_STRETCH):
             channels.append(apply_stretch(db, self.stretch))
-        return np.stack(channels)
+        return channels[0][None] if len(channels) == 1 else np.stack(channels)
 
 
 def describe_input_space(space: InputSpace | str) -> dict:

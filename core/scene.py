@@ -8,6 +8,7 @@ Checks run on the header, before any pixel is read.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.transform import Affine
 from rasterio.vrt import WarpedVRT
@@ -87,16 +88,22 @@ class SarScene:
         """Model input (C x H x W in [-1, 1]) and a validity mask (H x W, True = valid) for a window."""
         try:
             values = self.dataset.read(self.band, window=window, masked=False)
-            gdal_mask = self.dataset.read_masks(self.band, window=window) > 0
+            gdal_mask = None if self.all_valid else self.dataset.read_masks(self.band, window=window) > 0
         except RasterioIOError as exc:  # e.g. a truncated file whose sampled part was intact
             raise NotARasterError(
                 f"{self.path.name} is damaged: rows {window.row_off}-{window.row_off + window.height} "
                 "cannot be read. Export or download it again."
             ) from exc
         db = to_db(values, self.encoding)
-        valid = gdal_mask & np.isfinite(db)
-        db[~valid] = np.nan
+        valid = np.isfinite(db) if gdal_mask is None else gdal_mask & np.isfinite(db)
+        if not valid.all():
+            db[~valid] = np.nan
         return self.input_transform(space)(db), valid
+
+    @functools.cached_property
+    def all_valid(self) -> bool:
+        """GDAL says every pixel of the band is valid (no nodata, no mask): no mask to read per window."""
+        return self.dataset.mask_flag_enums[self.band - 1] == [MaskFlags.all_valid]
 
     def close(self) -> None:
         if self.dataset is not self.source:
