@@ -7,8 +7,9 @@ Scenes of about 1, 16 and 100 Mpx are mosaicked from real Sentinel-1 patches
 BigEarthNet samples), converted to float32 dB and written as georeferenced GeoTIFFs
 (EPSG:3395, 10 m). Every run happens in a fresh subprocess so that its peak RSS
 (VmHWM) is its own. Per scene: end-to-end time, the model's own time on the same
-tiles (the same number of batches of real tiles through the same predictor, nothing
-else), their ratio, the redundancy (predicted pixels over scene pixels) and peak RSS.
+tiles (a real tile row of the scene through the pipeline's own prediction path, the
+same batches and parallel streams, once per tile row, nothing else), their ratio, the
+redundancy (predicted pixels over scene pixels) and peak RSS.
 The folder part colorizes N scenes serially, in a process pool and on a two-worker
 Dask LocalCluster. `--baseline` adds a naive whole-raster run (float64 accumulators
 over the full scene, no streaming; same model, tiles, weights and COG writer).
