@@ -31,6 +31,7 @@ from core.run_artefacts import FLAT_COLOUR
 from core.scene import Georef, SarScene, open_scene
 from core.settings import Limits
 from core.tiling import EDGE_MARGIN, StripBlender, TileGrid, mirror
+from core.tone import SeamMatcher
 
 ProgressCallback = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
@@ -134,29 +135,36 @@ def _stream_rows(
     memory does not grow with the scene.
     """
     padded_width = grid.columns[-1] + grid.tile
-    blender = StripBlender(grid)
+    blender, seams = StripBlender(grid), SeamMatcher(grid)
 
     def read(row_index: int) -> Strip:
         return _read_strip(scene, space, grid, grid.rows[row_index], padded_width)
 
     def write(row_index: int, predictions: list[np.ndarray], valid: np.ndarray) -> None:
         for col_index, prediction in enumerate(predictions):
+            seams.apply(row_index, col_index, prediction)
             blender.add(prediction, row_index, col_index)
         _write_rows(writer, *blender.finish_row(row_index), valid, scene.georef)
 
     strips = _read_ahead(read, len(grid.rows))
     rows = predicted_rows(strips, predictor, grid, batch)
     with ThreadPoolExecutor(1, "sarcolor-write") as writing, contextlib.closing(strips), contextlib.closing(rows):
-        written = None
+        written, waiting = None, None  # a row is written once its seams with the row below are known
         for row_index, (predictions, valid) in enumerate(rows):
             if cancelled and cancelled():
                 raise JobCancelled("The job was cancelled; no output was written.")
-            if written is not None:
-                written.result()  # a write error surfaces here, before more work is queued
-            written = writing.submit(write, row_index, predictions, valid)
+            seams.record_row(row_index, predictions)
+            if waiting:
+                seams.record_pair(waiting[0], waiting[1], predictions)
+                if written is not None:
+                    written.result()  # a write error surfaces here, before more work is queued
+                written = writing.submit(write, *waiting)
+            waiting = (row_index, predictions, valid)
             if progress:
                 progress((row_index + 1) * len(grid.columns), grid.tile_count)
-        written.result()
+        if written is not None:
+            written.result()
+        write(*waiting)
 
 
 def provenance_tags(model: LoadedModel, scene: SarScene) -> dict[str, str]:

@@ -12,6 +12,7 @@ from checks import read_rgba
 from core.colorize import ColorizeOptions, colorize
 from core.errors import InvalidSettingsError
 from core.tiling import StripBlender, TileGrid, ramp_weights, tile_weights
+from core.tone import SeamMatcher
 
 
 @pytest.mark.parametrize(("length", "tile", "overlap"), [(1000, 256, 64), (777, 128, 32), (100, 256, 64), (64, 64, 0)])
@@ -89,3 +90,26 @@ def test_larger_tile_than_scene_equals_smaller(odd_scene, pixel_model, tmp_path:
         colorize(odd_scene, out, pixel_model, ColorizeOptions(tile=tile, overlap=64))
         outs.append(read_rgba(out).astype(np.int16))
     assert np.abs(outs[0] - outs[1]).max() <= 1
+
+
+def test_seam_matcher_makes_overlapping_tiles_agree_and_keeps_their_centres() -> None:
+    """Two tiles that paint the same pixels 0.3 apart agree after matching where they overlap, keep their
+    own values at their centres, and tiles that already agree are left exactly as they were."""
+    grid = TileGrid(448, 256, 256, 32)
+    rng = np.random.default_rng(0)
+    scene = rng.random((3, 256, 480), dtype=np.float32)
+    left, right = scene[:, :, :256] + 0.2, scene[:, :, 224:480] - 0.1
+    originals = left.copy(), right.copy()
+    matcher = SeamMatcher(grid)
+    matcher.record_row(0, [left, right])
+    matcher.apply(0, 0, left)
+    matcher.apply(0, 1, right)
+    np.testing.assert_allclose(left[:, :, -32:], right[:, :, :32], atol=1e-6)
+    np.testing.assert_array_equal(left[:, :, :128], originals[0][:, :, :128])
+    np.testing.assert_array_equal(right[:, :, 128:], originals[1][:, :, 128:])
+
+    agreeing = [scene[:, :, :256].copy(), scene[:, :, 224:480].copy()]
+    matcher = SeamMatcher(grid)
+    matcher.record_row(0, agreeing)
+    matcher.apply(0, 0, agreeing[0])
+    np.testing.assert_array_equal(agreeing[0], scene[:, :, :256])
