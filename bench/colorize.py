@@ -11,8 +11,8 @@ tiles (a real tile row of the scene through the pipeline's own prediction path, 
 same batches and parallel streams, once per tile row, nothing else), their ratio, the
 redundancy (predicted pixels over scene pixels) and peak RSS.
 The folder part colorizes N scenes serially, in a process pool and on a two-worker
-Dask LocalCluster. `--baseline` adds a naive whole-raster run (float64 accumulators, no seam matching:
-over the full scene, no streaming; same model, tiles, weights and COG writer).
+Dask LocalCluster. `--baseline` adds a naive whole-raster run (float64 accumulators
+over the full scene, no streaming, no seam matching; same model, tiles, weights and COG writer).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from scenes import mosaic_scene
 from core.settings import default_checkpoint
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-OUTPUT_REVISION = "06ab550"  # last deliberate output change: overview levels below an odd size are ceil(size / factor)
+OUTPUT_REVISION = "fcf9464"  # last deliberate output change: tile tones matched where tiles overlap
 SCRIPT = """
 import sys
 from pathlib import Path
