@@ -90,12 +90,12 @@ def _check_free_space(folder: Path, georef: Georef) -> None:
     needed, free = space_needed(georef.width, georef.height), shutil.disk_usage(folder).free
     if free < needed and os.access(folder, os.W_OK):  # an unwritable folder gets its own error on the first write
         raise OutputError(
-            f"The disk is full for this scene: {folder} has {_megabytes(free)} free, and colorizing it needs "
-            f"about {_megabytes(needed)} (temporary files and the result). Free some space or choose another folder."
+            f"The disk is full for this scene: {folder} has {_size_text(free)} free, and colorizing it needs "
+            f"about {_size_text(needed)} (temporary files and the result). Free some space or choose another folder."
         )
 
 
-def _megabytes(count: int) -> str:
+def _size_text(count: int) -> str:
     return f"{count / 1e9:.1f} GB" if count >= 1e9 else f"{count / 1e6:.1f} MB"
 
 
