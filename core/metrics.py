@@ -1,15 +1,20 @@
 """Image quality metrics on RGB in [0, 1]: PSNR, standard (Gaussian) SSIM and colour measures.
 
 scikit-image is the reference implementation; SSIM uses the Wang et al. settings
-(Gaussian window sigma 1.5, 11 px wide, population covariance, data range 1).
+(Gaussian window sigma 1.5, 11 px wide, population covariance, data range 1). Colour is
+compared in CIELAB (sRGB, D65): per image (mean colours), per pixel (CIEDE2000) and as
+green masks (a* below `GREEN_A_STAR`: does the prediction put vegetation where it is?).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 DATA_RANGE = 1.0
+GREEN_A_STAR = -5.0  # CIELAB a* below which a pixel counts as green
 
 
 def _check(prediction: np.ndarray, target: np.ndarray) -> None:
@@ -43,10 +48,34 @@ def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
     )
 
 
+def _valid(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    return np.ones(image.shape[:2], bool) if mask is None else mask
+
+
 def _lab(rgb: np.ndarray) -> np.ndarray:
     from skimage.color import rgb2lab
 
     return rgb2lab(np.clip(rgb, 0.0, 1.0).astype(np.float64))
+
+
+def _valid_lab(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """CIELAB of the valid pixels of both images, N x 3 each."""
+    _check(prediction, target)
+    keep = _valid(prediction, mask)
+    return _lab(prediction[keep]), _lab(target[keep])
+
+
+def _mean_delta_e(prediction_lab: np.ndarray, target_lab: np.ndarray) -> float:
+    from skimage.color import deltaE_ciede2000
+
+    return float(deltaE_ciede2000(prediction_lab, target_lab).mean())
+
+
+def _green_counts(prediction_lab: np.ndarray, target_lab: np.ndarray) -> GreenCounts:
+    painted, green = prediction_lab[:, 1] < GREEN_A_STAR, target_lab[:, 1] < GREEN_A_STAR
+    return GreenCounts(
+        int(green.sum()), int((painted & green).sum()), int((~green).sum()), int((painted & ~green).sum())
+    )
 
 
 def mean_colour_delta_e(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -54,14 +83,62 @@ def mean_colour_delta_e(prediction: np.ndarray, target: np.ndarray, mask: np.nda
     from skimage.color import deltaE_ciede2000
 
     _check(prediction, target)
-    keep = np.ones(prediction.shape[:2], bool) if mask is None else mask
+    keep = _valid(prediction, mask)
     mean_pred, mean_true = prediction[keep].mean(0), target[keep].mean(0)
     return float(deltaE_ciede2000(_lab(mean_pred[None, None])[0, 0], _lab(mean_true[None, None])[0, 0]))
 
 
+def pixel_delta_e(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Mean per-pixel CIEDE2000 (ΔE00, CIELAB units) over the valid pixels of two H x W x 3 images in [0, 1]."""
+    return _mean_delta_e(*_valid_lab(prediction, target, mask))
+
+
+@dataclass(frozen=True)
+class GreenCounts:
+    """Valid-pixel counts behind green recall and false green (green: CIELAB a* < `GREEN_A_STAR`)."""
+
+    green_px: int  # green in the truth
+    green_hit_px: int  # ...and painted green
+    other_px: int  # not green in the truth
+    other_green_px: int  # ...but painted green
+
+    @property
+    def recall(self) -> float:
+        """Share (0-1) of the truth's green pixels painted green; NaN when the truth has none."""
+        return self.green_hit_px / self.green_px if self.green_px else float("nan")
+
+    @property
+    def false_green(self) -> float:
+        """Share (0-1) of the truth's non-green pixels painted green; NaN when the truth has none."""
+        return self.other_green_px / self.other_px if self.other_px else float("nan")
+
+
+def green_counts(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> GreenCounts:
+    """Pixel counts of green in the truth and in the prediction, over the valid pixels of two H x W x 3 images."""
+    return _green_counts(*_valid_lab(prediction, target, mask))
+
+
+def pixel_colour(
+    prediction: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None
+) -> tuple[float, GreenCounts]:
+    """`pixel_delta_e` and `green_counts` from one CIELAB conversion of each image."""
+    labs = _valid_lab(prediction, target, mask)
+    return _mean_delta_e(*labs), _green_counts(*labs)
+
+
+def green_recall(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Share (0-1) of the truth's green pixels that the prediction paints green; NaN when the truth has none."""
+    return green_counts(prediction, target, mask).recall
+
+
+def false_green(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Share (0-1) of the truth's non-green pixels that the prediction paints green; NaN when the truth has none."""
+    return green_counts(prediction, target, mask).false_green
+
+
 def chroma_spread(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Colour variation inside an image: RMS of the std of the opponent channels R-G and (R+G)/2-B."""
-    keep = np.ones(rgb.shape[:2], bool) if mask is None else mask
+    keep = _valid(rgb, mask)
     r, g, b = (rgb[..., i][keep].astype(np.float64) for i in range(3))
     return float(np.sqrt(0.5 * ((r - g).var() + ((r + g) / 2 - b).var())))
 
@@ -74,4 +151,24 @@ def bootstrap_interval(values: np.ndarray, resamples: int = 2000, seed: int = 0)
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, values.size, (resamples, values.size))].mean(1)
     low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def pooled_ratio(hits: np.ndarray, totals: np.ndarray) -> float:
+    """sum(hits) / sum(totals) over images (each pixel weighs the same); NaN when the totals are 0."""
+    total = float(np.sum(totals))
+    return float(np.sum(hits)) / total if total else float("nan")
+
+
+def bootstrap_ratio_interval(
+    hits: np.ndarray, totals: np.ndarray, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of `pooled_ratio`, resampling whole images."""
+    hits, totals = np.asarray(hits, np.float64), np.asarray(totals, np.float64)
+    if hits.size < 2:
+        return pooled_ratio(hits, totals), pooled_ratio(hits, totals)
+    picks = np.random.default_rng(seed).integers(0, hits.size, (resamples, hits.size))
+    sums = totals[picks].sum(1)
+    ratios = hits[picks].sum(1)[sums > 0] / sums[sums > 0]  # a resample without any total has no ratio
+    low, high = np.percentile(ratios, [2.5, 97.5]) if ratios.size else (np.nan, np.nan)
     return float(low), float(high)

@@ -4,9 +4,11 @@ File names and the log format live in `core.run_artefacts`. The evaluation files
 `training.evaluate`:
 - `summary.json` — `{"models": {model or baseline: {split/source key: {n, psnr_mean, psnr_ci95,
   psnr_median, psnr_gain_vs_flat, psnr_gain_vs_flat_ci95, ssim_mean, delta_e_mean, chroma_ratio,
-  by_group}}}, ...notes}`.
-- `per_image.csv` — columns model, split, source, group, pair_id, psnr, ssim, delta_e, chroma_pred,
-  chroma_true.
+  pixel_delta_e_mean, pixel_delta_e_ci95, green_recall_pooled, green_recall_ci95, false_green_pooled,
+  false_green_ci95, by_group}}}, ...notes}`; summaries written before the pixel colour metrics lack
+  those keys, and they are null for sets scored before them.
+- `per_image.csv` — columns model, split, source, group, pair_id, then `PER_IMAGE_NUMERIC` (blank or NaN
+  where not scored).
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from pathlib import Path
 
 from core.run_artefacts import EvalFolder, RunFolder
 
-PER_IMAGE_NUMERIC = ("psnr", "ssim", "delta_e", "chroma_pred", "chroma_true")
+PER_IMAGE_NUMERIC = (
+    *("psnr", "ssim", "delta_e", "chroma_pred", "chroma_true"),
+    *("pixel_delta_e", "green_recall", "false_green"),  # per pixel: ΔE00; shares 0-1 (`core.metrics`)
+    *("green_px", "green_hit_px", "other_px", "other_green_px"),  # pixel counts: `core.metrics.GreenCounts`
+)
+PIXEL_COLOUR = {  # metric (a scoreboard column, with _low and _high): its summary.json keys, value and 95 % CI
+    "pixel_delta_e": ("pixel_delta_e_mean", "pixel_delta_e_ci95"),
+    "green_recall": ("green_recall_pooled", "green_recall_ci95"),
+    "false_green": ("false_green_pooled", "false_green_ci95"),
+}
 BASELINE_PREFIX = "baseline_"
 
 
@@ -62,8 +73,19 @@ def scoreboard(summary: dict) -> list[dict]:
                     "delta_e": stats.get("delta_e_mean", math.nan),
                     "chroma_ratio": stats.get("chroma_ratio", math.nan),
                 }
+                | _pixel_colour(stats)
             )
     return rows
+
+
+def _pixel_colour(stats: dict) -> dict:
+    """The `PIXEL_COLOUR` columns of one summary entry, each with `_low` and `_high`; NaN where absent."""
+    columns = {}
+    for column, (value_key, interval_key) in PIXEL_COLOUR.items():
+        value = stats.get(value_key)
+        low, high = stats.get(interval_key) or (math.nan, math.nan)
+        columns |= {column: math.nan if value is None else value, f"{column}_low": low, f"{column}_high": high}
+    return columns
 
 
 def read_per_image(folder: EvalFolder) -> list[dict]:

@@ -5,8 +5,9 @@ Written by `training/` (train, evaluate, publish), read by `core.reports`, the d
 - `runs/<name>/` (`RunFolder`): `train.jsonl` (the log), `last.pt` (full training state, for --resume),
   `best.pt` (generator checkpoint with the best mean val PSNR) and `samples/epoch_NNN.png`.
 - `models/` (`ModelsFolder`): per published model `NAME.pt`, `NAME.train.jsonl`, `NAME.md` (model card) and
-  `NAME.samples.png` (a link to its val grid); `eval/` (`EvalFolder`): `summary.json`, `per_image.csv` and
-  sample grids `<model>_<split>.png` (SAR | prediction | truth), written by `training.evaluate`.
+  `NAME.samples.png` (a link to its val grid); `eval/` (`EvalFolder`): `summary.json`, `per_image.csv`,
+  sample grids `<model>_<split>.png` and contact sheets `sheets/<model>_<split>_<source>.png` (every image of
+  a val set), all SAR | prediction | truth, written by `training.evaluate`.
 - The log: one JSON object per line, `kind` one of `RecordKind`. The config record holds the `TrainConfig`
   fields and run facts; step records `step`, `epoch`, `time_s`, loss components (`g_*` for the generator,
   `d_*` for the discriminator), `lr_g`, `lr_d`, `images_per_s`; epoch records `epoch`, `step`, `time_s`,
@@ -172,7 +173,15 @@ class EvalFolder:
 
     def grids(self) -> list[Path]:
         """Every PNG sample grid in the folder."""
-        return sorted(self.path.rglob("*.png")) if self.path.is_dir() else []
+        return sorted(self.path.glob("*.png")) if self.path.is_dir() else []
+
+    def contact_sheet(self, model: str, split: str, source: str) -> Path:
+        """Every image of one set (SAR | prediction | truth, 128 px per cell) as a model painted it."""
+        return self.path / "sheets" / f"{model}_{split}_{source}.png"
+
+    def contact_sheets(self) -> list[Path]:
+        """Every contact sheet in the folder."""
+        return sorted((self.path / "sheets").glob("*.png"))
 
 
 @dataclass(frozen=True)

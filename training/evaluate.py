@@ -9,13 +9,22 @@ BigEarthNet patches that `bigearthnet-common` ships (VV and VH, float32 dB, Sent
 truth as reflectance / 0.3), and sen12-test (final report only).
 
 Per image: PSNR (valid pixels), Gaussian SSIM, CIEDE2000 between predicted and true
-mean colour, and the chroma spread (`core.metrics.chroma_spread`). Per set: mean PSNR
+mean colour, the chroma spread (`core.metrics.chroma_spread`), and colour per pixel
+(valid pixels): mean CIEDE2000, green recall and false green (green: CIELAB a* below
+`core.metrics.GREEN_A_STAR`) with the pixel counts behind them. Per set: mean PSNR
 with a 95 % bootstrap interval, the PSNR gain over the flat training colour with a
 paired bootstrap interval, SSIM, mean ΔE00 and the chroma-variation ratio (prediction
-spread over truth spread; a wash is near 0). Baselines scored on the same images: SAR
-grey, the flat mean training colour and the per-image oracle flat colour (the truth's
-own mean: the best any single colour can do). LPIPS needs ImageNet backbone weights,
-which are not on disk here, so it is reported as unavailable.
+spread over truth spread; a wash is near 0), mean per-pixel ΔE00 with a 95 % bootstrap
+interval, and green recall and false green pooled over the set's pixels (sum of hits
+over sum of pixels, so large images weigh more) with 95 % intervals from resampling
+images. Baselines scored on the same images: SAR grey, the flat mean training colour
+and the per-image oracle flat colour (the truth's own mean: the best any single colour
+can do). LPIPS needs ImageNet backbone weights, which are not on disk here, so it is
+reported as unavailable.
+
+Pictures: per model and split a sample grid (three images per val set; best and worst
+three on test) and per val set a contact sheet of every image (`EvalFolder.contact_sheet`),
+rows SAR | prediction | truth in pair id order.
 """
 
 from __future__ import annotations
@@ -25,17 +34,28 @@ import csv
 import json
 import tempfile
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import rasterio
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from core.checkpoints import load_checkpoint
 from core.colorize import ColorizeOptions, colorize
-from core.metrics import bootstrap_interval, chroma_spread, mean_colour_delta_e, psnr, ssim
+from core.metrics import (
+    GREEN_A_STAR,
+    bootstrap_interval,
+    bootstrap_ratio_interval,
+    chroma_spread,
+    mean_colour_delta_e,
+    pixel_colour,
+    pooled_ratio,
+    psnr,
+    ssim,
+)
 from core.normalise import InputSpace
-from core.reports import read_per_image
+from core.reports import PIXEL_COLOUR, read_per_image
 from core.run_artefacts import TARGET_FOOTING, EvalFolder, ModelsFolder
 from core.scene import POLARISATIONS
 from core.settings import models_dir, shared_data_dir
@@ -106,12 +126,17 @@ def score(predict: Predict, record: PairRecord, truth: np.ndarray) -> tuple[dict
     prediction, valid = predict(record, truth)
     prediction, truth = align(prediction, truth)
     valid = valid[: truth.shape[0], : truth.shape[1]]
+    delta_e, greens = pixel_colour(prediction, truth, valid)
     metrics = {
         "psnr": psnr(prediction, truth, valid),
         "ssim": ssim(prediction, truth),
         "delta_e": mean_colour_delta_e(prediction, truth, valid),
         "chroma_pred": chroma_spread(prediction, valid),
         "chroma_true": chroma_spread(truth, valid),
+        "pixel_delta_e": delta_e,
+        "green_recall": greens.recall,
+        "false_green": greens.false_green,
+        **asdict(greens),
     }
     return {k: round(v, 4) for k, v in metrics.items()}, prediction
 
@@ -131,7 +156,36 @@ def set_stats(rows: list[dict], flat_rows: dict[str, dict]) -> dict:
         "ssim_mean": float(np.mean([r["ssim"] for r in rows])),
         "delta_e_mean": float(np.mean([r["delta_e"] for r in rows])),
         "chroma_ratio": float(np.mean([r["chroma_pred"] for r in rows]) / max(chroma_true, 1e-9)),
+    } | pixel_colour_stats(rows)
+
+
+GREEN_RATIOS = {"green_recall": ("green_hit_px", "green_px"), "false_green": ("other_green_px", "other_px")}
+
+
+def pixel_colour_stats(rows: list[dict]) -> dict:
+    """Mean per-pixel ΔE00 [95 % CI]; green recall and false green pooled over pixels [95 % CI over images].
+
+    Rows scored before these metrics existed (NaN) are left out; a set without any gives None.
+    """
+    [delta_e] = _finite(rows, "pixel_delta_e")
+    mean_key, interval_key = PIXEL_COLOUR["pixel_delta_e"]
+    stats = {
+        mean_key: float(delta_e.mean()) if delta_e.size else None,
+        interval_key: bootstrap_interval(delta_e) if delta_e.size else None,
     }
+    for name, (hits_key, totals_key) in GREEN_RATIOS.items():
+        hits, totals = _finite(rows, hits_key, totals_key)
+        counted = totals.sum() > 0
+        pooled_key, interval_key = PIXEL_COLOUR[name]
+        stats[pooled_key] = pooled_ratio(hits, totals) if counted else None
+        stats[interval_key] = bootstrap_ratio_interval(hits, totals) if counted else None
+    return stats
+
+
+def _finite(rows: list[dict], *keys: str) -> list[np.ndarray]:
+    """Each key's values over the rows where all of them are finite."""
+    values = np.array([[r[k] for k in keys] for r in rows], np.float64).reshape(len(rows), len(keys))
+    return list(values[np.isfinite(values).all(1)].T)
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -150,19 +204,38 @@ def summarise(rows: list[dict]) -> dict:
     return summary
 
 
-def save_grid(rows: list[dict], picks: list[str], predictions: dict, records: dict, targets: dict, path: Path) -> None:
-    """Rows of SAR | prediction | truth (256 px each) for the picked pair ids."""
-    tiles = []
-    for pair_id in picks:
-        if pair_id not in predictions:
-            continue
-        grey = (load_sar(records[pair_id], InputSpace.STRETCH)[0] + 1) * 0.5
-        sar, truth = align(np.repeat(grey[..., None], 3, axis=2), targets[pair_id])
-        pred = predictions[pair_id][: truth.shape[0], : truth.shape[1]]
-        row = np.concatenate([_square(sar), _square(pred), _square(truth)], axis=1)
-        tiles.append(row)
-    if tiles:
-        Image.fromarray((np.concatenate(tiles, axis=0) * 255).round().astype(np.uint8)).save(path)
+def save_grid(
+    picks: list[str],
+    predictions: dict,
+    records: dict,
+    targets: dict,
+    path: Path,
+    side: int = 256,
+    title: str | None = None,
+) -> None:
+    """Rows of SAR | prediction | truth (`side` px each) for the picked pair ids, under `title` if given."""
+    rows = [_triptych(records[p], predictions[p], targets[p], side) for p in picks if p in predictions]
+    if not rows:
+        return
+    image = Image.fromarray((np.concatenate(rows, axis=0) * 255).round().astype(np.uint8))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (_titled(image, title) if title else image).save(path)
+
+
+def _triptych(record: PairRecord, prediction: np.ndarray, truth: np.ndarray, side: int) -> np.ndarray:
+    """One row SAR | prediction | truth, each the centre square at `side` px."""
+    grey = (load_sar(record, InputSpace.STRETCH)[0] + 1) * 0.5
+    sar, truth = align(np.repeat(grey[..., None], 3, axis=2), truth)
+    prediction = prediction[: truth.shape[0], : truth.shape[1]]
+    return np.concatenate([_square(sar, side), _square(prediction, side), _square(truth, side)], axis=1)
+
+
+def _titled(image: Image.Image, title: str, height: int = 30) -> Image.Image:
+    """The image under a white strip with `title` (up to two lines) in it."""
+    sheet = Image.new("RGB", (image.width, image.height + height), "white")
+    sheet.paste(image, (0, height))
+    ImageDraw.Draw(sheet).multiline_text((4, 2), title, fill="black", spacing=2)
+    return sheet
 
 
 def _square(image: np.ndarray, side: int = 256) -> np.ndarray:
@@ -172,6 +245,14 @@ def _square(image: np.ndarray, side: int = 256) -> np.ndarray:
     crop = image[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
     resized = Image.fromarray((np.clip(crop, 0, 1) * 255).astype(np.uint8)).resize((side, side), Image.BILINEAR)
     return np.asarray(resized, np.float32) / 255.0
+
+
+def val_sets(records: list[PairRecord]) -> dict[str, list[str]]:
+    """Pair ids of each val source, in pair id order: what the contact sheets show."""
+    sets: dict[str, list[str]] = {}
+    for record in sorted((r for r in records if r.split == "val"), key=lambda r: r.pair_id):
+        sets.setdefault(record.source, []).append(record.pair_id)
+    return sets
 
 
 def grid_picks(rows: list[dict], model: str, split: str) -> list[str]:
@@ -230,7 +311,7 @@ def score_all(
     splits: tuple[str, ...],
     folder: EvalFolder,
 ) -> list[dict]:
-    """Per-image rows of every predictor on every record; each predictor's sample grid per split."""
+    """Per-image rows of every predictor on every record; each predictor's sample grid per split and val sheets."""
     targets = {r.pair_id: load_target(r, footing) for r in records}  # read once, scored for every model
     by_id = {r.pair_id: r for r in records}
     rows: list[dict] = []
@@ -243,8 +324,10 @@ def score_all(
                 | {"pair_id": record.pair_id, **metrics}
             )
         for split in splits:
-            picks = grid_picks(rows, name, split)
-            save_grid(rows, picks, predictions, by_id, targets, folder.grid(name, split))
+            save_grid(grid_picks(rows, name, split), predictions, by_id, targets, folder.grid(name, split))
+        for source, ids in val_sets(records).items():
+            title = f"{name}   val/{source}\nSAR | prediction | truth"
+            save_grid(ids, predictions, by_id, targets, folder.contact_sheet(name, "val", source), 128, title)
         print(f"{name}: {len([r for r in rows if r['model'] == name])} images scored", flush=True)
     return rows
 
@@ -262,13 +345,16 @@ def write_results(rows: list[dict], footing: dict, folder: EvalFolder) -> dict:
         "splits": sorted({r["split"] for r in rows}, key=SPLITS.index),
         "ssim": "Gaussian window sigma 1.5 (11 px), data range 1, RGB in [0, 1]; PSNR over valid pixels",
         "colour": "ΔE00 between mean CIELAB colours; chroma ratio = predicted over true spread of R-G, (R+G)/2-B",
+        "pixel colour": f"per-pixel ΔE00 (mean over valid pixels, then over images); green = CIELAB a* < "
+        f"{GREEN_A_STAR:g}: green recall = truth-green pixels painted green, false green = other truth pixels "
+        "painted green, both pooled over the set's pixels, 95 % CI by resampling images",
     }
     folder.summary.write_text(json.dumps(summary, indent=2))
     return summary
 
 
 def format_summary(summary: dict) -> str:
-    """One line per model and set: PSNR [CI], gain over flat [CI], SSIM, ΔE00, chroma ratio."""
+    """One line per model and set: PSNR [CI], gain over flat [CI], SSIM, ΔE00, chroma ratio, pixel colour."""
     lines = []
     for model, table in summary["models"].items():
         for key, s in table.items():
@@ -277,9 +363,21 @@ def format_summary(summary: dict) -> str:
             lines.append(
                 f"{model:28s} {key:22s} n={s['n']:3d} PSNR {s['psnr_mean']:6.2f} "
                 f"[{s['psnr_ci95'][0]:5.2f}, {s['psnr_ci95'][1]:5.2f}] vs flat {gain_text} "
-                f"SSIM {s['ssim_mean']:.3f} ΔE00 {s['delta_e_mean']:5.1f} chroma {s['chroma_ratio']:.2f}"
+                f"SSIM {s['ssim_mean']:.3f} ΔE00 {s['delta_e_mean']:5.1f} chroma {s['chroma_ratio']:.2f} "
+                f"px ΔE00 {_with_interval(s, 'pixel_delta_e', '.1f')} "
+                f"green recall {_with_interval(s, 'green_recall', '.2f')} "
+                f"false green {_with_interval(s, 'false_green', '.2f')}"
             )
     return "\n".join(lines)
+
+
+def _with_interval(stats: dict, metric: str, spec: str) -> str:
+    """'value [low, high]' of one of `PIXEL_COLOUR` in a summary entry, '–' where it is missing."""
+    value_key, interval_key = PIXEL_COLOUR[metric]
+    if stats.get(value_key) is None:
+        return "–"
+    low, high = stats[interval_key]
+    return f"{stats[value_key]:{spec}} [{low:{spec}}, {high:{spec}}]"
 
 
 def main(argv: list[str] | None = None) -> None:

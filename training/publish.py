@@ -17,6 +17,7 @@ The models folder is `SARCOLOR_MODELS_DIR` (default models/).
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import shutil
 from pathlib import Path
@@ -94,26 +95,35 @@ def _gan_settings(cfg: dict) -> str:
     )
 
 
+def _with_interval(row: dict, column: str, spec: str) -> str:
+    """'value [low, high]' of a scoreboard column, '–' where the summary lacks it (scored before it existed)."""
+    if math.isnan(row[column]):
+        return "–"
+    return f"{row[column]:{spec}} [{row[f'{column}_low']:{spec}}, {row[f'{column}_high']:{spec}}]"
+
+
 def metrics_table(summary: dict | None, models: list[str]) -> list[str]:
-    """Markdown rows: per set, PSNR [95 % CI], gain over the flat colour [CI], SSIM, ΔE00, chroma ratio."""
+    """Markdown rows per set: PSNR, gain over flat, SSIM, mean-colour ΔE00, chroma ratio, per-pixel ΔE00, green."""
     if not summary:
         return ["(not evaluated yet)"]
     rows = [r for r in scoreboard(summary) if r["model"] in models]
     lines = [
-        "| set | model | n | PSNR dB [95 % CI] | vs flat colour dB [95 % CI] | SSIM | ΔE00 | chroma ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| set | model | n | PSNR dB [95 % CI] | vs flat colour dB [95 % CI] | SSIM | mean-colour ΔE00 | chroma ratio "
+        "| per-pixel ΔE00 [95 % CI] | green recall [95 % CI] | false green [95 % CI] |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["set"].startswith("test"), r["set"], models.index(r["model"]))):
         lines.append(
             f"| {r['set']} | {r['model']} | {r['n']} | {r['psnr']:.2f} [{r['psnr_low']:.2f}, {r['psnr_high']:.2f}] "
             f"| {r['gain_vs_flat']:+.2f} [{r['gain_low']:+.2f}, {r['gain_high']:+.2f}] | {r['ssim']:.3f} "
-            f"| {r['delta_e']:.1f} | {r['chroma_ratio']:.2f} |"
+            f"| {r['delta_e']:.1f} | {r['chroma_ratio']:.2f} | {_with_interval(r, 'pixel_delta_e', '.1f')} "
+            f"| {_with_interval(r, 'green_recall', '.2f')} | {_with_interval(r, 'false_green', '.2f')} |"
         )
     return lines
 
 
 def comparison_table(summary: dict, models: list[str]) -> list[str]:
-    """Markdown rows: one per model, one column per set: mean PSNR [95 % CI] (gain over flat), ΔE00, chroma ratio."""
+    """Markdown rows: one per model, one column per set: PSNR [CI] (gain over flat), ΔE00s, chroma, green [CIs]."""
     rows = scoreboard(summary)
     sets = sorted({r["set"] for r in rows}, key=lambda s: (s.startswith("test"), s))
     by = {(r["model"], r["set"]): r for r in rows}
@@ -124,7 +134,9 @@ def comparison_table(summary: dict, models: list[str]) -> list[str]:
             r = by.get((model, name))
             cells.append(
                 f"{r['psnr']:.2f} [{r['psnr_low']:.1f}, {r['psnr_high']:.1f}] ({r['gain_vs_flat']:+.2f}) · "
-                f"ΔE {r['delta_e']:.1f} · chroma {r['chroma_ratio']:.2f}"
+                f"ΔE {r['delta_e']:.1f} · chroma {r['chroma_ratio']:.2f} · "
+                f"px ΔE {_with_interval(r, 'pixel_delta_e', '.1f')} · green {_with_interval(r, 'green_recall', '.2f')}"
+                f" · false green {_with_interval(r, 'false_green', '.2f')}"
                 if r
                 else "n/a"
             )
@@ -177,7 +189,8 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
         *metrics_table(summary, [name, *BASELINES]),
         "",
         "Flat colour: the mean training colour everywhere; oracle flat: each image's own true mean colour. "
-        f"SSIM: {(summary or {}).get('ssim', 'n/a')}. LPIPS: {(summary or {}).get('lpips', 'n/a')}.",
+        f"SSIM: {(summary or {}).get('ssim', 'n/a')}. Pixel colour: {(summary or {}).get('pixel colour', 'n/a')}. "
+        f"LPIPS: {(summary or {}).get('lpips', 'n/a')}.",
         "",
         f"Training log: `{log_path.name}`; validation samples: `{grid.relative_to(checkpoint.parent)}` "
         "(SAR | prediction | truth).",
