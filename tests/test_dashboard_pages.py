@@ -214,7 +214,9 @@ def test_evaluation_page(env):
             rows.append(
                 {"model": model, "split": "val", "source": "sen12", "group": "urban" if i % 2 else "forest",
                  "pair_id": f"p{i}", "psnr": 12 + offset + i / 10, "ssim": 0.2, "delta_e": 10 - offset,
-                 "chroma_pred": 0.02 * offset, "chroma_true": 0.05}
+                 "chroma_pred": 0.02 * offset, "chroma_true": 0.05, "pixel_delta_e": 20 - offset,
+                 "green_recall": 0.5 + offset / 10, "false_green": 0.1, "green_px": 100,
+                 "green_hit_px": 50 + 10 * offset, "other_px": 100, "other_green_px": 10}
             )
     summary = {"models": summarise(rows), "lpips": "unavailable: no backbone weights on disk"}
     folder.summary.write_text(json.dumps(summary))
@@ -227,6 +229,10 @@ def test_evaluation_page(env):
     board = at.dataframe[0].value
     assert list(board["model"]) == [ORACLE, "default", FLAT]  # best first
     assert board.set_index("model").loc["default", "gain_vs_flat"] == pytest.approx(1.5)
+    pixel_colour = board.set_index("model").loc["default", ["pixel_delta_e", "green_recall", "false_green"]]
+    assert list(pixel_colour) == pytest.approx([18.5, 0.65, 0.1])  # beside the baselines, pooled over pixels
+    charts = [chart.proto.spec for chart in at.get("vega_lite_chart")]
+    assert any("green_recall" in spec and "false_green" in spec for spec in charts)
     assert len(at.dataframe[1].value) == 60  # per-image table
     assert any("no backbone weights" in c.value for c in at.caption)
     assert any("oracle flat" in c.value for c in at.caption)

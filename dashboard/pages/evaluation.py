@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.reports import read_per_image, read_summary, scoreboard
+from core.reports import PIXEL_COLOUR, read_per_image, read_summary, scoreboard
 from core.run_artefacts import ModelsFolder
 from core.settings import models_dir
 
@@ -14,13 +14,27 @@ METRICS = {
     "psnr": ("PSNR (dB)", "%.2f"),
     "ssim": ("SSIM", "%.3f"),
     "delta_e": ("Mean-colour ΔE00", "%.1f"),
+    "pixel_delta_e": ("Per-pixel ΔE00", "%.1f"),
+    "green_recall": ("Green recall", "%.2f"),
+    "false_green": ("False green", "%.2f"),
 }
+
+
+def interval_columns(column: str) -> dict:
+    """Scoreboard column configs of a metric and its 95 % interval (`_low`, `_high`)."""
+    label, fmt = METRICS[column]
+    return {
+        column: st.column_config.NumberColumn(label, format=fmt),
+        f"{column}_low": st.column_config.NumberColumn("low", format=fmt),
+        f"{column}_high": st.column_config.NumberColumn("high", format=fmt),
+    }
+
 
 st.title("Evaluation")
 folder = ModelsFolder(models_dir()).eval
 summary = read_summary(folder)
 per_image = pd.DataFrame(read_per_image(folder))
-grids = folder.grids()
+grids, sheets = folder.grids(), folder.contact_sheets()
 if summary is None and per_image.empty and not grids:
     st.info(
         f"No evaluation results yet: expected `{folder.summary.name}`, `{folder.per_image.name}` and sample grids "
@@ -33,7 +47,10 @@ st.caption(
     "**Flat colour** paints every pixel the mean training colour; **oracle flat** paints each image its own "
     "true mean colour (the best any single colour can do). A model that does not beat the flat colour is a wash. "
     "ΔE00: distance between predicted and true mean colour (lower is better; > 10 is a clearly different colour). "
-    "Chroma ratio: colour variation inside the image, prediction over truth (a wash is near 0, 1 is right)."
+    "Chroma ratio: colour variation inside the image, prediction over truth (a wash is near 0, 1 is right). "
+    "Per-pixel ΔE00: the same distance pixel by pixel, averaged. Green recall: share of the truth's green pixels "
+    "the model paints green; false green: share of the other pixels it paints green (both pooled over the set's "
+    "pixels; – where a set was scored before these existed)."
 )
 board = pd.DataFrame(scoreboard(summary or {}))
 tab_board, tab_dist, tab_table, tab_examples = st.tabs(["Scoreboard", "Per image", "Table", "Examples"])
@@ -67,8 +84,24 @@ with tab_board:
                 "ssim": st.column_config.NumberColumn("SSIM", format="%.3f"),
                 "delta_e": st.column_config.NumberColumn("ΔE00", format="%.1f"),
                 "chroma_ratio": st.column_config.NumberColumn("chroma ratio", format="%.2f"),
-            },
+            }
+            | {name: config for column in PIXEL_COLOUR for name, config in interval_columns(column).items()},
         )
+        greens = rows.dropna(subset=["green_recall", "false_green"])
+        if not greens.empty:  # sets scored before the pixel colour metrics have none
+            x_title, y_title = "false green (share of other pixels painted green)", "green recall, 95 % intervals"
+            points = alt.Chart(greens).encode(
+                alt.X("false_green:Q", title=x_title, scale=alt.Scale(domain=[0, 1])),
+                alt.Y("green_recall:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
+                alt.Color("baseline:N", title="baseline"),
+            )
+            st.altair_chart(
+                points.mark_rule().encode(alt.X("false_green_low:Q", title=x_title), alt.X2("false_green_high:Q"))
+                + points.mark_rule().encode(alt.Y("green_recall_low:Q", title=y_title), alt.Y2("green_recall_high:Q"))
+                + points.mark_point(filled=True, size=80).encode(tooltip=["model", "green_recall", "false_green"])
+                + points.mark_text(align="left", dx=6).encode(text="model:N"),
+                width="stretch",
+            )
     for key, note in (summary or {}).items():
         if isinstance(note, str):
             st.caption(f"**{key}**: {note}")
@@ -102,5 +135,8 @@ with tab_table:
 with tab_examples:
     if not grids:
         st.info("No sample grids (PNG) yet.")
+    if sheets:
+        sheet = st.selectbox("Every image of a val set", sheets, format_func=lambda p: p.stem, key="eval_sheet")
+        st.image(str(sheet), caption=f"{sheet.relative_to(folder.path)}: SAR | prediction | truth, pair id order")
     for grid in grids:
         st.image(str(grid), caption=f"{grid.relative_to(folder.path)}: SAR | prediction | truth")
