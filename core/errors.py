@@ -41,3 +41,7 @@ class JobCancelled(SarColorError):
 
 class ReferenceBandsUnknown(UnsupportedRasterError):
     """An optical reference whose red, green and blue bands cannot be identified: ask the user."""
+
+
+class NotSarError(UnsupportedRasterError):
+    """The raster is an image but looks optical (colour, reflectance, an optical band's name), not SAR."""

@@ -31,6 +31,7 @@ from core.errors import (
     UnsupportedRasterError,
 )
 from core.normalise import Encoding, InputSpace, InputTransform, Stretch, fit_stretch, to_db
+from core.plausibility import check_plausibly_sar
 from core.settings import Limits
 
 POLARISATIONS = ("VV", "VH", "HH", "HV")
@@ -238,7 +239,7 @@ def open_scene(
     limits: Limits | None = None,
     polarisation: str | None = None,
 ) -> SarScene:
-    """Open and validate a SAR raster; raises a `core.errors` type on bad input.
+    """Open and validate a SAR raster; raises a `core.errors` type on bad input (`NotSarError`: an optical image).
 
     The band's polarisation comes from `polarisation` if given (not 'auto'), else from band
     descriptions and tags, else from the file name (single-band files).
@@ -270,6 +271,7 @@ def open_scene(
             stretch = fit_stretch(db)
         except ValueError:
             raise EmptyRasterError(f"{name} holds no valid pixel: every value is nodata, NaN or zero.") from None
+        check_plausibly_sar(src, band_index, chosen, detected, name)
         georef = Georef(dataset.crs, dataset.transform, dataset.width, dataset.height)
         notes = (
             [] if georef.is_georeferenced else [f"{name} has no georeference: the result will not be placed on a map."]
