@@ -167,13 +167,14 @@ def _stream_rows(
         write(*waiting)
 
 
-def provenance_tags(model: LoadedModel, scene: SarScene) -> dict[str, str]:
-    """GeoTIFF metadata saying what made the image, that it is synthetic, and the model's flat-colour baseline."""
+def provenance_tags(model: LoadedModel, scene: SarScene, source_name: str) -> dict[str, str]:
+    """GeoTIFF metadata saying what made the image (from the file `source_name`), that it is synthetic, and the
+    model's flat-colour baseline."""
     tags = {
         "SYNTHETIC": SYNTHETIC_NOTE,
         "SARCOLOR_MODEL": model.name,
         "SARCOLOR_VERSION": version("sarcolor"),
-        "SARCOLOR_SOURCE": f"{scene.path.name} band {scene.band_name}, encoding {scene.encoding.value}",
+        "SARCOLOR_SOURCE": f"{source_name} band {scene.band_name}, encoding {scene.encoding.value}",
     }
     if FLAT_COLOUR in model.metadata:  # the mean training colour: what a wash would paint
         tags[FLAT_COLOUR_TAG] = " ".join(f"{v:.4f}" for v in model.metadata[FLAT_COLOUR])
@@ -208,12 +209,17 @@ def colorize(
     progress: ProgressCallback | None = None,
     cancelled: CancelCheck | None = None,
     limits: Limits | None = None,
+    source_name: str | None = None,
 ) -> ColorizeResult:
-    """Colorize `source` into a COG at `output`. Raises `core.errors` types on bad input."""
+    """Colorize `source` into a COG at `output`. Raises `core.errors` types on bad input.
+
+    `source_name`: the file's name as the analyst gave it, for the COG's provenance (default: its own name).
+    """
     options = options or ColorizeOptions()
     limits = limits or Limits.from_env()
+    name = source_name or Path(source).name
     with rasterio.Env(GDAL_CACHEMAX=limits.gdal_cache_mb * 2**20):  # bounded memory whatever the scene size
-        return _colorize(Path(source), Path(output), model, options, progress, cancelled, limits)
+        return _colorize(Path(source), Path(output), model, options, progress, cancelled, limits, name)
 
 
 def _colorize(
@@ -224,6 +230,7 @@ def _colorize(
     progress: ProgressCallback | None,
     cancelled: CancelCheck | None,
     limits: Limits,
+    source_name: str,
 ) -> ColorizeResult:
     """`colorize` inside its GDAL environment."""
     started = time.perf_counter()
@@ -236,7 +243,7 @@ def _colorize(
         frame = 2 * EDGE_MARGIN
         grid = TileGrid(scene.georef.width + frame, scene.georef.height + frame, options.tile, options.overlap)
         space = InputSpace(model.config.input_space)
-        with cog_writer(output, scene.georef, provenance_tags(model, scene)) as writer:
+        with cog_writer(output, scene.georef, provenance_tags(model, scene, source_name)) as writer:
             _stream_rows(scene, space, grid, predictor, options.batch, writer, progress, cancelled)
         facts = RunSummary.of(
             scene.georef,

@@ -29,9 +29,9 @@ from rasterio.warp import calculate_default_transform, reproject, transform, tra
 
 from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE
 from core.errors import InvalidSettingsError, ReferenceBandsUnknown, UnsupportedRasterError
-from core.metrics import mean_colour_delta_e, psnr, ssim
 from core.normalise import apply_stretch, optical_to_unit, to_db
 from core.scene import decimated_read, open_raster, opened_scene
+from core.scores import ReferenceScores, score_with_baselines
 
 MAX_SIDE = 2048
 MIN_SIDE = 512
@@ -101,6 +101,12 @@ S2_STACKS = {  # band count -> 1-based (red B4, green B3, blue B2) in the usual 
     13: (4, 3, 2),  # B1 B2 B3 B4 B5 B6 B7 B8 B8A B9 B10 B11 B12: L1C
 }
 BAND_NAMES = {"red": ("B4", "RED"), "green": ("B3", "GREEN"), "blue": ("B2", "BLUE")}
+S2_STACK_NAMES = {  # band count -> the names of the usual Sentinel-2 stacks in `S2_STACKS`
+    4: ("B2", "B3", "B4", "B8"),
+    10: ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12"),
+    12: ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"),
+    13: ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12"),
+}
 
 
 def _band_label(description: str | None) -> str:
@@ -135,6 +141,18 @@ def rgb_bands(src, override: tuple[int, int, int] | None = None) -> tuple[int, i
         if src.count >= 3
         else f"{name} has {src.count} band(s); an optical reference needs red, green and blue."
     )
+
+
+def reference_band_names(src, rgb: tuple[int, int, int]) -> str:
+    """Which bands were read as red, green, blue: 'B4/B3/B2 of 13', 'bands 1/2/3 of 3 (RGB)'."""
+    named = [re.sub(r"^B0(\d)$", r"B\1", (d or "").strip().upper()) for d in src.descriptions]
+    stack = S2_STACK_NAMES.get(src.count) if not any(named) else None
+    if stack:
+        return f"{'/'.join(stack[b - 1] for b in rgb)} of {src.count}"
+    if all(named[b - 1] for b in rgb):
+        return f"{'/'.join(named[b - 1] for b in rgb)} of {src.count}"
+    suffix = " (RGB)" if src.count == 3 and rgb == (1, 2, 3) else ""
+    return f"bands {'/'.join(map(str, rgb))} of {src.count}{suffix}"
 
 
 def rgb_raster(path, max_side: int = MAX_SIDE, bands: tuple[int, int, int] | None = None) -> Raster:
@@ -277,12 +295,12 @@ def _reference_on_grid(ref, bands, shape: tuple[int, int, int], grid: Affine, cr
 
 def reference_scores(
     cog_path, reference_path, max_side: int = MAX_SIDE, bands: tuple[int, int, int] | None = None
-) -> dict[str, float]:
-    """PSNR (dB), SSIM and mean-colour ΔE00 of a result against an optical reference reprojected onto its grid.
+) -> ReferenceScores:
+    """PSNR, SSIM, ΔE00 and green scores of a result against an optical reference reprojected onto its grid.
 
-    Scored on the result's grid decimated to <= max_side px; only pixels valid in both count. When the
-    result records its model's flat training colour (`FLAT_COLOUR_TAG`), the same scores of that
-    flat colour come too (`flat_psnr`, `flat_delta_e`): what the model must beat.
+    Scored on the result's grid decimated to <= max_side px; only pixels valid in both count. The
+    reference's own mean colour and, when the result records it (`FLAT_COLOUR_TAG`), its model's
+    flat training colour are scored on the same pixels: what the model must beat.
     """
     with open_raster(cog_path) as out:
         values, valid, grid = decimated_read(out, [1, 2, 3], max_side, Resampling.average)
@@ -293,19 +311,12 @@ def reference_scores(
         if (crs is None) != (ref.crs is None):
             raise UnsupportedRasterError("The scene and the reference must both be georeferenced (or both not).")
         target, coverage = _reference_on_grid(ref, bands, prediction.shape, grid, crs)
+        used = reference_band_names(ref, rgb_bands(ref, bands))
     both = valid & (coverage > 0.5) & np.isfinite(target).all(axis=0)
     if both.sum() < 0.25 * valid.sum() or both.sum() < 49:
         raise UnsupportedRasterError("The reference does not cover this scene (less than a quarter overlaps).")
     target = np.nan_to_num(target)
     prediction[:, ~both], target[:, ~both] = 0.0, 0.0
-    p, t = prediction.transpose(1, 2, 0), target.transpose(1, 2, 0)
-    scores = {
-        "psnr": psnr(p, t, both),
-        "ssim": ssim(p, t),
-        "delta_e": mean_colour_delta_e(p, t, both),
-        "overlap": float(both.sum() / valid.sum()),
-    }
-    if flat_tag:
-        flat = np.broadcast_to(np.array([float(v) for v in flat_tag.split()], np.float32), p.shape)
-        scores |= {"flat_psnr": psnr(flat, t, both), "flat_delta_e": mean_colour_delta_e(flat, t, both)}
-    return scores
+    flat = np.array([float(v) for v in flat_tag.split()], np.float32) if flat_tag else None
+    overlap = float(both.sum() / valid.sum())
+    return score_with_baselines(prediction.transpose(1, 2, 0), target.transpose(1, 2, 0), both, flat, overlap, used)

@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 from core.cog import cleanup_stale_partials
 from core.result import RunSummary
+from core.scores import ReferenceScores
 from core.settings import var_dir
 
 
@@ -57,8 +58,9 @@ _COLUMNS = {
     "reference_name": "TEXT",
     "reference_path": "TEXT",
     "result": "TEXT",
+    "scores": "TEXT",  # added by issue 18: histories from before get the column at open (`_add_missing_columns`)
 }
-_JSON_FIELDS = ("settings", "result")
+_JSON_FIELDS = ("settings", "result", "scores")
 
 
 @dataclass
@@ -81,6 +83,12 @@ class Job:
     reference_name: str | None = None
     reference_path: str | None = None
     result: dict = field(default_factory=dict)
+    scores: dict = field(default_factory=dict)  # `ReferenceScores.as_dict()` once scored against a reference
+
+    @property
+    def reference_scores(self) -> ReferenceScores | None:
+        """The stored scores against the reference and their baselines (None: not scored)."""
+        return ReferenceScores.from_dict(self.scores) if self.scores else None
 
     @property
     def summary(self) -> RunSummary | None:
@@ -130,6 +138,7 @@ class JobStore:
         with self._connect() as db:
             columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
             db.execute(f"CREATE TABLE IF NOT EXISTS jobs ({columns})")
+            _add_missing_columns(db)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
@@ -224,6 +233,15 @@ class JobStore:
         with open(target, "wb") as out:
             shutil.copyfileobj(stream, out, length=16 * 1024 * 1024)
         return target
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Migrate a history written by an older version: add the columns it lacks (empty for its jobs)."""
+    present = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+    for name, kind in _COLUMNS.items():
+        if name not in present:
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+                db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
 
 
 def _to_job(row: sqlite3.Row) -> Job:

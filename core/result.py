@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from rasterio.crs import CRS
+
 from core.scene import Georef
+
+METRES_PER_DEGREE = 111_195.0  # of latitude, and of longitude at the equator (mean Earth radius 6371 km)
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,18 @@ class RunSummary:
     device: str
     warped_from_gcps: bool
     warnings: tuple[str, ...] = ()
+
+    @property
+    def pixel_size_m(self) -> tuple[float, float] | None:
+        """Pixel width and height in metres (geographic CRSs: at the scene's centre); None without a CRS."""
+        if self.crs is None:
+            return None
+        crs = CRS.from_user_input(self.crs)
+        if not crs.is_geographic:
+            factor = crs.linear_units_factor[1]
+            return self.pixel_size[0] * factor, self.pixel_size[1] * factor
+        latitude = math.radians((self.bounds[1] + self.bounds[3]) / 2)
+        return self.pixel_size[0] * METRES_PER_DEGREE * math.cos(latitude), self.pixel_size[1] * METRES_PER_DEGREE
 
     @property
     def megapixels_per_second(self) -> float:

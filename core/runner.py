@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.checkpoints import LoadedModel
 from core.colorize import ColorizeOptions, colorize
+from core.display import reference_scores
 from core.errors import JobCancelled, SarColorError
 from core.jobs import Job, JobStatus, JobStore
 from core.settings import Limits
@@ -44,6 +45,18 @@ FOLDERS = re.compile(r"(?:/[^\s/:'\"]+)+/")  # absolute folder paths (server det
 def message_as_given(message: str, job: Job) -> str:
     """A message naming the file as the user gave it (not its stored, prefixed name) and no server folders."""
     return FOLDERS.sub("", message.replace(Path(job.stored_path).name, job.file_name))
+
+
+def score_job(job: Job, output: Path) -> dict:
+    """The result's scores against the job's reference, with their baselines (empty: no reference, or unusable)."""
+    if not job.reference_path:
+        return {}
+    bands = job.settings.get("reference_bands")
+    try:
+        return reference_scores(output, job.reference_path, bands=tuple(bands) if bands else None).as_dict()
+    except SarColorError as exc:  # the result view says why when it shows the job
+        log.info("job %s not scored: %s", job.id, exc)
+        return {}
 
 
 class JobRunner:
@@ -120,7 +133,8 @@ class JobRunner:
             if handle.cancel_event.is_set():
                 raise JobCancelled("The job was cancelled before it started; no output was written.")
             result = colorize(
-                job.stored_path, output, model, options, progress, handle.cancel_event.is_set, self.limits
+                job.stored_path, output, model, options, progress, handle.cancel_event.is_set, self.limits,
+                source_name=Path(job.file_name.replace("\\", "/")).name,
             )
         except JobCancelled as exc:
             self.store.update(job.id, status=JobStatus.CANCELLED, error=str(exc), finished_at=time.time())
@@ -135,4 +149,4 @@ class JobRunner:
         else:
             summary = replace(result.summary, warnings=tuple(message_as_given(w, job) for w in result.summary.warnings))
             done = {"status": JobStatus.DONE, "finished_at": time.time(), "error": None}
-            self.store.update(job.id, crs=summary.crs, result=summary.as_dict(), **done)
+            self.store.update(job.id, crs=summary.crs, result=summary.as_dict(), scores=score_job(job, output), **done)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import streamlit as st
@@ -22,6 +23,8 @@ from core.display import (
 from core.errors import SarColorError
 from core.jobs import Job
 from core.result import RunSummary
+from core.scores import HIGHER_IS_BETTER, ReferenceScores
+from dashboard import ui
 from dashboard.map import build_map
 from dashboard.messages import reported
 from dashboard.ui import fmt_bytes, fmt_seconds
@@ -60,12 +63,22 @@ def _overlays(job_id: str, _rasters: dict[str, Raster]) -> tuple[dict[str, Overl
 
 
 @st.cache_data(show_spinner="Scoring against the reference…", max_entries=16)
-def _scores(output: str, reference: str, bands: tuple | None) -> tuple[dict | None, str | None]:
+def _scores(output: str, reference: str, bands: tuple | None) -> tuple[ReferenceScores | None, str | None]:
     """Scores against the reference, or None and why they cannot be computed."""
     try:
         return reference_scores(Path(output), Path(reference), bands=bands), None
     except SarColorError as exc:
         return None, str(exc)
+
+
+def job_scores(job: Job, output: Path) -> tuple[ReferenceScores | None, str | None]:
+    """The job's stored scores; a job from before scores were stored is scored now and its row updated."""
+    if job.reference_scores:
+        return job.reference_scores, None
+    scores, error = _scores(str(output), job.reference_path, _bands(job))
+    if scores:
+        ui.store().update(job.id, scores=scores.as_dict())
+    return scores, error
 
 
 def _bands(job: Job) -> tuple[int, int, int] | None:
@@ -74,13 +87,22 @@ def _bands(job: Job) -> tuple[int, int, int] | None:
     return tuple(bands) if bands else None
 
 
+def _pixel_size(r: RunSummary) -> str:
+    """Pixel size in metres ('≈' where converted from degrees), or in pixels' own units without a CRS."""
+    metres = r.pixel_size_m
+    if metres is None:
+        return f"{r.pixel_size[0]:g} × {r.pixel_size[1]:g} (no georeference)"
+    approx = "≈ " if CRS.from_user_input(r.crs).is_geographic else ""
+    return f"{approx}{metres[0]:.2f} × {metres[1]:.2f} m"
+
+
 def _facts(job: Job, r: RunSummary) -> list[tuple[str, str]]:
     rows = [
         ("File", job.file_name),
         ("Size", f"{r.width:,} × {r.height:,} px ({fmt_bytes(job.size_bytes)})"),
         ("CRS", r.crs or "none (not georeferenced)"),
-        ("Pixel size", f"{r.pixel_size[0]:g} × {r.pixel_size[1]:g} (CRS units)"),
-        ("Bounds", ", ".join(f"{v:,.2f}" for v in r.bounds) + " (left, bottom, right, top)"),
+        ("Pixel size", _pixel_size(r)),
+        ("Bounds", ", ".join(f"{v:,.5f}" for v in r.bounds) + " (left, bottom, right, top, CRS units)"),
     ]
     if r.crs:
         west, south, east, north = transform_bounds(CRS.from_user_input(r.crs), "EPSG:4326", *r.bounds)
@@ -119,11 +141,11 @@ def show_map(job: Job, overlays: dict[str, Overlay]) -> None:
     )
 
 
-def show_result(job: Job) -> None:
+def show_result(job: Job, downloads: bool = True) -> None:
     """Everything about a finished job: headline numbers, then a tab each for the map, the comparison and facts."""
     r, output = job.summary, Path(job.output_path or "")
     if r is None or not output.is_file():
-        st.error(f"The result file of this job is gone ({output}).")
+        st.error(f"The result file of this job ({job.file_name}) is gone: colorize the scene again.")
         return
     cols = st.columns(4)
     cols[0].metric("Scene", f"{r.width:,} × {r.height:,} px")
@@ -146,7 +168,8 @@ def show_result(job: Job) -> None:
         with tab_facts:
             facts = _facts(job, r)
             st.table({"": [k for k, _ in facts], "Value": [v for _, v in facts]})
-        download_buttons(job)
+        if downloads:
+            download_buttons(job)
 
 
 def _map_tab(job: Job, rasters: dict[str, Raster]) -> None:
@@ -170,41 +193,75 @@ def _compare_tab(job: Job, rasters: dict[str, Raster], output: Path) -> None:
     if not (job.reference_path and REFERENCE in rasters):
         st.caption("Add a reference optical GeoTIFF of the same place to score PSNR and SSIM.")
         return
-    scores, error = _scores(str(output), job.reference_path, _bands(job))
+    scores, error = job_scores(job, output)
     if error:
         st.warning(error)
     else:
         show_scores(scores)
 
 
-def show_scores(scores: dict) -> None:
-    """PSNR, SSIM and mean-colour ΔE00 against the reference, beside what the flat training colour scores."""
-    flat = "flat_psnr" in scores
-    a, b, c, d = st.columns(4)
-    a.metric(
-        "PSNR vs reference",
-        f"{scores['psnr']:.2f} dB",
-        delta=f"{scores['psnr'] - scores['flat_psnr']:+.2f} dB vs flat colour" if flat else None,
+METRICS = (  # field, label, value format, margin format
+    ("psnr", "PSNR vs reference", "{:.2f} dB", "{:+.2f} dB"),
+    ("ssim", "SSIM", "{:.3f}", "{:+.3f}"),
+    ("delta_e", "Mean-colour ΔE00", "{:.1f}", "{:+.1f}"),
+    ("pixel_delta_e", "Per-pixel ΔE00", "{:.1f}", "{:+.1f}"),
+    ("green_recall", "Green recall", "{:.0%}", "{:+.0%}"),
+    ("false_green", "False green", "{:.0%}", "{:+.0%}"),
+)
+BASELINE_ROWS = ("This model", "Flat training colour", "Reference's own mean colour (peeks at the reference)")
+
+
+def _formatted(value: float, form: str) -> str:
+    """A score as shown; '–' where it is not defined (no green in the reference)."""
+    return "–" if math.isnan(value) else form.format(value)
+
+
+def _margin(scores: ReferenceScores, metric: str, form: str) -> str | None:
+    """The model's margin over the better single colour, as the metric's badge text (None when undefined)."""
+    margin = getattr(scores.model, metric) - scores.best_baseline(metric)
+    return f"{form.format(margin)} vs best single colour" if math.isfinite(margin) else None
+
+
+def show_scores(scores: ReferenceScores) -> None:
+    """Every score against the reference beside both single colours; a badge is green only if the model beats both."""
+    for column, (metric, label, form, margin_form) in zip(st.columns(len(METRICS)), METRICS, strict=True):
+        column.metric(
+            label,
+            _formatted(getattr(scores.model, metric), form),
+            delta=_margin(scores, metric, margin_form),
+            delta_color="normal" if HIGHER_IS_BETTER[metric] else "inverse",
+        )
+    rows = [scores.model, scores.flat, scores.reference_mean]
+    st.dataframe(
+        [
+            {"": name, **{label: _formatted(getattr(row, metric), form) for metric, label, form, _ in METRICS}}
+            for name, row in zip(BASELINE_ROWS, rows, strict=True)
+            if row is not None
+        ],
+        hide_index=True,
+        key="scores_table",
     )
-    b.metric("SSIM vs reference", f"{scores['ssim']:.3f}")
-    c.metric(
-        "Mean-colour ΔE00",
-        f"{scores['delta_e']:.1f}",
-        delta=f"{scores['delta_e'] - scores['flat_delta_e']:+.1f} vs flat colour" if flat else None,
-        delta_color="inverse",
-    )
-    d.metric("Overlap", f"{scores['overlap']:.0%}")
-    baseline = (
-        f"A flat image in the model's mean training colour scores {scores['flat_psnr']:.2f} dB and ΔE00 "
-        f"{scores['flat_delta_e']:.1f} here: the model adds value only where it beats that. "
-        if flat
-        else "This model does not record its flat-colour baseline, so there is nothing to compare with. "
-    )
+    flat_note = "" if scores.flat else "This model does not record its flat training colour. "
     st.caption(
-        baseline + "ΔE00 is the distance between the mean colours of result and reference (below 2: "
-        "indistinguishable; above 10: clearly different). The colorized image is synthetic: generated from SAR, "
-        "not observed."
+        f"Reference read as {scores.reference_bands}; {scores.overlap:.0%} of the scene scored. A score is green "
+        "only where the model beats both single colours painted on the same pixels: its flat training colour "
+        "(what a wash would paint) and the reference's own mean colour, which peeks at the reference and is the "
+        "best any single colour could do (its mean-colour ΔE00 is 0 by construction). " + flat_note
+        + "ΔE00: below 2 indistinguishable, above 10 clearly different. Green: CIELAB a* < −5. The colorized "
+        "image is synthetic: generated from SAR, not observed."
     )
+
+
+def score_columns(job: Job) -> dict[str, str]:
+    """History columns: each score of the job with its better single colour in brackets, ✓ if the model beats both."""
+    scores = job.reference_scores
+    if scores is None:
+        return {label: "–" for _, label, _, _ in METRICS}
+    return {
+        label: f"{_formatted(getattr(scores.model, metric), form)} "
+        f"({_formatted(scores.best_baseline(metric), form)}){' ✓' if scores.earned(metric) else ''}"
+        for metric, label, form, _ in METRICS
+    }
 
 
 def download_buttons(job: Job, key: str = "", stacked: bool = False) -> None:

@@ -95,3 +95,23 @@ def fmt_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "–"
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def settings_text(settings: dict) -> str:
+    """A job's settings as the analyst set them: unset ones left out, the reference's bands as 'red/green/blue'."""
+    shown = []
+    for key, value in settings.items():
+        if value is None:
+            continue
+        if key == "reference_bands":
+            key, value = "reference bands (red/green/blue)", "/".join(map(str, value))
+        shown.append(f"{key.replace('_', ' ')} **{value}**")
+    return " · ".join(shown)
+
+
+def reference_label(job: Job) -> str:
+    """The reference as the analyst named it, with the bands its scores read ('–' without one)."""
+    if not job.reference_name:
+        return "–"
+    scores = job.reference_scores
+    return f"{job.reference_name} (read as {scores.reference_bands})" if scores else job.reference_name

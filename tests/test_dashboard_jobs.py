@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import threading
 from pathlib import Path
 
@@ -15,12 +16,21 @@ from scenes import S2_L2A_ORDER, sentinel2_stack
 from core.checkpoints import untrained_model
 from core.cog import PARTIAL_MARKER
 from core.colorize import ColorizeOptions, colorize
-from core.display import mercator_overlay, quicklook_png, reference_scores, rgb_raster, sar_raster
+from core.display import (
+    mercator_overlay,
+    quicklook_png,
+    reference_band_names,
+    reference_scores,
+    rgb_bands,
+    rgb_raster,
+    sar_raster,
+)
 from core.jobs import JobStore, safe_name
 from core.networks import GeneratorConfig
 from core.run_artefacts import run_facts
 from core.runner import JobRunner
 from core.samples import default_sample
+from core.scores import ReferenceScores, score_with_baselines
 from core.settings import Limits
 
 
@@ -143,10 +153,11 @@ def test_display_copies_and_reference_scores(tmp_path, model):
     assert quicklook.startswith(b"\x89PNG")
     assert Image.open(io.BytesIO(quicklook)).text["Description"].startswith("synthetic")
     scores = reference_scores(output, sample.optical)
-    assert scores["overlap"] == pytest.approx(1.0) and 0 < scores["psnr"] < 40 and -1 <= scores["ssim"] <= 1
+    assert scores.overlap == pytest.approx(1.0) and 0 < scores.model.psnr < 40 and -1 <= scores.model.ssim <= 1
+    assert scores.reference_bands == "bands 1/2/3 of 3 (RGB)"
     same = reference_scores(output, output)  # a result against itself is perfect
-    assert same["ssim"] == pytest.approx(1.0) and same["delta_e"] == pytest.approx(0.0, abs=1e-6)
-    assert "flat_psnr" not in scores  # this model records no flat-colour baseline
+    assert same.model.ssim == pytest.approx(1.0) and same.model.delta_e == pytest.approx(0.0, abs=1e-6)
+    assert scores.flat is None  # this model records no flat-colour baseline
     assert rgb_raster(sample.optical).values.shape == (3, 120, 120)
 
 
@@ -174,8 +185,25 @@ def test_scores_come_with_the_models_flat_colour_baseline(tmp_path, model):
     output = tmp_path / "scored.tif"
     colorize(sample.sar, output, flat, ColorizeOptions())
     scores = reference_scores(output, sample.optical)
-    assert {"flat_psnr", "flat_delta_e", "delta_e"} <= set(scores)
-    assert 0 < scores["flat_psnr"] < 40 and scores["flat_delta_e"] >= 0
+    assert 0 < scores.flat.psnr < 40 and scores.flat.delta_e >= 0
+    assert scores.reference_mean.delta_e == pytest.approx(0.0, abs=0.01)  # the reference's own mean colour
+    assert scores.reference_mean.psnr > scores.flat.psnr  # the best a single colour can do
+    assert ReferenceScores.from_dict(json.loads(json.dumps(scores.as_dict()))) == scores
+
+
+def test_a_score_is_earned_only_by_beating_both_single_colours(tmp_path) -> None:
+    """A dark rendering of the real reference beats a bright flat colour but not the reference's own mean colour."""
+    with rasterio.open(default_sample().optical) as src:
+        target = np.moveaxis(src.read(), 0, -1).astype(np.float32) / 255.0
+    mask = np.ones(target.shape[:2], bool)
+    dark = target * 0.25  # the field's structure, far too dark
+    scores = score_with_baselines(dark, target, mask, np.array([0.9, 0.9, 0.9], np.float32), 1.0, "bands 1/2/3 of 3")
+    assert scores.model.psnr > scores.flat.psnr  # the old badge: green
+    assert scores.model.psnr < scores.reference_mean.psnr and not scores.earned("psnr")
+    assert scores.model.ssim > max(scores.flat.ssim, scores.reference_mean.ssim) and scores.earned("ssim")
+    perfect = score_with_baselines(target, target, mask, None, 1.0, "bands 1/2/3 of 3")
+    assert perfect.earned("psnr") and perfect.earned("pixel_delta_e")
+    assert not scores.earned("delta_e")  # no result beats the reference's own mean colour on mean colour
 
 
 def test_multiband_sentinel2_reference_uses_b4_b3_b2(tmp_path):
@@ -221,3 +249,11 @@ def test_runner_start_records_and_runs_a_job(tmp_path, model):
     done = store.get(job.id)
     assert done.status == "done" and done.settings["overlap"] == 32 and done.settings["note"] == 1
     assert done.model == model.name and Path(done.output_path).is_file()
+
+
+@pytest.mark.parametrize("described", [True, False])
+def test_reference_bands_are_named_as_read(tmp_path, described: bool) -> None:
+    stack = sentinel2_stack(tmp_path / "s2.tif", S2_L2A_ORDER, described=described)
+    with rasterio.open(stack) as src:
+        assert reference_band_names(src, rgb_bands(src)) == "B4/B3/B2 of 12"
+        assert reference_band_names(src, (8, 3, 2)) == "B8/B3/B2 of 12"

@@ -38,7 +38,7 @@ grids, sheets = folder.grids(), folder.contact_sheets()
 if summary is None and per_image.empty and not grids:
     st.info(
         f"No evaluation results yet: expected `{folder.summary.name}`, `{folder.per_image.name}` and sample grids "
-        f"in `{folder.path}` (written by `python -m training.evaluate`)."
+        f"in `{folder.path.parent.name}/{folder.path.name}` (written by `python -m training.evaluate`)."
     )
     st.stop()
 

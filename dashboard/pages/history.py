@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.jobs import JobStatus
 from dashboard import ui
-from dashboard.results import download_buttons
+from dashboard.results import download_buttons, score_columns, show_result
 
 st.title("History")
 store = ui.store()
@@ -25,8 +25,8 @@ st.dataframe(
             "CRS": job.crs or "–",
             "Model": job.model or "–",
             "Time": ui.fmt_seconds(job.seconds),
+            **score_columns(job),
             "Error": job.error or "",
-            "Output": job.output_path or "",
             "Job": job.id,
         }
         for job in jobs
@@ -36,7 +36,10 @@ st.dataframe(
     column_config={"Error": st.column_config.TextColumn(width="large")},
     key="history_table",
 )
-st.caption(f"{len(jobs)} job(s), stored in `{store.path}`.")
+st.caption(
+    f"{len(jobs)} job(s). Scores against the reference: the model's, with the better of the two single colours "
+    "(flat training colour, reference's own mean colour) in brackets; ✓ where the model beats both."
+)
 
 st.subheader("Job details")
 job = st.selectbox(
@@ -51,12 +54,12 @@ with left:
         st.error(job.error or "Failed.")
     elif job.status == JobStatus.CANCELLED:
         st.warning(job.error or "Cancelled.")
-    st.markdown(f"**Input** `{job.stored_path}`  \n**Reference** {job.reference_name or '–'}")
-    settings = " · ".join(f"{k} **{v}**" for k, v in job.settings.items())
-    st.markdown(f"**Settings** {settings or '–'}")
+    st.markdown(f"**Input** {job.file_name}  \n**Reference** {ui.reference_label(job)}")
+    st.markdown(f"**Settings** {ui.settings_text(job.settings) or '–'}")
 with right:
     if job.status == JobStatus.DONE:
         download_buttons(job, key="-history", stacked=True)
+    reopen = job.status == JobStatus.DONE and st.toggle("Show this job's map and comparison", key=f"reopen-{job.id}")
     if st.button("Delete this job and its files", icon=":material/delete:", key=f"delete-{job.id}"):
         if job.is_finished:
             store.delete(job.id)
@@ -64,3 +67,5 @@ with right:
             st.rerun()
         else:
             st.warning("This job is still running: cancel it on the Colorize page first.")
+if reopen:
+    show_result(job, downloads=False)

@@ -109,13 +109,13 @@ def show_log(log_path: Path, smoothing: float) -> None:
             step_chart(steps, ["lr_g", "lr_d"], "Learning rate applied", 0.0)
         with right:
             step_chart(steps, ["images_per_s"], "Throughput (crops/s)", smoothing)
-    st.caption(f"Log: `{log_path}` · {len(steps)} step lines, {len(epochs)} epoch lines.")
+    st.caption(f"Log: `{log_path.parent.name}/{log_path.name}` · {len(steps)} step lines, {len(epochs)} epoch lines.")
 
 
 st.title("Training")
 choices = log_choices()
 if not choices:
-    st.info(f"No model or training log in `{models_dir()}` or `{runs_dir()}` yet.")
+    st.info(f"No model or training log in `{models_dir().name}/` or `{runs_dir().name}/` yet.")
     st.stop()
 label = st.selectbox("Model or run", list(choices), key="train_model")
 with st.sidebar:
