@@ -28,11 +28,12 @@ from core.inference import Predictor, prediction_pool
 from core.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
 from core.result import ColorizeResult, RunSummary
 from core.run_artefacts import FLAT_COLOUR
-from core.scene import Georef, SarScene, open_scene
+from core.scene import SarScene, open_scene
 from core.settings import Limits
 from core.tiling import EDGE_MARGIN, StripBlender, TileGrid, mirror
 from core.tone import SeamMatcher
 
+NODATA_ROWS = 256  # transparent rows written at a time above and below the valid region
 ProgressCallback = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
 
@@ -54,26 +55,51 @@ class ColorizeOptions:
 def _read_strip(
     scene: SarScene, space: InputSpace, grid: TileGrid, y0: int, padded_width: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Model input (C x T x padded_width) for the tile row at framed row y0, and its validity (T x W)."""
-    width, height = scene.georef.width, scene.georef.height
-    framed = np.arange(y0, y0 + grid.tile) - EDGE_MARGIN  # scene row of each strip row (may lie outside)
-    rows = mirror(framed, height)
+    """Model input (C x T x padded_width) for the tile row at framed row y0, and its validity (T x region width).
+
+    Rows and columns count from the scene's valid region (`SarScene.region`), mirrored beyond its edges.
+    """
+    region = scene.region
+    framed = np.arange(y0, y0 + grid.tile) - EDGE_MARGIN  # region row of each strip row (may lie outside)
+    rows = mirror(framed, region.height)
     first = int(rows.min())
-    values, valid = scene.read_window(Window(0, first, width, int(rows.max()) + 1 - first), space)
-    columns = mirror(np.arange(padded_width) - EDGE_MARGIN, width)
-    inside = (framed >= 0) & (framed < height)
+    window = Window(region.col_off, region.row_off + first, region.width, int(rows.max()) + 1 - first)
+    values, valid = scene.read_window(window, space)
+    columns = mirror(np.arange(padded_width) - EDGE_MARGIN, region.width)
+    inside = (framed >= 0) & (framed < region.height)
     strip = values.take(rows - first, axis=1).take(columns, axis=2)  # two 1-D takes: 3x faster than one 2-D index
     return strip, valid[rows - first] & inside[:, None]
 
 
-def _write_rows(writer, window: Window, rgb: np.ndarray, valid: np.ndarray, georef: Georef) -> None:
-    """Write the released framed rows that belong to the scene, without the frame."""
-    first = max(window.row_off, EDGE_MARGIN)  # framed rows kept: those of the scene
-    stop = min(window.row_off + window.height, EDGE_MARGIN + georef.height)
+def _write_rows(writer, window: Window, rgb: np.ndarray, valid: np.ndarray, scene: SarScene) -> None:
+    """Write the released framed rows that belong to the region, without the frame, at full scene width."""
+    region = scene.region
+    first = max(window.row_off, EDGE_MARGIN)  # framed rows kept: those of the region
+    stop = min(window.row_off + window.height, EDGE_MARGIN + region.height)
     if stop > first:
         rows = slice(first - window.row_off, stop - window.row_off)
-        target = Window(0, first - EDGE_MARGIN, georef.width, stop - first)
-        writer.write(target, rgb[:, rows, EDGE_MARGIN : EDGE_MARGIN + georef.width], valid[rows])
+        target = Window(0, region.row_off + first - EDGE_MARGIN, scene.georef.width, stop - first)
+        colours, validity = rgb[:, rows, EDGE_MARGIN : EDGE_MARGIN + region.width], valid[rows]
+        if region.width < scene.georef.width:
+            colours, validity = _widened(colours, validity, region.col_off, scene.georef.width)
+        writer.write(target, colours, validity)
+
+
+def _widened(rgb: np.ndarray, valid: np.ndarray, left: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Region-wide rows placed at column `left` of scene-wide rows that are nodata elsewhere."""
+    wide_rgb = np.zeros((rgb.shape[0], rgb.shape[1], width), np.float32)
+    wide_valid = np.zeros((valid.shape[0], width), bool)
+    wide_rgb[:, :, left : left + rgb.shape[2]] = rgb
+    wide_valid[:, left : left + valid.shape[1]] = valid
+    return wide_rgb, wide_valid
+
+
+def _write_nodata_rows(writer, first: int, stop: int, width: int) -> None:
+    """Scene rows [first, stop) outside the valid region: transparent, a block of rows at a time."""
+    for top in range(first, stop, NODATA_ROWS):
+        height = min(NODATA_ROWS, stop - top)
+        nothing = np.zeros((height, width), bool)
+        writer.write(Window(0, top, width, height), np.zeros((3, height, width), np.float32), nothing)
 
 
 Strip = tuple[np.ndarray, np.ndarray]  # model input (C x T x W) and validity (T x W) of one tile row
@@ -144,8 +170,10 @@ def _stream_rows(
         for col_index, prediction in enumerate(predictions):
             seams.apply(row_index, col_index, prediction)
             blender.add(prediction, row_index, col_index)
-        _write_rows(writer, *blender.finish_row(row_index), valid, scene.georef)
+        _write_rows(writer, *blender.finish_row(row_index), valid, scene)
 
+    region, width = scene.region, scene.georef.width
+    _write_nodata_rows(writer, 0, region.row_off, width)
     strips = _read_ahead(read, len(grid.rows))
     rows = predicted_rows(strips, predictor, grid, batch)
     with ThreadPoolExecutor(1, "sarcolor-write") as writing, contextlib.closing(strips), contextlib.closing(rows):
@@ -165,6 +193,7 @@ def _stream_rows(
         if written is not None:
             written.result()
         write(*waiting)
+    _write_nodata_rows(writer, region.row_off + region.height, scene.georef.height, width)
 
 
 def provenance_tags(model: LoadedModel, scene: SarScene, source_name: str) -> dict[str, str]:
@@ -241,7 +270,7 @@ def _colorize(
     )
     try:
         frame = 2 * EDGE_MARGIN
-        grid = TileGrid(scene.georef.width + frame, scene.georef.height + frame, options.tile, options.overlap)
+        grid = TileGrid(scene.region.width + frame, scene.region.height + frame, options.tile, options.overlap)
         space = InputSpace(model.config.input_space)
         with cog_writer(output, scene.georef, provenance_tags(model, scene, source_name)) as writer:
             _stream_rows(scene, space, grid, predictor, options.batch, writer, progress, cancelled)

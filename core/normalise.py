@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 import numpy as np
+from scipy import ndimage
 
 LOW_PERCENTILE = 2.0
 HIGH_PERCENTILE = 98.0
@@ -133,6 +134,19 @@ def optical_to_unit(values: np.ndarray, dtype: str) -> np.ndarray:
     if np.dtype(dtype).kind in "ui":
         v = v / S2_REFLECTANCE_SCALE
     return np.clip(v / S2_DISPLAY_MAX_REFLECTANCE, 0.0, 1.0)
+
+
+def fill_nearest_valid(db: np.ndarray) -> np.ndarray:
+    """NaN (nodata) cells take the dB of the nearest finite cell (Euclidean); as is without NaN or finite cells.
+
+    The generator's bottleneck sees a whole tile, so what fills a hole sets the colour of valid pixels up to a
+    tile away: the scene median paints holes as a flat plateau, the nearest valid values as more of the scene.
+    """
+    finite = np.isfinite(db)
+    if finite.all() or not finite.any():
+        return db
+    nearest = ndimage.distance_transform_edt(~finite, return_distances=False, return_indices=True)
+    return db[tuple(nearest)]
 
 
 def level_offset_db(encoding: Encoding, polarisation: str, median_db: float) -> tuple[float, bool]:

@@ -8,7 +8,6 @@ Checks run on the header, before any pixel is read.
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,13 +29,14 @@ from core.errors import (
     RasterTooLargeError,
     UnsupportedRasterError,
 )
-from core.normalise import Encoding, InputSpace, InputTransform, Stretch, fit_stretch, to_db
+from core.normalise import Encoding, InputSpace, InputTransform, Stretch, fill_nearest_valid, fit_stretch, to_db
 from core.plausibility import check_plausibly_sar
 from core.settings import Limits
 
 POLARISATIONS = ("VV", "VH", "HH", "HV")
 NAME_POLARISATION = re.compile(r"(?<![a-z])(vv|vh|hh|hv)(?![a-z])", re.IGNORECASE)
 STATS_MAX_SIDE = 1024  # decimated read used for encoding detection and the stretch
+SCAN_ROWS = 256  # rows read at a time when looking for the valid pixels' bounding box
 SUPPORTED_KINDS = {"u", "i", "f"}
 BAND_HINT = "expected 1 band (VV or VH), 2 bands (VV and VH) or a 3-band grey rendering"
 
@@ -64,7 +64,11 @@ class Georef:
 
 @dataclass
 class SarScene:
-    """An open SAR raster: one band, its encoding, its stretch, windowed reads."""
+    """An open SAR raster: one band, its encoding, its stretch, windowed reads.
+
+    `region` is the bounding box of the valid pixels: the part the pipeline tiles, and the part
+    the stretch is measured on, so nodata around the data (a frame, padding) changes nothing.
+    """
 
     path: Path
     source: rasterio.io.DatasetReader
@@ -75,6 +79,7 @@ class SarScene:
     encoding_detected: bool
     stretch: Stretch
     georef: Georef
+    region: Window
     source_dtype: str
     warped_from_gcps: bool
     warnings: list[str]  # what the analyst should know (e.g. no georeference); no global warning state
@@ -86,30 +91,54 @@ class SarScene:
     def read_window(
         self, window: Window, space: InputSpace = InputSpace.STRETCH
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Model input (C x H x W in [-1, 1]) and a validity mask (H x W, True = valid) for a window."""
-        try:
-            values = self.dataset.read(self.band, window=window, masked=False)
-            gdal_mask = None if self.all_valid else self.dataset.read_masks(self.band, window=window) > 0
-        except RasterioIOError as exc:  # e.g. a truncated file whose sampled part was intact
-            raise NotARasterError(
-                f"{self.path.name} is damaged: rows {window.row_off}-{window.row_off + window.height} "
-                "cannot be read. Export or download it again."
-            ) from exc
-        db = to_db(values, self.encoding)
-        valid = np.isfinite(db) if gdal_mask is None else gdal_mask & np.isfinite(db)
-        if not valid.all():
-            db[~valid] = np.nan
-        return self.input_transform(space)(db), valid
+        """Model input (C x H x W in [-1, 1]) and a validity mask (H x W, True = valid) for a window.
 
-    @functools.cached_property
-    def all_valid(self) -> bool:
-        """GDAL says every pixel of the band is valid (no nodata, no mask): no mask to read per window."""
-        return self.dataset.mask_flag_enums[self.band - 1] == [MaskFlags.all_valid]
+        Nodata inside the window is filled with the nearest valid pixel's value before the model sees it.
+        """
+        db, valid = read_band_db(self.dataset, self.band, self.encoding, window, self.path.name)
+        return self.input_transform(space)(fill_nearest_valid(db)), valid
 
     def close(self) -> None:
         if self.dataset is not self.source:
             self.dataset.close()
         self.source.close()
+
+
+def _all_valid(dataset, band: int) -> bool:
+    """GDAL says every pixel of the band is valid (no nodata, no mask): no mask to read per window."""
+    return dataset.mask_flag_enums[band - 1] == [MaskFlags.all_valid]
+
+
+def read_band_db(dataset, band: int, encoding: Encoding, window: Window, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """dB of one band in a window (NaN where invalid) and its validity (GDAL mask or nodata, and finite dB)."""
+    try:
+        values = dataset.read(band, window=window, masked=False)
+        gdal_mask = None if _all_valid(dataset, band) else dataset.read_masks(band, window=window) > 0
+    except RasterioIOError as exc:  # e.g. a truncated file whose sampled part was intact
+        raise NotARasterError(
+            f"{name} is damaged: rows {window.row_off}-{window.row_off + window.height} "
+            "cannot be read. Export or download it again."
+        ) from exc
+    db = to_db(values, encoding)
+    valid = np.isfinite(db) if gdal_mask is None else gdal_mask & np.isfinite(db)
+    if not valid.all():
+        db[~valid] = np.nan
+    return db, valid
+
+
+def valid_region(dataset, band: int, encoding: Encoding, name: str) -> Window:
+    """Bounding box of the band's valid pixels, exact: one pass over the band, `SCAN_ROWS` rows at a time."""
+    rows = np.zeros(dataset.height, bool)
+    columns = np.zeros(dataset.width, bool)
+    for top in range(0, dataset.height, SCAN_ROWS):
+        window = Window(0, top, dataset.width, min(SCAN_ROWS, dataset.height - top))
+        _, valid = read_band_db(dataset, band, encoding, window, name)
+        rows[top : top + window.height] = valid.any(axis=1)
+        columns |= valid.any(axis=0)
+    if not rows.any():
+        raise EmptyRasterError(f"{name} holds no valid pixel: every value is nodata, NaN or zero.")
+    (ys,), (xs,) = np.nonzero(rows), np.nonzero(columns)
+    return Window(int(xs[0]), int(ys[0]), int(xs[-1]) + 1 - int(xs[0]), int(ys[-1]) + 1 - int(ys[0]))
 
 
 def _describe_bands(src: rasterio.io.DatasetReader) -> list[str]:
@@ -210,15 +239,28 @@ def _georeferenced_view(src: rasterio.io.DatasetReader) -> tuple[rasterio.io.Dat
 
 
 def decimated_read(
-    dataset, bands: list[int], max_side: int, resampling: Resampling = Resampling.nearest
+    dataset,
+    bands: list[int],
+    max_side: int,
+    resampling: Resampling = Resampling.nearest,
+    window: Window | None = None,
 ) -> tuple[np.ndarray, np.ndarray, Affine]:
-    """Bands read at <= max_side px a side, the first band's GDAL mask, and the read's transform."""
-    scale = max(1.0, max(dataset.width, dataset.height) / max_side)
-    shape = (max(1, round(dataset.height / scale)), max(1, round(dataset.width / scale)))
-    values = dataset.read(bands, out_shape=(len(bands), *shape), resampling=resampling)
-    mask = dataset.read_masks(bands[0], out_shape=shape, resampling=Resampling.nearest) > 0
-    step = Affine.scale(dataset.width / shape[1], dataset.height / shape[0])
-    return values, mask, dataset.transform @ step
+    """Bands of `window` (default: all) read at <= max_side px a side, the first band's GDAL mask, the transform."""
+    window = window or Window(0, 0, dataset.width, dataset.height)
+    scale = max(1.0, max(window.width, window.height) / max_side)
+    shape = (max(1, round(window.height / scale)), max(1, round(window.width / scale)))
+    values = dataset.read(bands, out_shape=(len(bands), *shape), resampling=resampling, window=window)
+    mask = dataset.read_masks(bands[0], out_shape=shape, resampling=Resampling.nearest, window=window) > 0
+    step = Affine.scale(window.width / shape[1], window.height / shape[0])
+    return values, mask, dataset.window_transform(window) @ step
+
+
+def _sample_db(dataset, band: int, encoding: Encoding, window: Window | None = None) -> np.ndarray:
+    """A decimated read of the band in dB (NaN where invalid), for the stretch."""
+    values, mask, _ = decimated_read(dataset, [band], STATS_MAX_SIDE, window=window)
+    db = to_db(values[0], encoding)
+    db[~mask] = np.nan
+    return db
 
 
 def _polarisation(band_name: str, polarisation: str | None, band_count: int, name: str) -> str:
@@ -267,17 +309,32 @@ def open_scene(
         else:
             chosen, detected = Encoding(encoding), False
         db = to_db(float_values, chosen)
-        try:
-            stretch = fit_stretch(db)
-        except ValueError:
-            raise EmptyRasterError(f"{name} holds no valid pixel: every value is nodata, NaN or zero.") from None
+        if not np.isfinite(db).any():
+            raise EmptyRasterError(f"{name} holds no valid pixel: every value is nodata, NaN or zero.")
+        region = Window(0, 0, dataset.width, dataset.height)
+        if not np.isfinite(db).all():  # nodata in the sample: measure the stretch on the valid pixels' box
+            region = valid_region(dataset, band_index, chosen, name)
+            db = _sample_db(dataset, band_index, chosen, region)
+        stretch = fit_stretch(db)
         check_plausibly_sar(src, band_index, chosen, detected, name)
         georef = Georef(dataset.crs, dataset.transform, dataset.width, dataset.height)
         notes = (
             [] if georef.is_georeferenced else [f"{name} has no georeference: the result will not be placed on a map."]
         )
         return SarScene(
-            path, src, dataset, band_index, band_name, chosen, detected, stretch, georef, src.dtypes[0], warped, notes
+            path,
+            src,
+            dataset,
+            band_index,
+            band_name,
+            chosen,
+            detected,
+            stretch,
+            georef,
+            region,
+            src.dtypes[0],
+            warped,
+            notes,
         )
     except BaseException:
         src.close()
