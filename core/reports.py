@@ -31,6 +31,23 @@ PIXEL_COLOUR = {  # metric (a scoreboard column, with _low and _high): its summa
     "false_green": ("false_green_pooled", "false_green_ci95"),
 }
 BASELINE_PREFIX = "baseline_"
+BASELINE_NAMES = {  # what each baseline of `training.evaluate` paints, as pages and charts name it
+    "baseline_flat_colour": "flat training colour",
+    "baseline_oracle_flat": "oracle flat colour (peeks at truth)",
+    "baseline_sar_grey": "SAR as grey",
+}
+
+
+def display_name(model: str) -> str:
+    """A model's name as shown: its own for models, what it paints for baselines (never a cut-off id)."""
+    if not model.startswith(BASELINE_PREFIX):
+        return model
+    return BASELINE_NAMES.get(model, model.removeprefix(BASELINE_PREFIX).replace("_", " "))
+
+
+def headline_scores(summary: dict, model: str) -> dict[str, float]:
+    """{set: mean PSNR} of one model from the evaluation summary: the numbers a summary table shows."""
+    return {row["set"]: row["psnr"] for row in scoreboard(summary) if row["model"] == model}
 
 
 def run_logs(runs_dir: Path) -> dict[str, Path]:

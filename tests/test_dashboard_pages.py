@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 import rasterio
 from PIL import Image
@@ -23,6 +25,7 @@ from streamlit.testing.v1 import AppTest
 from core.checkpoints import save_checkpoint, untrained_model
 from core.jobs import JobStore
 from core.networks import GeneratorConfig
+from core.reports import display_name
 from core.run_artefacts import JsonLinesLog, ModelsFolder, RunFolder, config_record, epoch_record, step_record
 from core.samples import build_samples, default_sample
 from dashboard.assets import VENDOR_DIR
@@ -202,32 +205,43 @@ def test_training_page(env):
     assert any("refresh every 10 s" in c.value for c in at.caption)
 
 
-def test_evaluation_page(env):
-    at = _app()
-    at.switch_page("pages/evaluation.py").run()
-    assert any("No evaluation results yet" in i.value for i in at.info)
-    folder = ModelsFolder(env["models"]).eval
+def _write_evaluation(models: Path, splits: tuple[str, ...] = ("val",)) -> None:
+    """Per-image rows and a summary in the shapes training.evaluate writes (made by its own summarise())."""
+    folder = ModelsFolder(models).eval
     folder.path.mkdir()
-    rows = []  # the shapes training.evaluate writes, made by its own summarise()
-    for model, offset in (("default", 1.5), (FLAT, 0.0), (ORACLE, 2.0)):
-        for i in range(20):
-            rows.append(
-                {"model": model, "split": "val", "source": "sen12", "group": "urban" if i % 2 else "forest",
-                 "pair_id": f"p{i}", "psnr": 12 + offset + i / 10, "ssim": 0.2, "delta_e": 10 - offset,
-                 "chroma_pred": 0.02 * offset, "chroma_true": 0.05, "pixel_delta_e": 20 - offset,
-                 "green_recall": 0.5 + offset / 10, "false_green": 0.1, "green_px": 100,
-                 "green_hit_px": 50 + 10 * offset, "other_px": 100, "other_green_px": 10}
-            )
+    rows = []
+    for split in splits:
+        for model, offset in (("default", 1.5), (FLAT, 0.0), (ORACLE, 2.0)):
+            for i in range(20):
+                rows.append(
+                    {"model": model, "split": split, "source": "sen12", "group": "urban" if i % 2 else "forest",
+                     "pair_id": f"p{i}", "psnr": 12 + offset + i / 10, "ssim": 0.2, "delta_e": 10 - offset,
+                     "chroma_pred": 0.02 * offset, "chroma_true": 0.05, "pixel_delta_e": 20 - offset,
+                     "green_recall": 0.5 + offset / 10, "false_green": 0.1, "green_px": 100,
+                     "green_hit_px": 50 + 10 * offset, "other_px": 100, "other_green_px": 10}
+                )
     summary = {"models": summarise(rows), "lpips": "unavailable: no backbone weights on disk"}
     folder.summary.write_text(json.dumps(summary))
     with open(folder.per_image, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def _chart_rows(chart) -> pd.DataFrame:
+    """The rows an Altair chart plots (its named dataset, Arrow IPC)."""
+    return pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_pandas()
+
+
+def test_evaluation_page(env):
+    at = _app()
+    at.switch_page("pages/evaluation.py").run()
+    assert any("No evaluation results yet" in i.value for i in at.info)
+    _write_evaluation(env["models"])
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     board = at.dataframe[0].value
-    assert list(board["model"]) == [ORACLE, "default", FLAT]  # best first
+    assert list(board["model"]) == [display_name(ORACLE), "default", display_name(FLAT)]  # best first
     assert board.set_index("model").loc["default", "gain_vs_flat"] == pytest.approx(1.5)
     pixel_colour = board.set_index("model").loc["default", ["pixel_delta_e", "green_recall", "false_green"]]
     assert list(pixel_colour) == pytest.approx([18.5, 0.65, 0.1])  # beside the baselines, pooled over pixels
@@ -236,6 +250,25 @@ def test_evaluation_page(env):
     assert len(at.dataframe[1].value) == 60  # per-image table
     assert any("no backbone weights" in c.value for c in at.caption)
     assert any("oracle flat" in c.value for c in at.caption)
+
+
+def test_evaluation_opens_on_the_test_set_with_whole_readable_names(env):
+    """No flattering default set; no cut axis labels ('baseline_flat_col…'); a Model / Baseline legend."""
+    _write_evaluation(env["models"], ("val", "test"))
+    at = _app()
+    at.switch_page("pages/evaluation.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.radio(key="eval_set").value == "test/sen12"
+    board = at.get("vega_lite_chart")[0]
+    layers = json.loads(board.proto.spec)["layer"]
+    assert all(layer["encoding"]["y"]["axis"]["labelLimit"] == 0 for layer in layers)  # names never cut
+    assert [layer["encoding"]["color"] for layer in layers if "color" in layer["encoding"]] == [
+        {"field": "kind", "title": None, "type": "nominal"}
+    ]
+    plotted = _chart_rows(board)
+    assert set(plotted["kind"]) == {"Model", "Baseline"}
+    assert set(plotted["model"]) == {"default", "flat training colour", "oracle flat colour (peeks at truth)"}
+    assert set(plotted["set"]) == {"test/sen12"}
 
 
 def test_models_page(env):
@@ -251,9 +284,27 @@ def test_models_page(env):
     (models / "default.md").rename(models / "tiny.md")
     (models / "default.pt").symlink_to("tiny.pt")  # the default is an alias: one card, marked
     at.run()
-    headers = [h.value for h in at.subheader]
-    assert headers.count("tiny · default") == 1 and not any(h.startswith("default") for h in headers)
+    labels = [e.label for e in at.expander]
+    assert labels.count("tiny · default") == 1 and not any(label.startswith("default") for label in labels)
     assert not any(m.value.startswith("# ") for m in at.markdown)  # card headings demoted
+
+
+def test_models_page_is_a_summary_table_first_with_details_folded(env):
+    """One row per model with its headline scores; cards in closed expanders; no raw metadata dump."""
+    _write_evaluation(env["models"], ("val", "test"))
+    save_checkpoint(env["models"] / "other.pt", untrained_model(GeneratorConfig(ngf=4, depth=5)).generator)
+    at = _app()
+    at.switch_page("pages/models.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    first = next(e for e in at.main.children.values() if e.type not in ("title", "markdown"))
+    assert first.type == "dataframe"
+    table = at.dataframe[0].value.set_index("Model")
+    assert list(table.index) == ["default", "other"] and list(table["Default"]) == ["✓", ""]
+    assert {"Variant", "Parameters"} <= set(table.columns)
+    assert table.loc["default", "PSNR test/sen12 (dB)"] == pytest.approx(14.45)
+    assert table.loc["default", "PSNR val/sen12 (dB)"] == pytest.approx(14.45)
+    assert [(e.label, e.proto.expanded) for e in at.expander] == [("default · default", False), ("other", False)]
+    assert not at.json and not any("{'" in m.value or '{"' in m.value for m in at.markdown)
 
 
 def test_png_without_georeference_gives_previews_but_no_map(env):

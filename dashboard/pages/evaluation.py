@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.reports import PIXEL_COLOUR, read_per_image, read_summary, scoreboard
+from core.reports import PIXEL_COLOUR, display_name, read_per_image, read_summary, scoreboard
 from core.run_artefacts import ModelsFolder
 from core.settings import models_dir
 
@@ -18,6 +18,18 @@ METRICS = {
     "green_recall": ("Green recall", "%.2f"),
     "false_green": ("False green", "%.2f"),
 }
+KIND = {True: "Baseline", False: "Model"}  # the chart legend: what a point is
+WHOLE_NAMES = alt.Axis(labelLimit=0)  # model names are never cut short
+
+
+def readable(rows: pd.DataFrame) -> pd.DataFrame:
+    """Scoreboard rows with baselines named for what they paint and a Model / Baseline kind."""
+    return rows.assign(model=rows["model"].map(display_name), kind=rows["baseline"].map(KIND))
+
+
+def test_first(sets: list[str]) -> list[str]:
+    """The sets in order, the test set (the final report, scored once) first: the page opens on it."""
+    return sorted(sets, key=lambda name: (not name.startswith("test"), name))
 
 
 def interval_columns(column: str) -> dict:
@@ -59,19 +71,21 @@ with tab_board:
     if board.empty:
         st.info(f"No summary (`{folder.summary.name}`).")
     else:
-        sets = sorted(board["set"].unique(), key=lambda s: (s.startswith("test"), s))
-        chosen_set = st.selectbox("Set", sets, key="eval_set")
-        rows = board[board["set"] == chosen_set].sort_values("psnr", ascending=False)
-        bars = alt.Chart(rows).encode(alt.Y("model:N", sort="-x", title=None))
+        chosen_set = st.radio(
+            "Set", test_first(list(board["set"].unique())), key="eval_set", horizontal=True,
+            help="test: the final report, never used to pick a model; val: the sets models were picked on.",
+        )
+        rows = readable(board[board["set"] == chosen_set].sort_values("psnr", ascending=False))
+        bars = alt.Chart(rows).encode(alt.Y("model:N", sort="-x", title=None, axis=WHOLE_NAMES))
         chart = bars.mark_rule(strokeWidth=2).encode(
             alt.X("psnr_low:Q", title="mean PSNR (dB), 95 % bootstrap interval", scale=alt.Scale(zero=False)),
             alt.X2("psnr_high:Q"),
         ) + bars.mark_point(filled=True, size=80).encode(
-            alt.X("psnr:Q"), alt.Color("baseline:N", title="baseline"), tooltip=["model", "psnr", "n"]
+            alt.X("psnr:Q"), alt.Color("kind:N", title=None), tooltip=["model", "psnr", "n"]
         )
         st.altair_chart(chart.properties(height=40 + 28 * len(rows)), width="stretch")
         st.dataframe(
-            rows.drop(columns=["set", "baseline"]),
+            rows.drop(columns=["set", "baseline", "kind"]),
             hide_index=True,
             width="stretch",
             column_config={
@@ -93,7 +107,7 @@ with tab_board:
             points = alt.Chart(greens).encode(
                 alt.X("false_green:Q", title=x_title, scale=alt.Scale(domain=[0, 1])),
                 alt.Y("green_recall:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
-                alt.Color("baseline:N", title="baseline"),
+                alt.Color("kind:N", title=None),
             )
             st.altair_chart(
                 points.mark_rule().encode(alt.X("false_green_low:Q", title=x_title), alt.X2("false_green_high:Q"))
@@ -111,11 +125,11 @@ with tab_dist:
         st.info(f"No per-image results (`{folder.per_image.name}`).")
     else:
         metric = st.radio("Metric", list(METRICS), format_func=lambda m: METRICS[m][0], horizontal=True)
-        data = per_image.dropna(subset=[metric])
+        data = per_image.dropna(subset=[metric]).assign(model=lambda rows: rows["model"].map(display_name))
         chart = (
             alt.Chart(data)
             .mark_boxplot(extent="min-max")
-            .encode(alt.X(f"{metric}:Q", title=METRICS[metric][0]), alt.Y("model:N", title=None))
+            .encode(alt.X(f"{metric}:Q", title=METRICS[metric][0]), alt.Y("model:N", title=None, axis=WHOLE_NAMES))
             .properties(height=24 * data["model"].nunique() + 20, width=260)
             .facet(column=alt.Column("source:N", title=None))
         )
@@ -126,7 +140,7 @@ with tab_table:
         st.info(f"No per-image results (`{folder.per_image.name}`).")
     else:
         st.dataframe(
-            per_image.sort_values(["source", "pair_id", "model"]),
+            per_image.sort_values(["source", "pair_id", "model"]).assign(model=per_image["model"].map(display_name)),
             hide_index=True,
             width="stretch",
             column_config={k: st.column_config.NumberColumn(label, format=fmt) for k, (label, fmt) in METRICS.items()},
