@@ -53,6 +53,7 @@ def val_metric(metric: str, source: str | None = None) -> str:
 
 
 FLAT_COLOUR, TARGET_FOOTING = "flat_colour", "target_footing"  # run facts, in the config record and checkpoints
+FOOTING_STATISTICS = "footing_statistics"  # per source: colour statistics before and after the footing
 
 
 def run_facts(target_footing: Mapping[str, Mapping], flat_colour: list[float]) -> dict:

@@ -29,10 +29,10 @@ from core.samples import Sample
 from training.data import (
     PairDataset,
     TargetFooting,
-    chromatic_haze,
     footing_samples,
     load_optical,
     measure_footing,
+    path_radiance,
     read_manifest,
 )
 from training.evaluate import FLAT, ORACLE, SAR_GREY, evaluate
@@ -110,9 +110,10 @@ def test_sen12_db_u8_rule_matches_calibrated_bigearthnet(shared_data: Path, samp
     assert abs(np.median(sen12) - np.median(np.concatenate(calibrated))) < 3.0
 
 
-def test_chromatic_haze_only_for_blue_tinted_dark_objects() -> None:
-    np.testing.assert_allclose(chromatic_haze(np.array([0.15, 0.27, 0.36])), [0.0, 0.12, 0.21], atol=1e-6)
-    assert not chromatic_haze(np.array([0.40, 0.37, 0.40])).any()  # bright arid ground: not haze
+def test_path_radiance_only_for_blue_tinted_dark_objects() -> None:
+    np.testing.assert_allclose(path_radiance(np.array([0.15, 0.27, 0.36]), 0.03), [0.12, 0.24, 0.33], atol=1e-6)
+    np.testing.assert_allclose(path_radiance(np.array([0.01, 0.05, 0.12]), 0.03), [0.0, 0.02, 0.09], atol=1e-6)
+    assert not path_radiance(np.array([0.40, 0.37, 0.40]), 0.03).any()  # bright arid ground: not haze
     footing = TargetFooting((0.0, 0.1, 0.2), 0.5)
     np.testing.assert_allclose(footing.apply(np.array([0.5, 0.5, 0.5])), [0.25, 0.2, 0.15], atol=1e-6)
 

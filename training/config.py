@@ -38,6 +38,8 @@ class TrainConfig:
     chroma_weight: float = 1.0  # lab_ab: weight of the a/b error against L's (tanh units: L/50, a/b/110)
     chroma_spread_weight: float = 0.0  # lab_ab: weight of the per-image a/b spread term (losses.chroma_spread_loss)
     init_from: str = ""  # generator checkpoint to start from (fine-tuning); ignored on --resume
+    pseudo_colour: str = ""  # folder of training.pseudo_colour: grey SEN1-2 targets given EuroSAT-learned colour
+    colour_prior_weight: float = 0.0  # lab_ab: weight of the EuroSAT colour critic's adversarial term
     seed: int = 0
     threads: int = 0  # torch threads; 0 = torch default
     precision: str = "auto"  # auto | bf16 | fp32

@@ -3,15 +3,17 @@
 SAR goes through `core.normalise.sar_to_model_input` (the function inference uses),
 with the stretch fitted on the whole image before cropping. Optical targets become
 RGB in [0, 1] on one footing (`TargetFooting`, measured on the train split): a source
-whose darkest pixels are blue-tinted (L1C path radiance: volkov) loses that chromatic
-haze, then each source is scaled so its mean luminance matches SEN1-2's. `gray_u8`
-targets carry luminance only and are flagged so losses supervise L alone.
+whose darkest pixels are blue-tinted (L1C path radiance: volkov, EuroSAT) has its
+dark-object level brought down to SEN1-2's, then each source is scaled so its mean
+luminance matches SEN1-2's. `gray_u8` targets carry luminance only and are flagged so
+losses supervise L alone; `rgb_pseudo` targets are grey SEN1-2 targets given colour by
+`training.pseudo_colour` (colour supervision, sampled with the grey share).
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,7 @@ ENCODINGS = {
 REFERENCE_SOURCE = "sen12-gray"  # SEN1-2 train optical: the brightness every source is matched to
 HAZE_PERCENTILE = 1.0  # a source's dark objects: this percentile of each channel over its train images
 HAZE_MIN_BLUE_EXCESS = 0.05  # dark objects bluer than red by more than this count as haze
+PSEUDO_KIND = "rgb_pseudo"  # optical_kind of a grey target coloured by training.pseudo_colour
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,11 @@ class PairRecord:
     def has_colour(self) -> bool:
         return self.optical_kind != "gray_u8"
 
+    @property
+    def real_colour(self) -> bool:
+        """Colour observed by a satellite (not grey, not pseudo-colour)."""
+        return self.has_colour and self.optical_kind != PSEUDO_KIND
+
 
 def read_manifest(data_root: Path, splits: tuple[str, ...] | None = None) -> list[PairRecord]:
     """Rows of the manifest, optionally limited to some splits."""
@@ -72,6 +80,15 @@ def read_manifest(data_root: Path, splits: tuple[str, ...] | None = None) -> lis
         for r in rows
     ]
     return [r for r in records if splits is None or r.split in splits]
+
+
+def with_pseudo_colour(records: list[PairRecord], folder: Path) -> list[PairRecord]:
+    """Records whose grey target has a pseudo-colour PNG in `folder` (training.pseudo_colour) point to it."""
+    with open(folder / "pseudo_colour.csv", newline="") as handle:
+        files = {row["pair_id"]: folder / row["file"] for row in csv.DictReader(handle)}
+    return [
+        replace(r, optical=files[r.pair_id], optical_kind=PSEUDO_KIND) if r.pair_id in files else r for r in records
+    ]
 
 
 def bigearthnet_records() -> list[PairRecord]:
@@ -139,11 +156,11 @@ class TargetFooting:
         return {"haze": list(self.haze), "gain": self.gain}
 
 
-def chromatic_haze(dark: np.ndarray) -> np.ndarray:
-    """The coloured part of a source's dark-object level, if it is blue-tinted (path radiance); else zero."""
+def path_radiance(dark: np.ndarray, reference_dark: float) -> np.ndarray:
+    """A source's haze: its dark-object level above SEN1-2's, if it is blue-tinted (L1C path radiance); else zero."""
     if dark[2] - dark[0] <= HAZE_MIN_BLUE_EXCESS:
         return np.zeros(3, np.float32)
-    return np.clip(dark - dark.min(), 0.0, None).astype(np.float32)
+    return np.clip(dark - reference_dark, 0.0, None).astype(np.float32)
 
 
 def measure_footing(samples: dict[str, list[np.ndarray]]) -> dict[str, TargetFooting]:
@@ -151,11 +168,16 @@ def measure_footing(samples: dict[str, list[np.ndarray]]) -> dict[str, TargetFoo
     luma = np.array([0.299, 0.587, 0.114], np.float32)
     if REFERENCE_SOURCE not in samples:
         return {source: TargetFooting() for source in samples}
-    reference = float(np.concatenate(samples[REFERENCE_SOURCE]).mean(0) @ luma)
+    reference_pixels = np.concatenate(samples[REFERENCE_SOURCE])
+    reference = float(reference_pixels.mean(0) @ luma)
+    reference_dark = float(np.percentile(reference_pixels @ luma, HAZE_PERCENTILE))
     footing = {}
     for source, pixels in samples.items():
+        if source == REFERENCE_SOURCE:
+            footing[source] = TargetFooting()
+            continue
         values = np.concatenate(pixels)
-        haze = chromatic_haze(np.percentile(values, HAZE_PERCENTILE, axis=0))
+        haze = path_radiance(np.percentile(values, HAZE_PERCENTILE, axis=0), reference_dark)
         dehazed = float(np.clip(values - haze, 0, 1).mean(0) @ luma)
         footing[source] = TargetFooting(tuple(round(float(h), 4) for h in haze), round(reference / dehazed, 4))
     return footing
@@ -259,9 +281,9 @@ class PairDataset(Dataset):
 
 
 def sampling_weights(dataset: PairDataset, colour_fraction: float) -> torch.Tensor:
-    """Per-item weights: colour images by area share `colour_fraction`, grey ones the rest."""
+    """Per-item weights: real colour images by area share `colour_fraction`, grey or pseudo-colour ones the rest."""
     areas = np.array([dataset.crops_in(i) for i in range(len(dataset))], dtype=np.float64)
-    colour = np.array([r.has_colour for r in dataset.records])
+    colour = np.array([r.real_colour for r in dataset.records])
     weights = np.zeros(len(dataset))
     if colour.any():
         weights[colour] = areas[colour] / areas[colour].sum() * (colour_fraction if (~colour).any() else 1.0)

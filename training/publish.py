@@ -28,6 +28,7 @@ from core.checkpoints import load_checkpoint
 from core.normalise import describe_input_space
 from core.reports import read_summary, scoreboard
 from core.run_artefacts import (
+    FOOTING_STATISTICS,
     TARGET_FOOTING,
     ModelsFolder,
     RecordKind,
@@ -45,7 +46,7 @@ TRAIN_SOURCES = {  # train pairs per source (../shared/data/manifest.csv)
     "sen12-gray": "sen12-gray 1,958 grey-only",
     "sebastianelli-zone9": "sebastianelli-zone9 23",
     "tharun-scenes": "tharun-scenes 3",
-}
+}  # EuroSAT (unpaired, 7,500 patches) enters through the colouriser or the colour prior, not as pairs
 
 
 def _training_facts(log_path: Path) -> dict:
@@ -144,12 +145,39 @@ def comparison_table(summary: dict, models: list[str]) -> list[str]:
     return lines
 
 
+def _pseudo_colour_text(cfg: dict) -> str:
+    """How the grey SEN1-2 targets got colour, when the run used pseudo-colour."""
+    if not cfg.get("pseudo_colour"):
+        return ""
+    return (
+        f" The grey SEN1-2 targets carry pseudo-colour from `{cfg['pseudo_colour']}` (their own lightness, a*b* from"
+        " the EuroSAT colouriser, `training.pseudo_colour`) and supervise L, a*, b*."
+    )
+
+
 def _start_and_extra_losses(cfg: dict) -> str:
     """Where the weights started (fine-tuning) and the a/b spread term, when the run used them."""
     text = f"; started from `{cfg['init_from']}` (fine-tuned)" if cfg.get("init_from") else ""
     if cfg.get("chroma_spread_weight"):
         text += f"; a/b weight {cfg.get('chroma_weight')}, per-image a/b spread term × {cfg['chroma_spread_weight']}"
+    if cfg.get("colour_prior_weight"):
+        text += f"; EuroSAT colour critic (`training.colour_prior`) × {cfg['colour_prior_weight']}"
     return text
+
+
+def footing_table(statistics: dict) -> list[str]:
+    """Each source's colour before -> after the footing: dark-object RGB, mean luma, mean chroma C*, green share."""
+    if not statistics:
+        return []
+    lines = [
+        "| source | haze subtracted (RGB) | gain | dark objects (1st pct RGB) | mean luma | mean chroma C* | green |",
+        "|---|---|---:|---|---|---|---|",
+    ]
+    for source, row in statistics.items():
+        before, after, rule = row["before"], row["after"], row["footing"]
+        cells = [f"{before[key]} → {after[key]}" for key in ("dark_rgb", "luma", "chroma", "green")]
+        lines.append(f"| {source} | {rule['haze']} | {rule['gain']} | " + " | ".join(cells) + " |")
+    return ["", "Colour footing of each source (train targets, every 4th pixel; EuroSAT every 4th patch):", "", *lines]
 
 
 def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None) -> str:
@@ -173,7 +201,8 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
         f"- **Data**: `../shared/data/manifest.csv` train split ({_train_sources(cfg)}); selection on val only "
         "(sen12-accioy 15, volkov 12, BigEarthNet 6 patches × VV/VH); sen12-test (84) scored once for the report.",
         f"- **Target footing** (measured on train; `training.data.TargetFooting`: (rgb - haze) × gain): {footing}. "
-        "Grey targets supervise CIELAB L only.",
+        "Grey targets supervise CIELAB L only." + _pseudo_colour_text(cfg),
+        *footing_table(model.metadata.get(FOOTING_STATISTICS) or cfg.get(FOOTING_STATISTICS, {})),
         f"- **Training**: {facts['steps']} steps of batch {cfg.get('batch')} random {cfg.get('crop')} px crops "
         f"(flips, 90° rotations; colour targets {cfg.get('colour_fraction', 0):.0%} of samples), Adam "
         f"{tuple(cfg.get('betas', ()))}, lr G {cfg.get('lr_g')} ({cfg.get('lr_schedule', 'constant')}), seed "

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from core.run_artefacts import discriminator_loss, generator_loss
+from training.colour_prior import ColourPrior
 from training.config import TrainConfig
 from training.losses import adversarial, chroma_spread_loss, lab_gradient_loss, lab_l1, supervised_l1, supervised_mse
 from training.variants import Loss
@@ -23,8 +24,10 @@ class Trainer:
         discriminator: nn.Module | None,
         device: torch.device,
         use_bf16: bool,
+        colour_prior: ColourPrior | None = None,
     ) -> None:
         self.config, self.generator, self.discriminator = config, generator, discriminator
+        self.colour_prior = colour_prior
         self.variant = config.variant_spec
         self.device, self.use_bf16 = device, use_bf16
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas)
@@ -57,11 +60,16 @@ class Trainer:
 
     def _regression_step(self, sar, real, has_colour) -> dict[str, float]:
         with self._autocast():
-            loss = self.supervised_loss(self.generator(sar, raw_output=True).float(), real, has_colour)
+            raw = self.generator(sar, raw_output=True)
+            supervised = self.supervised_loss(raw.float(), real, has_colour)
+        loss, logged = supervised, {self.variant.log_key: supervised.item()}
+        if self.colour_prior:
+            prior, prior_logged = self.colour_prior.step(raw)
+            loss, logged = loss + self.config.colour_prior_weight * prior, logged | prior_logged
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
-        return {self.variant.log_key: loss.item()}
+        return logged
 
     def _gan_step(self, sar, real, has_colour) -> dict[str, float]:
         cfg = self.config
@@ -110,6 +118,8 @@ class Trainer:
         state = {"generator": unwrap(self.generator).state_dict(), "opt_g": self.opt_g.state_dict()}
         if self.discriminator is not None:
             state.update(discriminator=unwrap(self.discriminator).state_dict(), opt_d=self.opt_d.state_dict())
+        if self.colour_prior is not None:
+            state.update(colour_prior=self.colour_prior.state_dict())
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -118,6 +128,8 @@ class Trainer:
         if self.discriminator is not None:
             unwrap(self.discriminator).load_state_dict(state["discriminator"])
             self.opt_d.load_state_dict(state["opt_d"])
+        if self.colour_prior is not None:
+            self.colour_prior.load_state_dict(state["colour_prior"])
 
 
 def unwrap(module: nn.Module) -> nn.Module:

@@ -25,6 +25,7 @@ from core.inference import use_bf16
 from core.networks import build_generator
 from core.normalise import InputSpace
 from core.run_artefacts import (
+    FOOTING_STATISTICS,
     JsonLinesLog,
     RunFolder,
     config_record,
@@ -33,16 +34,23 @@ from core.run_artefacts import (
     step_record,
     val_metric,
 )
+from training.colour_prior import ColourPrior
+from training.colouriser import EUROSAT_DIR
 from training.config import TrainConfig, load_config
 from training.data import (
+    REFERENCE_SOURCE,
     PairDataset,
+    TargetFooting,
     bigearthnet_records,
+    footing_samples,
     mean_training_colour,
     measure_footing,
     read_manifest,
     sampling_weights,
+    with_pseudo_colour,
 )
 from training.discriminator import PatchDiscriminator
+from training.footing import EUROSAT_SOURCE, eurosat_pixels, footing_statistics
 from training.steps import Trainer, unwrap
 from training.validate import save_sample_grid, validate
 
@@ -66,14 +74,25 @@ class TrainingData:
     weights: torch.Tensor  # sampling weight of each train image
     val_sets: dict[str, PairDataset]  # per source
     facts: dict  # core.run_artefacts.run_facts: in the config record and the checkpoint's metadata
+    footing: dict[str, TargetFooting]  # per source, EuroSAT included
 
 
 def load_data(config: TrainConfig, rank: int) -> TrainingData:
     """Train and val sets from the manifest, on the target footing measured on the train split."""
     records = [r for r in read_manifest(config.data_root) if r.source not in config.drop_sources]
     space = InputSpace(config.generator.input_space)
-    train_set = PairDataset([r for r in records if r.split == "train"], {}, config.crop, space=space)
+    train_records = [r for r in records if r.split == "train"]
+    if config.pseudo_colour:
+        train_records = with_pseudo_colour(train_records, Path(config.pseudo_colour))
+    train_set = PairDataset(train_records, {}, config.crop, space=space)
     samples = train_set.footing_samples()  # no second read of the train images
+    if config.pseudo_colour:  # the reference brightness is the grey truth's, not its pseudo-colour's
+        samples[REFERENCE_SOURCE] = footing_samples([r for r in records if r.source == REFERENCE_SOURCE])[
+            REFERENCE_SOURCE
+        ]
+    colour_samples = dict(samples)
+    if (config.data_root / EUROSAT_DIR).is_dir() or config.colour_prior_weight:  # the colour prior's patches
+        samples[EUROSAT_SOURCE] = [eurosat_pixels(config.data_root)]
     footing = measure_footing(samples)
     train_set.footing = footing
     train_set.rng = np.random.default_rng(config.seed + rank)
@@ -82,19 +101,25 @@ def load_data(config: TrainConfig, rank: int) -> TrainingData:
         source: PairDataset([r for r in val_records if r.source == source], footing, config.crop, False, space)
         for source in sorted({r.source for r in val_records})
     }
-    facts = run_facts({source: f.as_dict() for source, f in footing.items()}, mean_training_colour(samples, footing))
-    return TrainingData(train_set, sampling_weights(train_set, config.colour_fraction), val_sets, facts)
+    flat_colour = mean_training_colour(colour_samples, footing)
+    facts = run_facts({source: f.as_dict() for source, f in footing.items()}, flat_colour)
+    facts[FOOTING_STATISTICS] = footing_statistics(samples, footing)
+    return TrainingData(train_set, sampling_weights(train_set, config.colour_fraction), val_sets, facts, footing)
 
 
-def build_trainer(config: TrainConfig, world: int, device: torch.device) -> Trainer:
-    """G (and D for adversarial variants) on the device, DDP-wrapped under torchrun, with their optimisers."""
+def build_trainer(config: TrainConfig, data: TrainingData, world: int, device: torch.device) -> Trainer:
+    """G (D for adversarial variants, the colour critic if asked) on the device, DDP-wrapped under torchrun."""
     bf16 = use_bf16(config.precision, device)
     generator = build_generator(config.generator).to(device).to(memory_format=torch.channels_last)
     discriminator = PatchDiscriminator(ndf=config.ndf).to(device) if config.variant_spec.adversarial else None
     if world > 1:
         generator = DistributedDataParallel(generator)
         discriminator = DistributedDataParallel(discriminator) if discriminator else None
-    return Trainer(config, generator, discriminator, device, bf16)
+    prior = None
+    if config.colour_prior_weight:
+        prior = ColourPrior(config.data_root, data.footing[EUROSAT_SOURCE], config.lr_d, config.betas)
+        prior.critic.to(device)
+    return Trainer(config, generator, discriminator, device, bf16, prior)
 
 
 def _batch(
@@ -171,7 +196,7 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
     if rank == 0:
         run.samples_dir.mkdir(parents=True, exist_ok=True)
     data = load_data(config, rank)
-    trainer = build_trainer(config, world, device)
+    trainer = build_trainer(config, data, world, device)
     log = JsonLinesLog(run.train_log, enabled=rank == 0)
     if resume and run.last_state.exists():
         state = RunState.load(run.last_state, trainer)

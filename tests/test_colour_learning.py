@@ -1,0 +1,139 @@
+"""Colour learned from EuroSAT: footing, colouriser, pseudo-colour targets and the colour prior, on real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.metrics import GREEN_A_STAR
+from training.colour_prior import PATCH, ColourPrior, random_crops
+from training.colouriser import (
+    Colouriser,
+    ColouriserConfig,
+    colourise,
+    lab_batch,
+    load_colouriser,
+    rebalancing_weights,
+    save_colouriser,
+    train_colouriser,
+)
+from training.data import PSEUDO_KIND, TargetFooting, read_manifest, sampling_weights, with_pseudo_colour
+from training.footing import EUROSAT_SOURCE, colour_statistics, eurosat_pixels, footing_statistics
+from training.pseudo_colour import check_on_truths, lab_of, write_pseudo_colour
+
+
+@pytest.fixture(scope="module")
+def eurosat_footing(shared_data: Path) -> TargetFooting:
+    """EuroSAT on the product footing, measured against every 7th grey SEN1-2 target (the reference)."""
+    from training.data import footing_samples, measure_footing
+
+    grey = [r for r in read_manifest(shared_data, ("train",)) if r.source == "sen12-gray"][::7]  # all 5 terrains
+    samples = footing_samples(grey) | {EUROSAT_SOURCE: [eurosat_pixels(shared_data, every=10)]}
+    return measure_footing(samples)[EUROSAT_SOURCE]
+
+
+def test_eurosat_haze_is_removed_and_brightness_matched(shared_data: Path, eurosat_footing: TargetFooting) -> None:
+    pixels = eurosat_pixels(shared_data, every=10)
+    before, after = colour_statistics(pixels), colour_statistics(eurosat_footing.apply(pixels))
+    assert before["dark_rgb"][2] > before["dark_rgb"][0] + 0.1  # L1C blue path radiance
+    assert max(after["dark_rgb"]) < 0.03  # dark objects near black, like SEN1-2's
+    assert after["green"] >= before["green"] - 0.02  # the green does not go away
+    table = footing_statistics({EUROSAT_SOURCE: [pixels]}, {EUROSAT_SOURCE: eurosat_footing})
+    assert table[EUROSAT_SOURCE]["after"] == after
+
+
+def test_colouriser_shapes_and_lightness_kept() -> None:
+    model = Colouriser().eval()
+    ab, logits = model(torch.rand(2, 1, 64, 64))
+    assert ab.shape == (2, 2, 64, 64) and logits.shape == (2, 10)
+    lightness = np.random.default_rng(0).uniform(0, 100, (50, 70))  # not a multiple of 8: padded and cropped
+    lab = colourise(model, lightness)
+    assert lab.shape == (50, 70, 3)
+    np.testing.assert_array_equal(lab[..., 0], lightness)
+
+
+def test_colour_bins_decode_and_rebalance() -> None:
+    """A bin model decodes a confident bin to its centre; rebalancing weights average 1 and favour rare colours."""
+    config = ColouriserConfig(ab_bins=22)
+    model = Colouriser(config).eval()
+    ab = torch.tensor([[-0.3], [0.2]]).view(1, 2, 1, 1)  # a* = -33, b* = 22: a green
+    logits = torch.full((1, 22 * 22, 1, 1), -50.0)
+    logits[0, config.bin_of(ab)[0, 0, 0]] = 50.0
+    assert (model.ab(logits) - ab).abs().max() < 1 / 22 + 1e-6  # within half a bin
+    rng = np.random.default_rng(0)
+    common, rare = np.full((9, 8, 8, 3), 0.4, np.float32), np.zeros((1, 8, 8, 3), np.float32)
+    rare[..., 1] = 0.5  # a saturated green, one patch in ten
+    weights = rebalancing_weights(config, np.concatenate([common, rare]), rng)
+    grey_bin, green_bin = (
+        config.bin_of(lab_batch(torch.tensor(rgb).view(1, 3, 1, 1))[1])[0, 0, 0] for rgb in ([0.4] * 3, [0, 0.5, 0])
+    )
+    assert weights[green_bin] > 3 * weights[grey_bin]
+
+
+@pytest.mark.slow
+def test_colouriser_learns_green_from_eurosat(shared_data: Path, eurosat_footing: TargetFooting, tmp_path) -> None:
+    """A minute of training on real EuroSAT already paints some forest and pasture green, and round-trips."""
+    torch.set_num_threads(1)
+    model, facts = train_colouriser(shared_data, eurosat_footing, 1.0, ColouriserConfig(ab_bins=22), batch=16)
+    assert facts["steps"] > 20 and np.isfinite(facts["final_colour_loss"])
+    path = tmp_path / "colouriser.pt"
+    save_colouriser(path, model, eurosat_footing, facts)
+    loaded = load_colouriser(path)
+    greens = []
+    for land_cover in ("Forest", "Pasture"):
+        for file in sorted((shared_data / "eurosat-rgb" / land_cover).glob("*.jpg"))[:5]:
+            rgb = eurosat_footing.apply(np.asarray(Image.open(file).convert("RGB"), np.float32) / 255)
+            greens.append((colourise(loaded, lab_of(rgb)[..., 0])[..., 1] < GREEN_A_STAR).mean())
+    assert np.mean(greens) > 0.3, greens
+
+
+def test_pseudo_colour_keeps_the_grey_truths_lightness(shared_data: Path, tmp_path) -> None:
+    grey = [r for r in read_manifest(shared_data, ("train",)) if r.source == "sen12-gray"][:2]
+    assert write_pseudo_colour(Colouriser().eval(), grey, tmp_path) == 2
+    swapped = with_pseudo_colour(grey + read_manifest(shared_data, ("val",))[:1], tmp_path)
+    assert [r.optical_kind for r in swapped] == [PSEUDO_KIND, PSEUDO_KIND, swapped[2].optical_kind]
+    assert swapped[2].optical_kind != PSEUDO_KIND
+    assert all(r.has_colour and not r.real_colour for r in swapped[:2])
+    original = np.asarray(Image.open(grey[0].optical).convert("RGB"), np.float32) / 255
+    coloured = np.asarray(Image.open(swapped[0].optical).convert("RGB"), np.float32) / 255
+    lightness_error = np.abs(lab_of(coloured)[..., 0] - lab_of(original)[..., 0])
+    assert np.median(lightness_error) < 1.5  # only gamut clipping moves L
+
+
+def test_pseudo_colour_samples_with_the_grey_share(shared_data: Path, tmp_path) -> None:
+    from training.data import PairDataset
+
+    records = read_manifest(shared_data, ("train",))
+    grey = [r for r in records if r.source == "sen12-gray"][:3]
+    write_pseudo_colour(Colouriser().eval(), grey, tmp_path)
+    mixed = with_pseudo_colour(grey, tmp_path) + [r for r in records if r.source == "tharun-scenes"][:1]
+    weights = sampling_weights(PairDataset(mixed, {}, 256, augment=False), colour_fraction=0.3)
+    assert weights[-1].item() == pytest.approx(0.3) and weights[:3].sum().item() == pytest.approx(0.7)
+
+
+def test_colouriser_check_scores_grey_against_truth(shared_data: Path) -> None:
+    """Grey (a* = b* = 0) on a green truth: recall 0, no false green; the flat a*b* and the model are scored too."""
+    val = [r for r in read_manifest(shared_data, ("val",)) if r.source == "sen12-accioy"][:3]
+    scores = check_on_truths(Colouriser().eval(), val, {})["sen12-accioy"]
+    assert set(scores) == {"colouriser", "grey", "flat_ab"}
+    assert scores["grey"]["green_recall"] == 0 and scores["grey"]["false_green"] == 0
+    assert scores["grey"]["pixel_delta_e"] > 3
+
+
+def test_colour_prior_critic_learns_eurosat_from_grey(shared_data: Path, eurosat_footing: TargetFooting) -> None:
+    """The critic tells real EuroSAT colour from a grey image within a few steps, and its term reaches G."""
+    torch.manual_seed(0)
+    prior = ColourPrior(shared_data, eurosat_footing, lr=1e-3, betas=(0.5, 0.999))
+    grey = torch.zeros(4, 3, 96, 96)
+    grey[:, 0] = -0.2  # L = 40, a* = b* = 0
+    for _ in range(30):
+        fake = grey.clone().requires_grad_(True)
+        loss_g, logged = prior.step(fake)
+    assert logged["d_colour_prior"] < 0.6  # below chance (ln 2 = 0.69)
+    loss_g.backward()
+    assert fake.grad is not None and fake.grad[:, 1:].abs().sum() > 0  # it asks for colour
+    assert random_crops(grey, PATCH, torch.Generator().manual_seed(0)).shape == (4, 3, PATCH, PATCH)
