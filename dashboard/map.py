@@ -5,7 +5,7 @@ Overlays are PNGs in EPSG:3857 (core.display.mercator_overlay) embedded as data 
 placed by their EPSG:4326 corners. The map opens fitted to the scene, with the layer list
 collapsed in the corner and a lat/lon readout under the mouse. The swipe is a small Leaflet control of our own that
 clips two ImageOverlays left and right of a draggable divider (folium's SideBySideLayers
-only works with tile layers).
+only works with tile layers); its slider spans the scene's visible width, so its ends are the scene's edges.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ SWIPE_JS = """
   var map = {{ this._parent.get_name() }};
   var left = {{ this.left.get_name() }}, right = {{ this.right.get_name() }};
   var box = L.DomUtil.create('div', 'sarcolor-swipe', map.getContainer());
-  box.style.cssText = 'position:absolute;left:12%;right:12%;bottom:28px;z-index:800;text-align:center;';
+  box.style.cssText = 'position:absolute;bottom:28px;z-index:800;text-align:center;';
   var label = L.DomUtil.create('div', '', box);
   label.style.cssText = 'font:12px sans-serif;background:rgba(255,255,255,.85);display:inline-block;' +
-    'padding:1px 8px;border-radius:4px;margin-bottom:2px;';
+    'padding:1px 8px;border-radius:4px;margin-bottom:2px;white-space:nowrap;';
   label.textContent = {{ this.left_name|tojson }} + '  \u25C0 swipe \u25B6  ' + {{ this.right_name|tojson }};
   var range = L.DomUtil.create('input', 'sarcolor-swipe-range', box);
-  range.type = 'range'; range.min = 0; range.max = 100; range.value = 50; range.style.width = '100%';
+  range.type = 'range'; range.min = 0; range.max = 100; range.value = 50;
+  range.style.cssText = 'display:block;width:100%;margin:0;';
   var line = L.DomUtil.create('div', 'sarcolor-swipe-line', map.getContainer());
   line.style.cssText = 'position:absolute;top:0;bottom:0;width:2px;margin-left:-1px;background:#fff;' +
     'box-shadow:0 0 3px rgba(0,0,0,.6);z-index:790;pointer-events:none;';
@@ -39,7 +40,17 @@ SWIPE_JS = """
   L.DomEvent.disableScrollPropagation(box);
   L.DomEvent.on(range, 'mousedown touchstart pointerdown', L.DomEvent.stopPropagation);
   var THUMB = 16;  // Chromium's range thumb: its centre travels from THUMB/2 to width - THUMB/2
+  function fit() {  // the thumb's centre travels over the scene's visible width, not the whole map
+    var scene = L.latLngBounds(left.getBounds().getSouthWest(), left.getBounds().getNorthEast())
+      .extend(right.getBounds());
+    var size = map.getSize();
+    var x0 = Math.max(0, map.latLngToContainerPoint(scene.getNorthWest()).x);
+    var x1 = Math.min(size.x, map.latLngToContainerPoint(scene.getSouthEast()).x);
+    box.style.left = (x0 - THUMB / 2) + 'px';
+    box.style.width = (Math.max(x1 - x0, 0) + THUMB) + 'px';
+  }
   function clip() {
+    fit();
     var r = range.getBoundingClientRect(), m = map.getContainer().getBoundingClientRect();
     var x = r.left - m.left + THUMB / 2 + (r.width - THUMB) * range.value / 100;  // under the thumb's centre
     line.style.left = x + 'px';

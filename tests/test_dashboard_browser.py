@@ -209,12 +209,23 @@ def test_swipe_and_other_pages(server, page):
                         return Math.abs(parseFloat(line.style.left) - thumb); }"""
         )
         assert gap < 2, (value, gap)
+    ends = frame.locator(".sarcolor-swipe-range").evaluate(  # the slider's ends are the scene's edges
+        """(r) => { const m = r.closest('.leaflet-container').getBoundingClientRect();
+                    const b = r.getBoundingClientRect();
+                    const layers = [...document.querySelectorAll('.leaflet-image-layer')];
+                    const boxes = layers.map((e) => e.getBoundingClientRect());
+                    const left = Math.max(m.left, Math.min(...boxes.map((x) => x.left)));
+                    const right = Math.min(m.right, Math.max(...boxes.map((x) => x.right)));
+                    return {start: b.left + 8 - left, end: b.right - 8 - right, scene: right - left, map: m.width}; }"""
+    )
+    assert abs(ends["start"]) < 2 and abs(ends["end"]) < 2, ends
+    assert ends["scene"] < 0.8 * ends["map"], ends  # the scene leaves room on the map: the fit is what is tested
     frame.locator(".sarcolor-swipe-range").fill("50")
     page.wait_for_timeout(500)
     _shot(page, "colorize-swipe")
 
     for title, text in [("History", "Job details"), ("Training", "Generator losses per step"),
-                        ("Evaluation", "No evaluation results yet"), ("Models", "Untrained test generator")]:
+                        ("Evaluation", "No evaluation results yet"), ("Models", "default · default")]:
         page.get_by_role("link", name=title).click()
         page.get_by_text(text).first.wait_for(timeout=30_000)
         _settled(page)
@@ -222,7 +233,7 @@ def test_swipe_and_other_pages(server, page):
         _shot(page, title.lower())
     page.get_by_role("link", name="History").click()
     page.get_by_text("Job details").wait_for()
-    page.get_by_text("1 job(s), stored in").wait_for(timeout=10_000)
+    page.get_by_text("1 job(s).").wait_for(timeout=10_000)
     # The download buttons render after the table: wait (raises on timeout) rather than sample once.
     page.get_by_role("button", name=re.compile("Download colorized COG")).wait_for(state="visible", timeout=30_000)
 

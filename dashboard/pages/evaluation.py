@@ -76,7 +76,8 @@ with tab_board:
             help="test: the final report, never used to pick a model; val: the sets models were picked on.",
         )
         rows = readable(board[board["set"] == chosen_set].sort_values("psnr", ascending=False))
-        bars = alt.Chart(rows).encode(alt.Y("model:N", sort="-x", title=None, axis=WHOLE_NAMES))
+        best_first = alt.EncodingSortField("psnr", order="descending")
+        bars = alt.Chart(rows).encode(alt.Y("model:N", sort=best_first, title=None, axis=WHOLE_NAMES))
         chart = bars.mark_rule(strokeWidth=2).encode(
             alt.X("psnr_low:Q", title="mean PSNR (dB), 95 % bootstrap interval", scale=alt.Scale(zero=False)),
             alt.X2("psnr_high:Q"),
