@@ -1,4 +1,4 @@
-"""`sarcolor` command line: colorize a scene; train and evaluate delegate to training/."""
+"""`sarcolor` command line: colorize scenes; manage the dashboard's sign-in accounts."""
 
 from __future__ import annotations
 
@@ -91,6 +91,42 @@ def _colorize_many(sources: list[str], output_dir: Path, options, args: argparse
     return 1 if failed else 0
 
 
+def _users(args: argparse.Namespace) -> int:
+    """`sarcolor users add|remove|list`: the dashboard's built-in accounts (bcrypt-hashed passwords)."""
+    from core.settings import accounts_file
+    from core.users import Role, add_account, read_accounts, remove_account
+
+    path = args.file or accounts_file()
+    if args.action == "list":
+        accounts = read_accounts(path)
+        for user_id, entry in accounts.items():
+            print(f"{user_id:24s} {entry.get('role', Role.ANALYST):8s} {entry.get('name', '')}")
+        print(f"{len(accounts)} account(s) in {path}" if accounts else f"no accounts in {path}: no sign-in")
+        return 0
+    if not args.name:
+        raise SarColorError(f"Give the account name: sarcolor users {args.action} NAME")
+    if args.action == "remove":
+        remove_account(path, args.name)
+        print(f"removed {args.name} from {path} (their jobs stay, visible to admins)")
+        return 0
+    role = Role.ADMIN if args.admin else Role.ANALYST
+    user = add_account(path, args.name, _new_password(args.password_stdin), role, args.full_name or "")
+    print(f"{user.id} ({user.role}) saved in {path}; the dashboard now asks everyone to sign in")
+    return 0
+
+
+def _new_password(from_stdin: bool) -> str:
+    """The new password: one line of standard input, or typed twice at a prompt (never an argument)."""
+    import getpass
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("New password: ")
+    if getpass.getpass("Repeat it: ") != password:
+        raise SarColorError("The two passwords differ; nothing was changed.")
+    return password
+
+
 def build_parser() -> argparse.ArgumentParser:
     from core.colorize import ColorizeOptions
     from core.normalise import Encoding
@@ -125,6 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--scheduler", help="address of a Dask distributed scheduler (host:port) to run many scenes on")
     c.add_argument("--overwrite", action="store_true", help="redo scenes whose output already exists")
     c.set_defaults(func=_colorize)
+    u = sub.add_parser(
+        "users",
+        help="the dashboard's sign-in accounts",
+        description="Add (or change the password of), remove and list the accounts of the dashboard's built-in "
+        "sign-in. Once an account exists, every visitor must sign in; with none, the app opens for one local user.",
+    )
+    u.add_argument("action", choices=["add", "remove", "list"])
+    u.add_argument("name", nargs="?", help="account name (lower case letters, digits, . _ @ -)")
+    u.add_argument("--admin", action="store_true", help="add: the account sees every analyst's jobs")
+    u.add_argument("--full-name", help="add: the name the dashboard shows (default: the account name)")
+    u.add_argument("--password-stdin", action="store_true", help="add: read the password from standard input")
+    u.add_argument("--file", type=Path, help="account file (default: SARCOLOR_ACCOUNTS or var/accounts.json)")
+    u.set_defaults(func=_users)
     return parser
 
 

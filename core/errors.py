@@ -45,3 +45,15 @@ class ReferenceBandsUnknown(UnsupportedRasterError):
 
 class NotSarError(UnsupportedRasterError):
     """The raster is an image but looks optical (colour, reflectance, an optical band's name), not SAR."""
+
+
+class AccountError(SarColorError):
+    """An account cannot be added, removed or signed in to (bad name, short password, unknown user)."""
+
+
+class UserLimitError(SarColorError):
+    """The analyst is over one of their own limits (jobs waiting, stored results); other analysts are unaffected."""
+
+
+class StorageLimitError(UserLimitError):
+    """The analyst's stored results take more than their limit: older results must be deleted first."""

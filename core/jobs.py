@@ -5,6 +5,10 @@ Layout under the var dir (SARCOLOR_VAR_DIR, default `<project>/var/`):
 Statuses: queued -> running -> done | failed | cancelled. A job found `queued` or `running`
 when the store opens was cut off by a stopped app: it becomes `failed` with an
 "interrupted" reason (shown as "failed (interrupted)").
+
+Every job belongs to a user id (`owner`); every read of a job takes the `User` asking and
+answers only with jobs that user may see (`User.can_see`): another user's job is "not found" (None).
+Histories from before users existed are owned by the local user (`core.users.LOCAL`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from core.cog import cleanup_stale_partials
 from core.result import RunSummary
 from core.scores import ReferenceScores
 from core.settings import var_dir
+from core.users import LOCAL, User
 
 
 class JobStatus(StrEnum):
@@ -59,6 +64,7 @@ _COLUMNS = {
     "reference_path": "TEXT",
     "result": "TEXT",
     "scores": "TEXT",  # added by issue 18: histories from before get the column at open (`_add_missing_columns`)
+    "owner": f"TEXT NOT NULL DEFAULT '{LOCAL.id}'",  # issue 19: older jobs belong to the local user
 }
 _JSON_FIELDS = ("settings", "result", "scores")
 
@@ -84,6 +90,7 @@ class Job:
     reference_path: str | None = None
     result: dict = field(default_factory=dict)
     scores: dict = field(default_factory=dict)  # `ReferenceScores.as_dict()` once scored against a reference
+    owner: str = LOCAL.id  # the user id the job belongs to
 
     @property
     def reference_scores(self) -> ReferenceScores | None:
@@ -139,6 +146,7 @@ class JobStore:
             columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
             db.execute(f"CREATE TABLE IF NOT EXISTS jobs ({columns})")
             _add_missing_columns(db)
+            db.execute("CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, created_at)")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
@@ -168,14 +176,15 @@ class JobStore:
                     removed.append(path)
         return removed
 
-    def create(self, file_name: str, stored_path: str | Path, **fields) -> Job:
-        """Insert a queued job and give it its output folder."""
+    def create(self, owner: User, file_name: str, stored_path: str | Path, **fields) -> Job:
+        """Insert a queued job belonging to `owner` and give it its output folder."""
         job = Job(
             id=uuid.uuid4().hex[:12],
             created_at=time.time(),
             file_name=file_name,
             stored_path=str(stored_path),
             status=JobStatus.QUEUED,
+            owner=owner.id,
             **fields,
         )
         row = {name: getattr(job, name) for name in _COLUMNS}
@@ -200,21 +209,54 @@ class JobStore:
         with contextlib.closing(self._connect()) as db, db:
             db.execute(f"UPDATE jobs SET {', '.join(f'{k}=?' for k in fields)} WHERE id=?", (*values, job_id))
 
-    def get(self, job_id: str) -> Job | None:
-        """One job, or None."""
+    def get(self, job_id: str, user: User) -> Job | None:
+        """One job if `user` may see it; None when it does not exist or belongs to someone else."""
         with contextlib.closing(self._connect()) as db:
             row = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
-        return _to_job(row) if row else None
+        return _to_job(row) if row and user.can_see(row["owner"]) else None
 
-    def list(self, limit: int = 500) -> list[Job]:
-        """Most recent jobs first."""
+    def list(self, user: User, limit: int = 500) -> list[Job]:
+        """The jobs `user` may see (an admin: everyone's), most recent first."""
+        where, args = ("", ()) if user.is_admin else ("WHERE owner=?", (user.id,))
         with contextlib.closing(self._connect()) as db:
-            rows = db.execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
+            rows = db.execute(f"SELECT * FROM jobs {where} ORDER BY created_at DESC LIMIT ?", (*args, limit)).fetchall()
         return [_to_job(row) for row in rows]
 
-    def delete(self, job_id: str) -> None:
-        """Remove a job's row, its output folder and its input/reference copies (never files outside the var dir)."""
-        job = self.get(job_id)
+    def own_jobs(self, user: User) -> list[Job]:
+        """The user's own jobs (an admin's too: not everyone's), oldest first."""
+        with contextlib.closing(self._connect()) as db:
+            rows = db.execute("SELECT * FROM jobs WHERE owner=? ORDER BY created_at", (user.id,)).fetchall()
+        return [_to_job(row) for row in rows]
+
+    def job_bytes(self, job: Job) -> int:
+        """Bytes a job holds on disk: its output folder and its input/reference copies under uploads/."""
+        files = [p for p in self.output_dir(job.id).rglob("*") if p.is_file()]
+        files += [Path(p) for p in (job.stored_path, job.reference_path) if p and self._owns(Path(p))]
+        return sum(p.stat().st_size for p in files if p.exists())
+
+    def stored_bytes(self, user: User) -> int:
+        """Bytes the user's own jobs hold on disk."""
+        return sum(self.job_bytes(job) for job in self.own_jobs(user))
+
+    def oldest_to_free(self, user: User, limit_bytes: int) -> list[Job]:
+        """The user's oldest finished jobs whose deletion brings their storage under `limit_bytes` (to offer)."""
+        jobs = [(job, self.job_bytes(job)) for job in self.own_jobs(user)]
+        excess = sum(size for _, size in jobs) - limit_bytes
+        chosen: list[Job] = []
+        for job, size in jobs:
+            if excess < 0:
+                break
+            if job.is_finished:
+                chosen.append(job)
+                excess -= size
+        return chosen
+
+    def delete(self, job_id: str, user: User) -> None:
+        """Remove a job's row, its output folder and its input/reference copies (never files outside the var dir).
+
+        Only a job `user` may see; any other id is left alone, as if it did not exist.
+        """
+        job = self.get(job_id, user)
         if job is None:
             return
         shutil.rmtree(self.output_dir(job_id), ignore_errors=True)

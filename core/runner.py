@@ -1,7 +1,10 @@
-"""Run colorize jobs in background threads: progress, cancel, a concurrency limit and a queue.
+"""Run colorize jobs in background threads: progress, cancel, concurrency limits and a queue.
 
-At most `Limits.max_concurrent_jobs` jobs run at once; the others wait in FIFO order
-and report their queue position. Every state change is written to the `JobStore`,
+At most `Limits.max_concurrent_jobs` jobs run at once, and at most `Limits.user_running_jobs`
+of one user; the others wait in FIFO order (a job whose user is at their own limit lets the
+next user's job go first) and report their queue position. A user with `Limits.user_queued_jobs`
+jobs waiting, or whose stored results exceed `Limits.user_stored_mb`, cannot queue another
+(`UserLimitError`); other users are unaffected. Every state change is written to the `JobStore`,
 so the history stays right whatever the UI does.
 """
 
@@ -11,15 +14,17 @@ import logging
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from core.checkpoints import LoadedModel
 from core.colorize import ColorizeOptions, colorize
 from core.display import reference_scores
-from core.errors import JobCancelled, SarColorError
+from core.errors import JobCancelled, SarColorError, StorageLimitError, UserLimitError
 from core.jobs import Job, JobStatus, JobStore
 from core.settings import Limits
+from core.users import User
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,7 @@ class JobHandle:
     """Live state of one submitted job (in memory; the store holds the durable state)."""
 
     job_id: str
+    owner: User  # the job's owner: the runner reads the job as them
     cancel_event: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
     done_tiles: int = 0
@@ -60,32 +66,56 @@ def score_job(job: Job, output: Path) -> dict:
 
 
 class JobRunner:
-    """Starts jobs in threads, at most `limits.max_concurrent_jobs` at a time."""
+    """Starts jobs in threads, at most `limits.max_concurrent_jobs` at a time (`limits.user_*` per user)."""
 
     def __init__(self, store: JobStore, limits: Limits | None = None) -> None:
         self.store = store
         self.limits = limits or Limits.from_env()
-        self._slots = threading.Semaphore(max(1, self.limits.max_concurrent_jobs))
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()  # guards the queue, the handles and the running counts
         self._queue: list[str] = []
         self._handles: dict[str, JobHandle] = {}
+        self._running: Counter[str] = Counter()  # user id -> jobs running now
 
     def start(
-        self, file_name: str, stored_path: Path, model: LoadedModel, options: ColorizeOptions, **fields
+        self, user: User, file_name: str, stored_path: Path, model: LoadedModel, options: ColorizeOptions, **fields
     ) -> Job:
-        """Record a new job (its options as settings, plus `fields`) and queue it: the whole lifecycle from here."""
+        """Check the user's limits, record a new job of theirs (options as settings, plus `fields`) and queue it."""
+        self.check_user_limits(user)
         settings = asdict(options) | fields.pop("settings", {})
-        job = self.store.create(file_name, stored_path, model=model.name, settings=settings, **fields)
-        self.submit(job.id, model, options)
+        job = self.store.create(user, file_name, stored_path, model=model.name, settings=settings, **fields)
+        self.submit(job, model, options)
         return job
 
-    def submit(self, job_id: str, model: LoadedModel, options: ColorizeOptions) -> JobHandle:
-        """Queue a job created in the store; it starts as soon as a slot is free."""
-        handle = JobHandle(job_id)
-        with self._lock:
-            self._handles[job_id] = handle
-            self._queue.append(job_id)
-        thread = threading.Thread(target=self._run, args=(handle, model, options), name=f"job-{job_id}", daemon=True)
+    def check_user_limits(self, user: User) -> None:
+        """A `UserLimitError` saying which of the user's own limits a new job would break."""
+        limit = self.limits.user_queued_jobs
+        if limit is not None and self.waiting(user) >= limit:
+            raise UserLimitError(
+                f"You already have {self.waiting(user)} job(s) waiting for a free slot, your limit "
+                f"(SARCOLOR_USER_MAX_QUEUED_JOBS = {limit}). Start this one when one of them has begun, "
+                "or cancel one."
+            )
+        limit = self.limits.user_stored_mb
+        used = self.store.stored_bytes(user) if limit is not None else 0
+        if limit is not None and used >= limit * 1_000_000:
+            raise StorageLimitError(
+                f"Your stored scenes and results take {used / 1e6:.1f} MB, over your limit of {limit} MB "
+                "(SARCOLOR_USER_MAX_STORED_MB). Delete older results to colorize more; nothing is deleted "
+                "without you."
+            )
+
+    def waiting(self, user: User) -> int:
+        """How many of the user's jobs wait for a slot."""
+        with self._changed:
+            return sum(self._handles[job_id].owner.id == user.id for job_id in self._queue)
+
+    def submit(self, job: Job, model: LoadedModel, options: ColorizeOptions) -> JobHandle:
+        """Queue a job created in the store; it starts as soon as a slot is free (for its owner too)."""
+        handle = JobHandle(job.id, User(job.owner, job.owner))
+        with self._changed:
+            self._handles[job.id] = handle
+            self._queue.append(job.id)
+        thread = threading.Thread(target=self._run, args=(handle, model, options), name=f"job-{job.id}", daemon=True)
         thread.start()
         return handle
 
@@ -95,7 +125,7 @@ class JobRunner:
 
     def queue_position(self, job_id: str) -> int | None:
         """1 for the next job to start; None when the job is not waiting."""
-        with self._lock:
+        with self._changed:
             return self._queue.index(job_id) + 1 if job_id in self._queue else None
 
     def cancel(self, job_id: str) -> None:
@@ -103,23 +133,43 @@ class JobRunner:
         handle = self._handles.get(job_id)
         if handle:
             handle.cancel_event.set()
+            with self._changed:
+                self._changed.notify_all()  # a waiting job leaves the queue at once
 
     def wait(self, job_id: str, timeout: float | None = None) -> bool:
         """Block until the job finishes; True if it did."""
         handle = self._handles.get(job_id)
         return handle.finished.wait(timeout) if handle else True
 
+    def _next_to_start(self) -> str | None:
+        """The first waiting job whose owner is under their own limit, if a slot is free (call holding the lock)."""
+        if sum(self._running.values()) >= max(1, self.limits.max_concurrent_jobs):
+            return None
+        per_user = self.limits.user_running_jobs
+        for job_id in self._queue:
+            if per_user is None or self._running[self._handles[job_id].owner.id] < per_user:
+                return job_id
+        return None
+
     def _run(self, handle: JobHandle, model: LoadedModel, options: ColorizeOptions) -> None:
+        owner = handle.owner.id
         try:
-            with self._slots:
-                with self._lock:
-                    self._queue.remove(handle.job_id)
+            with self._changed:
+                self._changed.wait_for(lambda: handle.cancel_event.is_set() or self._next_to_start() == handle.job_id)
+                self._queue.remove(handle.job_id)
+                self._running[owner] += 1
+                self._changed.notify_all()  # another slot may still be free for the next in line
+            try:
                 self._execute(handle, model, options)
+            finally:
+                with self._changed:
+                    self._running[owner] -= 1
+                    self._changed.notify_all()
         finally:
             handle.finished.set()
 
     def _execute(self, handle: JobHandle, model: LoadedModel, options: ColorizeOptions) -> None:
-        job = self.store.get(handle.job_id)
+        job = self.store.get(handle.job_id, handle.owner)
         if job is None:  # deleted while queued
             return
         output = Path(job.output_path or self.store.output_dir(job.id) / f"{Path(job.stored_path).stem}_colorized.tif")

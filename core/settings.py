@@ -36,7 +36,17 @@ def var_dir() -> Path:
     return Path(os.environ.get("SARCOLOR_VAR_DIR", PROJECT_ROOT / "var"))
 
 
-def _env_int(name: str, default: int) -> int:
+def accounts_file() -> Path:
+    """The built-in sign-in accounts (SARCOLOR_ACCOUNTS, default <var dir>/accounts.json); absent: no sign-in."""
+    return Path(os.environ.get("SARCOLOR_ACCOUNTS", var_dir() / "accounts.json"))
+
+
+def admin_ids() -> frozenset[str]:
+    """Users signed in through the identity provider who see every job (SARCOLOR_ADMINS: comma-separated e-mails)."""
+    return frozenset(name.strip().lower() for name in os.environ.get("SARCOLOR_ADMINS", "").split(",") if name.strip())
+
+
+def _env_int(name: str, default: int | None) -> int | None:
     """A positive integer from the environment; a clear error if it is set to anything else."""
     value = os.environ.get(name, "").strip().replace("_", "")
     if not value:
@@ -54,13 +64,19 @@ class Limits:
     max_bands: int = 4
     max_concurrent_jobs: int = 2
     gdal_cache_mb: int = 64  # GDAL block cache per run; 256 MB measured +310 MB peak RSS at 100 Mpx, no faster
+    user_running_jobs: int | None = None  # per analyst; None: no limit of their own (only max_concurrent_jobs)
+    user_queued_jobs: int | None = None  # jobs one analyst may have waiting for a slot
+    user_stored_mb: int | None = None  # one analyst's inputs and results on disk, in MB (10^6 bytes)
 
     @classmethod
     def from_env(cls) -> Limits:
-        """Limits from SARCOLOR_MAX_PIXELS / _MAX_BANDS / _MAX_CONCURRENT_JOBS / _GDAL_CACHE_MB."""
+        """Limits from SARCOLOR_MAX_PIXELS / _MAX_BANDS / _MAX_CONCURRENT_JOBS / _GDAL_CACHE_MB / _USER_*."""
         return cls(
             max_pixels=_env_int("SARCOLOR_MAX_PIXELS", cls.max_pixels),
             max_bands=_env_int("SARCOLOR_MAX_BANDS", cls.max_bands),
             max_concurrent_jobs=_env_int("SARCOLOR_MAX_CONCURRENT_JOBS", cls.max_concurrent_jobs),
             gdal_cache_mb=_env_int("SARCOLOR_GDAL_CACHE_MB", cls.gdal_cache_mb),
+            user_running_jobs=_env_int("SARCOLOR_USER_MAX_RUNNING_JOBS", None),
+            user_queued_jobs=_env_int("SARCOLOR_USER_MAX_QUEUED_JOBS", None),
+            user_stored_mb=_env_int("SARCOLOR_USER_MAX_STORED_MB", None),
         )

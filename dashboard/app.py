@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from core.settings import Limits
 from dashboard.assets import ensure_assets
+from dashboard.auth import account_menu, current_user
 from dashboard.messages import reported
 
 PAGES = Path(__file__).resolve().parent / "pages"
@@ -20,6 +21,9 @@ ensure_assets()  # Leaflet served by the app (offline maps); normally copied by 
 with reported("The app is misconfigured: ", icon=":material/settings:", stop=True):
     Limits.from_env()  # SARCOLOR_MAX_PIXELS etc.: a bad value is said once, clearly, not as a traceback
 st.logo(str(Path(__file__).resolve().parent / "logo.svg"), size="large")
+with reported("Sign-in is misconfigured: ", icon=":material/lock:", stop=True):
+    user = current_user()  # a signed-out visitor sees only the sign-in page; nothing below runs for them
+account_menu(user)
 navigation = st.navigation(
     {
         "Run": [

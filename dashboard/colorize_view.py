@@ -11,11 +11,13 @@ import streamlit as st
 
 from core.colorize import ColorizeOptions
 from core.display import rgb_bands
-from core.errors import ReferenceBandsUnknown
+from core.errors import ReferenceBandsUnknown, StorageLimitError
 from core.jobs import Job, JobStatus
 from core.normalise import Encoding
 from core.scene import open_raster
+from core.users import User
 from dashboard import ui
+from dashboard.auth import current_user
 from dashboard.messages import reported
 from dashboard.results import show_result
 
@@ -99,16 +101,40 @@ def _inputs() -> tuple[str, Path, str | None, Path | None, tuple[int, int, int] 
     return sample.sar.name, sample.sar, sample.optical.name, sample.optical, None
 
 
-def _start(model_path: Path, scene: tuple, options: ColorizeOptions) -> None:
-    """Load the model and queue the scene; the job is followed from `st.session_state["job_id"]`."""
+def _start(user: User, model_path: Path, scene: tuple, options: ColorizeOptions) -> None:
+    """Load the model and queue the scene as the user's; the job is followed from `st.session_state["job_id"]`."""
     name, path, ref_name, ref_path, ref_bands = scene
-    with reported():
-        job = ui.runner().start(
-            name, path, ui.load_model(model_path), options, size_bytes=path.stat().st_size,
-            settings={"reference_bands": ref_bands}, reference_name=ref_name,
-            reference_path=str(ref_path) if ref_path else None,
-        )
+    with reported(icon=":material/block:"):
+        try:
+            job = ui.runner().start(
+                user, name, path, ui.load_model(model_path), options, size_bytes=path.stat().st_size,
+                settings={"reference_bands": ref_bands}, reference_name=ref_name,
+                reference_path=str(ref_path) if ref_path else None,
+            )
+        except StorageLimitError:
+            st.session_state["offer_cleanup"] = True
+            raise
         st.session_state["job_id"] = job.id
+
+
+def _cleanup_offer(user: User) -> None:
+    """The user's oldest results whose deletion frees enough room, deleted only when the user says so."""
+    limit, store = ui.runner().limits.user_stored_mb, ui.store()
+    jobs = store.oldest_to_free(user, limit * 1_000_000) if limit else []
+    if not jobs:
+        st.session_state.pop("offer_cleanup", None)
+        return
+    with st.container(border=True):
+        st.markdown(f"Deleting your **{len(jobs)} oldest** job(s) and their files brings you under your limit:")
+        st.dataframe([{"Started": ui.fmt_time(job.created_at), "File": job.file_name, "Status": job.status_label,
+                       "Stored": ui.fmt_bytes(store.job_bytes(job))} for job in jobs], hide_index=True,
+                     key="cleanup_table")
+        if st.button(f"Delete these {len(jobs)} job(s)", icon=":material/delete:", key="cleanup"):
+            for job in jobs:
+                store.delete(job.id, user)
+            st.session_state.pop("offer_cleanup", None)
+            st.toast(f"Deleted {len(jobs)} old job(s).")
+            st.rerun()
 
 
 def _follow(job: Job) -> Job:
@@ -128,7 +154,7 @@ def _follow(job: Job) -> Job:
                     else f"{handle.done_tiles} / {handle.total_tiles or '?'} tiles")
             bar.progress(handle.fraction, text=text)
         cancel_slot.empty()
-        job = ui.store().get(job.id) or job
+        job = ui.store().get(job.id, current_user()) or job
         state = {JobStatus.DONE: "complete", JobStatus.CANCELLED: "error", JobStatus.FAILED: "error"}.get(
             job.status, "running"
         )
@@ -139,16 +165,19 @@ def _follow(job: Job) -> Job:
 
 def main() -> None:
     """The page below its title."""
+    user = current_user()
     model_path, options = _sidebar()
     if model_path is None:
         ui.no_model_message()
     scene = _inputs()
     if st.button("Colorize", type="primary", icon=":material/palette:", disabled=scene is None or model_path is None,
                  key="run"):
-        _start(model_path, scene, options)
+        _start(user, model_path, scene, options)
+    if st.session_state.get("offer_cleanup"):
+        _cleanup_offer(user)
 
     job_id = st.session_state.get("job_id")
-    job = ui.store().get(job_id) if job_id else None
+    job = ui.store().get(job_id, user) if job_id else None
     if job is not None:
         if not job.is_finished:
             job = _follow(job)

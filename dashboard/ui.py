@@ -12,6 +12,7 @@ from core.jobs import Job, JobStatus, JobStore
 from core.runner import JobRunner
 from core.samples import Sample, build_samples
 from core.settings import Limits, models_dir, var_dir
+from core.users import User
 
 
 @st.cache_resource(show_spinner=False)
@@ -40,6 +41,14 @@ def status_label(job: Job) -> str:
     """A job's status for display; queued jobs say their place in the queue (SARCOLOR_MAX_CONCURRENT_JOBS)."""
     position = runner().queue_position(job.id) if job.status == JobStatus.QUEUED else None
     return f"queued (position {position})" if position else job.status_label
+
+
+def storage_caption(user: User) -> None:
+    """How much of their storage limit the analyst's scenes and results take (nothing without a limit)."""
+    limit = runner().limits.user_stored_mb
+    if limit is not None:
+        used = store().stored_bytes(user)
+        st.caption(f"Your scenes and results take {fmt_bytes(used)} of your {fmt_bytes(limit * 1_000_000)}.")
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)

@@ -9,6 +9,7 @@ from core.colorize import ColorizeOptions
 from core.jobs import JobStore
 from core.runner import JobRunner
 from core.settings import Limits
+from core.users import LOCAL
 
 
 def run_job(var: str, job_id: str, checkpoint: str, options: ColorizeOptions, go: Event | None = None) -> None:
@@ -18,5 +19,5 @@ def run_job(var: str, job_id: str, checkpoint: str, options: ColorizeOptions, go
     if go is not None:
         go.wait(120)
     runner = JobRunner(store, Limits(max_concurrent_jobs=1))
-    runner.submit(job_id, model, options)
+    runner.submit(store.get(job_id, LOCAL), model, options)
     runner.wait(job_id)

@@ -14,6 +14,7 @@ from test_dashboard_pages import _app, _run, _upload, env  # noqa: F401 (env is 
 from core.jobs import Job, JobStore
 from core.samples import default_sample
 from core.scores import ImageScores, ReferenceScores
+from core.users import LOCAL
 
 GIVEN = "/home/analyst/My Scenes/Ems estuary σ0.tif"  # what the analyst's browser sends
 LABELS = {"psnr": "PSNR vs reference", "ssim": "SSIM", "delta_e": "Mean-colour ΔE00",
@@ -28,7 +29,7 @@ def _colorized_upload(at: AppTest) -> None:
 
 
 def _latest(var: Path) -> Job:
-    return JobStore(var).list()[0]
+    return JobStore(var).list(LOCAL)[0]
 
 
 def _page_text(at: AppTest) -> str:
@@ -129,8 +130,8 @@ def test_a_history_from_before_scores_opens_and_gains_the_column(tmp_path) -> No
         db.execute("INSERT INTO jobs (id, file_name, stored_path, status, settings, result, created_at) "
                    "VALUES ('a1', 'old.tif', '/x/old.tif', 'done', '{}', '{}', 1.0)")  # fmt: skip
     store = JobStore(tmp_path)
-    assert store.get("a1").scores == {} and store.get("a1").reference_scores is None
+    assert store.get("a1", LOCAL).scores == {} and store.get("a1", LOCAL).reference_scores is None
     row = ImageScores(12.0, 0.2, 8.0, 15.0, 0.1, 0.05)
     store.update("a1", scores=ReferenceScores(row, row, None, 1.0, "bands 1/2/3 of 3").as_dict())
-    assert store.get("a1").reference_scores.model == row
+    assert store.get("a1", LOCAL).reference_scores.model == row
     JobStore(tmp_path)  # opening a migrated history again changes nothing

@@ -32,6 +32,7 @@ from core.runner import JobRunner
 from core.samples import default_sample
 from core.scores import ReferenceScores, score_with_baselines
 from core.settings import Limits
+from core.users import LOCAL
 
 
 @pytest.fixture(scope="module")
@@ -51,20 +52,20 @@ def test_store_roundtrip_and_upload_copy(tmp_path):
     store = JobStore(tmp_path)
     path = store.store_upload("../x y.tif", io.BytesIO(b"abc"))
     assert path.parent == tmp_path / "uploads" and path.read_bytes() == b"abc" and path.name.endswith("x_y.tif")
-    job = store.create("../x y.tif", path, size_bytes=3, model="m", settings={"tile": 256})
+    job = store.create(LOCAL, "../x y.tif", path, size_bytes=3, model="m", settings={"tile": 256})
     store.update(job.id, status="failed", error="bad")
-    again = JobStore(tmp_path).get(job.id)  # survives a restart
+    again = JobStore(tmp_path).get(job.id, LOCAL)  # survives a restart
     assert (again.file_name, again.status, again.error) == ("../x y.tif", "failed", "bad")
     assert again.settings == {"tile": 256}
-    store.delete(job.id)
-    assert store.get(job.id) is None and not path.exists()
+    store.delete(job.id, LOCAL)
+    assert store.get(job.id, LOCAL) is None and not path.exists()
 
 
 def test_recover_marks_interrupted_and_cleans_partials(tmp_path):
     store = JobStore(tmp_path)
-    running = store.create("a.tif", "/nowhere/a.tif")
+    running = store.create(LOCAL, "a.tif", "/nowhere/a.tif")
     store.update(running.id, status="running")
-    done = store.create("b.tif", "/nowhere/b.tif")
+    done = store.create(LOCAL, "b.tif", "/nowhere/b.tif")
     store.update(done.id, status="done")
     folder = store.output_dir(running.id)
     folder.mkdir(parents=True)
@@ -72,19 +73,19 @@ def test_recover_marks_interrupted_and_cleans_partials(tmp_path):
     stale.write_bytes(b"half")
     count, removed = JobStore(tmp_path).recover()
     assert count == 1 and removed == [stale] and not stale.exists()
-    job = store.get(running.id)
+    job = store.get(running.id, LOCAL)
     assert job.status == "failed" and job.status_label == "failed (interrupted)"
-    assert store.get(done.id).status == "done"
+    assert store.get(done.id, LOCAL).status == "done"
 
 
 def test_runner_runs_job_and_records_result(tmp_path, model):
     sample = default_sample()
     store = JobStore(tmp_path)
     runner = JobRunner(store, Limits(max_concurrent_jobs=1))
-    job = store.create(sample.sar.name, sample.sar)
-    runner.submit(job.id, model, ColorizeOptions())
+    job = store.create(LOCAL, sample.sar.name, sample.sar)
+    runner.submit(job, model, ColorizeOptions())
     assert runner.wait(job.id, timeout=120)
-    job = store.get(job.id)
+    job = store.get(job.id, LOCAL)
     assert job.status == "done", job.error
     assert job.summary.crs == "EPSG:32633" and job.summary.width == 120 and job.seconds > 0
     assert runner.handle(job.id).fraction == 1.0
@@ -106,19 +107,19 @@ def test_queue_position_and_cancel(tmp_path, model, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(core.runner, "colorize", slow)
-    first, second = (store.create(sample.sar.name, sample.sar) for _ in range(2))
-    runner.submit(first.id, model, ColorizeOptions())
-    runner.submit(second.id, model, ColorizeOptions())
+    first, second = (store.create(LOCAL, sample.sar.name, sample.sar) for _ in range(2))
+    runner.submit(first, model, ColorizeOptions())
+    runner.submit(second, model, ColorizeOptions())
     for _ in range(100):
-        if store.get(first.id).status == "running":
+        if store.get(first.id, LOCAL).status == "running":
             break
         threading.Event().wait(0.05)
     assert runner.queue_position(first.id) is None and runner.queue_position(second.id) == 1
     runner.cancel(second.id)
     gate.set()
     assert runner.wait(first.id, 120) and runner.wait(second.id, 120)
-    assert store.get(first.id).status == "done"
-    cancelled = store.get(second.id)
+    assert store.get(first.id, LOCAL).status == "done"
+    cancelled = store.get(second.id, LOCAL)
     assert cancelled.status == "cancelled" and "cancelled" in cancelled.error
     assert not list(store.output_dir(second.id).glob("*"))
 
@@ -128,10 +129,10 @@ def test_failed_job_keeps_reason(tmp_path, model):
     bad.write_text("not an image")
     store = JobStore(tmp_path / "var")
     runner = JobRunner(store)
-    job = store.create("bad.tif", bad)
-    runner.submit(job.id, model, ColorizeOptions())
+    job = store.create(LOCAL, "bad.tif", bad)
+    runner.submit(job, model, ColorizeOptions())
     runner.wait(job.id, 60)
-    job = store.get(job.id)
+    job = store.get(job.id, LOCAL)
     assert job.status == "failed" and "not a readable raster" in job.error
 
 
@@ -139,10 +140,10 @@ def test_display_copies_and_reference_scores(tmp_path, model):
     sample = default_sample()
     store = JobStore(tmp_path)
     runner = JobRunner(store)
-    job = store.create(sample.sar.name, sample.sar)
-    runner.submit(job.id, model, ColorizeOptions())
+    job = store.create(LOCAL, sample.sar.name, sample.sar)
+    runner.submit(job, model, ColorizeOptions())
     runner.wait(job.id, 120)
-    output = store.get(job.id).output_path
+    output = store.get(job.id, LOCAL).output_path
     sar = sar_raster(sample.sar)
     assert sar.values.shape == (1, 120, 120) and sar.valid.all()
     overlay = mercator_overlay(sar, max_side=64)
@@ -167,7 +168,7 @@ def test_recover_removes_old_orphan_uploads_only(tmp_path):
 
     store = JobStore(tmp_path)
     used = store.store_upload("used.tif", io.BytesIO(b"1"))
-    store.create("used.tif", used)
+    store.create(LOCAL, "used.tif", used)
     orphan = store.store_upload("orphan.tif", io.BytesIO(b"2"))
     fresh = store.store_upload("fresh.tif", io.BytesIO(b"3"))
     old = time.time() - 3 * 24 * 3600
@@ -234,7 +235,7 @@ def test_messages_name_the_upload_and_hide_server_folders(tmp_path):
 
     store = JobStore(tmp_path)
     stored = store.store_upload("my scene σ0.tif", io.BytesIO(b"x"))
-    job = store.create("my scene σ0.tif", stored)
+    job = store.create(LOCAL, "my scene σ0.tif", stored)
     message = f"{stored.name} is damaged. Cannot write the result to {tmp_path}/outputs/{job.id}/x.tif: disk full"
     shown = message_as_given(message, job)
     assert shown.startswith("my scene σ0.tif is damaged") and str(tmp_path) not in shown and "/" not in shown
@@ -244,9 +245,9 @@ def test_runner_start_records_and_runs_a_job(tmp_path, model):
     store = JobStore(tmp_path)
     runner = JobRunner(store)
     sample = default_sample()
-    job = runner.start(sample.sar.name, sample.sar, model, ColorizeOptions(overlap=32), settings={"note": 1})
+    job = runner.start(LOCAL, sample.sar.name, sample.sar, model, ColorizeOptions(overlap=32), settings={"note": 1})
     assert runner.wait(job.id, 120)
-    done = store.get(job.id)
+    done = store.get(job.id, LOCAL)
     assert done.status == "done" and done.settings["overlap"] == 32 and done.settings["note"] == 1
     assert done.model == model.name and Path(done.output_path).is_file()
 

@@ -28,6 +28,7 @@ from core.networks import GeneratorConfig
 from core.reports import display_name
 from core.run_artefacts import JsonLinesLog, ModelsFolder, RunFolder, config_record, epoch_record, step_record
 from core.samples import build_samples, default_sample
+from core.users import LOCAL
 from dashboard.assets import VENDOR_DIR
 from training.evaluate import FLAT, ORACLE, summarise
 
@@ -116,7 +117,7 @@ def test_uploaded_scene_map_has_layers_with_epsg4326_bounds(env):
     assert '"collapsed": true' in script and "sarcolor-coordinates" in script  # layer list tucked away, readout
     assert "fitBounds" in script and "invalidateSize" in script  # opens on the scene once the frame has a size
     assert not any("Drag the slider" in c.value for c in at.caption)  # no swipe hint while swipe is off
-    job = JobStore(env["var"]).list()[0]
+    job = JobStore(env["var"]).list(LOCAL)[0]
     assert job.status == "done" and job.file_name == sample.sar.name and job.crs == "EPSG:32633"
     assert Path(job.stored_path).parent == env["var"] / "uploads"
     with rasterio.open(job.output_path) as cog:
@@ -126,7 +127,7 @@ def test_uploaded_scene_map_has_layers_with_epsg4326_bounds(env):
 def test_swipe_adds_divider_control(env):
     at = _app()
     _run(at)
-    at.selectbox(key=f"swipe-left-{JobStore(env['var']).list()[0].id}").set_value("SAR").run()
+    at.selectbox(key=f"swipe-left-{JobStore(env['var']).list(LOCAL)[0].id}").set_value("SAR").run()
     script = _map_args(at)["script"]
     assert "sarcolor-swipe" in script and "clipPath" in script
     assert any("Drag the slider" in c.value for c in at.caption)
@@ -141,7 +142,7 @@ def test_bad_upload_shows_error_and_history_says_failed(env):
     assert "could not be colorized" in message and "not a readable raster" in message
     assert "Traceback" not in message
     assert not at.get("component_instance")
-    job = JobStore(env["var"]).list()[0]
+    job = JobStore(env["var"]).list(LOCAL)[0]
     assert job.status == "failed" and "not a readable raster" in job.error
     assert job.file_name == "../../etc/scene.tif"  # shown as given, stored under a safe name
     assert Path(job.stored_path).parent == env["var"] / "uploads"
@@ -162,11 +163,11 @@ def test_no_checkpoint_says_so(env, tmp_path, monkeypatch):
 def test_history_delete_removes_job_and_files(env):
     at = _app()
     _run(at)
-    job = JobStore(env["var"]).list()[0]
+    job = JobStore(env["var"]).list(LOCAL)[0]
     assert Path(job.output_path).is_file()
     at.switch_page("pages/history.py").run()
     at.button(key=f"delete-{job.id}").click().run()
-    assert JobStore(env["var"]).list() == []
+    assert JobStore(env["var"]).list(LOCAL) == []
     assert not Path(job.output_path).exists()
     assert default_sample().sar.is_file()  # built-in inputs are never deleted
 
@@ -329,7 +330,7 @@ def test_too_large_scene_is_refused_with_the_limit(env, monkeypatch):
     at = _app()
     _run(at)
     assert len(at.error) == 1 and "SARCOLOR_MAX_PIXELS" in at.error[0].value
-    assert JobStore(env["var"]).list()[0].status == "failed"
+    assert JobStore(env["var"]).list(LOCAL)[0].status == "failed"
 
 
 def test_multiband_reference_and_a_new_scene_clears_it(env, tmp_path):

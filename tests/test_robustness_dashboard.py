@@ -19,6 +19,7 @@ from core.colorize import ColorizeOptions
 from core.jobs import Job, JobStore
 from core.networks import GeneratorConfig
 from core.samples import Sample
+from core.users import LOCAL
 
 ROOT = Path(__file__).resolve().parent.parent
 REFUSED = {  # corpus entry -> words the message must hold
@@ -56,7 +57,7 @@ def env(tmp_path, monkeypatch) -> dict[str, Path]:
 
 
 def _latest(var: Path) -> Job:
-    return JobStore(var).list()[0]
+    return JobStore(var).list(LOCAL)[0]
 
 
 def _history(at: AppTest):
@@ -171,12 +172,12 @@ def test_extra_jobs_queue_with_their_position_shown(env, corpus, monkeypatch) ->
     runner, store = ui.runner(), ui.store()
     assert runner.limits.max_concurrent_jobs == 1
     model = ui.load_model(env["models"] / "default.pt")
-    jobs = [store.create(f"scene{i}.tif", corpus["three_by_three.tif"].path) for i in range(3)]
+    jobs = [store.create(LOCAL, f"scene{i}.tif", corpus["three_by_three.tif"].path) for i in range(3)]
     try:
         for job in jobs:
-            runner.submit(job.id, model, ColorizeOptions(tile=64, overlap=0))
+            runner.submit(job, model, ColorizeOptions(tile=64, overlap=0))
         deadline = time.monotonic() + 30
-        while store.get(jobs[0].id).status != "running" and time.monotonic() < deadline:
+        while store.get(jobs[0].id, LOCAL).status != "running" and time.monotonic() < deadline:
             time.sleep(0.05)
         at.switch_page("pages/history.py").run()
         status = dict(zip(at.dataframe[0].value["File"], at.dataframe[0].value["Status"], strict=True))
@@ -185,7 +186,7 @@ def test_extra_jobs_queue_with_their_position_shown(env, corpus, monkeypatch) ->
     finally:
         gate.set()
     assert all(runner.wait(job.id, 60) for job in jobs)
-    assert {store.get(job.id).status for job in jobs} == {"done"}
+    assert {store.get(job.id, LOCAL).status for job in jobs} == {"done"}
 
 
 def test_bad_limit_setting_is_a_clear_message(env, monkeypatch) -> None:

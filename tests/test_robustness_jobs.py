@@ -29,6 +29,7 @@ from core.networks import GeneratorConfig
 from core.runner import JobRunner
 from core.samples import Sample
 from core.settings import Limits
+from core.users import LOCAL
 
 OPTIONS = ColorizeOptions(tile=128, overlap=32)
 SIZES = [(520, 480), (600, 410), (450, 560), (640, 500)]
@@ -57,13 +58,13 @@ def solo(inputs: list[Path], checkpoint: Path, tmp_path_factory: pytest.TempPath
 
 
 def _create_jobs(store: JobStore, inputs: list[Path]) -> list[Job]:
-    return [store.create(path.name, path, settings={"tile": OPTIONS.tile}) for path in inputs]
+    return [store.create(LOCAL, path.name, path, settings={"tile": OPTIONS.tile}) for path in inputs]
 
 
 def _assert_same_as_solo(store: JobStore, jobs: list[Job], inputs: list[Path], solo: list[Path]) -> None:
     """Byte-identical COGs and pixels; each row and output folder holds only its own job."""
     for job, path, reference in zip(jobs, inputs, solo, strict=True):
-        row = store.get(job.id)
+        row = store.get(job.id, LOCAL)
         assert row.status == "done", row.error
         assert row.stored_path == str(path) and row.file_name == path.name
         output = Path(row.output_path)
@@ -77,7 +78,7 @@ def _assert_same_as_solo(store: JobStore, jobs: list[Job], inputs: list[Path], s
 
 
 def _overlapped(store: JobStore, jobs: list[Job]) -> bool:
-    rows = [store.get(job.id) for job in jobs]
+    rows = [store.get(job.id, LOCAL) for job in jobs]
     return max(r.started_at for r in rows) < min(r.finished_at for r in rows)
 
 
@@ -87,7 +88,7 @@ def test_four_threaded_jobs_match_solo_runs(inputs, solo, checkpoint, tmp_path) 
     model = load_checkpoint(checkpoint)
     jobs = _create_jobs(store, inputs)
     for job in jobs:
-        runner.submit(job.id, model, OPTIONS)
+        runner.submit(job, model, OPTIONS)
     assert all(runner.wait(job.id, 300) for job in jobs)
     _assert_same_as_solo(store, jobs, inputs, solo)
     assert _overlapped(store, jobs), "the four jobs did not run at the same time"
@@ -122,7 +123,7 @@ def _wait_for(condition, timeout: float = 120.0, step: float = 0.05) -> bool:
 def test_sigkilled_worker_leaves_only_partials_and_restart_recovers(samples, checkpoint, tmp_path) -> None:
     scene = mosaic_scene(tmp_path / "big_2000.tif", samples, 2000, 2000)
     store = JobStore(tmp_path / "var")
-    job = store.create(scene.name, scene)
+    job = store.create(LOCAL, scene.name, scene)
     options = ColorizeOptions(tile=128, overlap=32)
     worker = multiprocessing.get_context("spawn").Process(
         target=run_job, args=(str(store.root), job.id, str(checkpoint), options)
@@ -131,20 +132,20 @@ def test_sigkilled_worker_leaves_only_partials_and_restart_recovers(samples, che
     folder = store.output_dir(job.id)
     assert _wait_for(lambda: folder.is_dir() and any(PARTIAL_MARKER in p.name for p in folder.iterdir()))
     time.sleep(0.5)  # some tile rows written
-    assert store.get(job.id).status == "running"
+    assert store.get(job.id, LOCAL).status == "running"
     os.kill(worker.pid, signal.SIGKILL)
     worker.join(30)
     assert worker.exitcode == -signal.SIGKILL
 
     left = sorted(folder.iterdir())
     assert left and all(PARTIAL_MARKER in p.name and p.name.startswith(".") for p in left), left
-    assert not Path(store.get(job.id).output_path).exists()
-    assert store.get(job.id).status == "running"  # nobody could record the kill
+    assert not Path(store.get(job.id, LOCAL).output_path).exists()
+    assert store.get(job.id, LOCAL).status == "running"  # nobody could record the kill
 
     count, removed = JobStore(store.root).recover()  # the next start
     assert count == 1 and sorted(removed) == left
     assert list(folder.iterdir()) == []
-    row = store.get(job.id)
+    row = store.get(job.id, LOCAL)
     assert row.status == "failed" and row.status_label == "failed (interrupted)"
 
 
@@ -218,11 +219,11 @@ def test_too_little_space_for_a_scene_is_said_before_any_work(inputs, checkpoint
 def test_disk_full_job_is_failed_in_history(inputs, checkpoint, mount_tmpfs, tmp_path) -> None:
     folder = mount_tmpfs("full", "size=64k")
     store = JobStore(tmp_path / "var")
-    job = store.create(inputs[3].name, inputs[3], output_path=str(folder / "result.tif"))
+    job = store.create(LOCAL, inputs[3].name, inputs[3], output_path=str(folder / "result.tif"))
     runner = JobRunner(store)
-    runner.submit(job.id, load_checkpoint(checkpoint), OPTIONS)
+    runner.submit(job, load_checkpoint(checkpoint), OPTIONS)
     assert runner.wait(job.id, 120)
-    row = store.get(job.id)
+    row = store.get(job.id, LOCAL)
     assert row.status == "failed" and "disk is full" in row.error
     assert list(folder.iterdir()) == []
 

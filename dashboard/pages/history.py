@@ -1,4 +1,4 @@
-"""History page: every job in the SQLite store; re-download outputs, delete a job and its files."""
+"""History page: the analyst's jobs (an admin's: everyone's) in the SQLite store; re-download, delete."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import streamlit as st
 
 from core.jobs import JobStatus
 from dashboard import ui
+from dashboard.auth import current_user
 from dashboard.results import download_buttons, score_columns, show_result
 
 st.title("History")
+user = current_user()
 store = ui.store()
-jobs = store.list()
+jobs = store.list(user)
+ui.storage_caption(user)
 if not jobs:
     st.info("No job yet. Colorize a scene on the **Colorize** page; every run is recorded here.")
     st.stop()
@@ -28,7 +31,7 @@ st.dataframe(
             **score_columns(job),
             "Error": job.error or "",
             "Job": job.id,
-        }
+        } | ({"Analyst": job.owner} if user.is_admin and {j.owner for j in jobs} != {user.id} else {})
         for job in jobs
     ],
     hide_index=True,
@@ -62,7 +65,7 @@ with right:
     reopen = job.status == JobStatus.DONE and st.toggle("Show this job's map and comparison", key=f"reopen-{job.id}")
     if st.button("Delete this job and its files", icon=":material/delete:", key=f"delete-{job.id}"):
         if job.is_finished:
-            store.delete(job.id)
+            store.delete(job.id, user)
             st.toast(f"Deleted job {job.id} ({job.file_name}).")
             st.rerun()
         else:
