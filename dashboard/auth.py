@@ -53,8 +53,8 @@ def sign_in_page() -> None:
         st.button("Sign in", type="primary", icon=":material/login:", on_click=st.login, key="sign_in_provider")
         return
     with st.form("sign_in"):
-        user_id = st.text_input("Account name", key="sign_in_name")
-        password = st.text_input("Password", type="password", key="sign_in_password")
+        user_id = st.text_input("Account name", key="sign_in_name", autocomplete="username")
+        password = st.text_input("Password", type="password", key="sign_in_password", autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
     if submitted:
         user = verify_password(accounts_file(), user_id, password)

@@ -7,6 +7,7 @@ the COG and checks its georeference. Screenshots of every page go to test-artifa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -64,24 +66,14 @@ def _write_training_log(path: Path) -> None:
                                                                         "ssim": 0.1 + step / 1000}}))
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`streamlit run dashboard/app.py` on a free local port, with a temporary model and var dir."""
-    if shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium); browser test skipped")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    tmp = tmp_path_factory.mktemp("browser")
-    models = tmp / "models"
-    save_checkpoint(models / "default.pt", untrained_model(GeneratorConfig(ngf=8)).generator)
-    save_checkpoint(models / "wide.pt", untrained_model(GeneratorConfig(ngf=64)).generator)  # slow: cancel test
-    (models / "default.md").write_text("# default\n\nUntrained test generator (browser test).\n")
-    _write_training_log(ModelsFolder(models).training_log("default"))
+@contextlib.contextmanager
+def streamlit_server(tmp: Path, env: dict[str, str]) -> Iterator[str]:
+    """`streamlit run dashboard/app.py` on a free loopback port with extra `env`; yields its URL."""
     port = _free_port()
-    env = {**os.environ, "SARCOLOR_MODELS_DIR": str(models), "SARCOLOR_VAR_DIR": str(tmp / "var")}
     cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
     log = open(tmp / "streamlit.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -92,11 +84,33 @@ def server(tmp_path_factory):
                 time.sleep(0.5)
         else:
             pytest.fail(f"streamlit did not start: {(tmp / 'streamlit.log').read_text()[-2000:]}")
-        yield url, tmp
+        yield url
     finally:
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+
+
+def needs_chromium() -> None:
+    """Skip (with the reason) where Debian's chromium or playwright is missing."""
+    if shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium); browser test skipped")
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app with a temporary model and var dir."""
+    needs_chromium()
+    tmp = tmp_path_factory.mktemp("browser")
+    models = tmp / "models"
+    save_checkpoint(models / "default.pt", untrained_model(GeneratorConfig(ngf=8)).generator)
+    save_checkpoint(models / "wide.pt", untrained_model(GeneratorConfig(ngf=64)).generator)  # slow: cancel test
+    (models / "default.md").write_text("# default\n\nUntrained test generator (browser test).\n")
+    _write_training_log(ModelsFolder(models).training_log("default"))
+    env = {"SARCOLOR_MODELS_DIR": str(models), "SARCOLOR_VAR_DIR": str(tmp / "var")}
+    with streamlit_server(tmp, env) as url:
+        yield url, tmp
 
 
 @pytest.fixture(scope="module")

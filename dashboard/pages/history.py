@@ -18,10 +18,12 @@ if not jobs:
     st.info("No job yet. Colorize a scene on the **Colorize** page; every run is recorded here.")
     st.stop()
 
+show_owner = user.is_admin and {job.owner for job in jobs} != {user.id}  # an admin looking at others' jobs
 st.dataframe(
     [
         {
             "Started": ui.fmt_time(job.created_at),
+            **({"Analyst": job.owner} if show_owner else {}),
             "File": job.file_name,
             "Status": ui.status_label(job),
             "Size": ui.fmt_bytes(job.size_bytes),
@@ -31,7 +33,7 @@ st.dataframe(
             **score_columns(job),
             "Error": job.error or "",
             "Job": job.id,
-        } | ({"Analyst": job.owner} if user.is_admin and {j.owner for j in jobs} != {user.id} else {})
+        }
         for job in jobs
     ],
     hide_index=True,
