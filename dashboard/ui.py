@@ -76,8 +76,8 @@ def samples() -> list[Sample]:
 def no_model_message() -> None:
     """Say clearly that no checkpoint is installed, and where to put one."""
     st.warning(
-        f"No trained model found in `{models_dir()}`. Put a checkpoint (`*.pt`, e.g. `default.pt`) there "
-        "or set `SARCOLOR_MODELS_DIR` (models are trained with the `training/` package).",
+        f"No trained model found in the `{models_dir().name}/` folder. Ask the administrator to put a checkpoint "
+        "(`*.pt`, e.g. `default.pt`) there or to set `SARCOLOR_MODELS_DIR` (models are trained with `training/`).",
         icon=":material/model_training:",
     )
 

@@ -156,7 +156,8 @@ def test_bad_upload_shows_error_and_history_says_failed(env):
 def test_no_checkpoint_says_so(env, tmp_path, monkeypatch):
     monkeypatch.setenv("SARCOLOR_MODELS_DIR", str(tmp_path / "empty"))
     at = _app()
-    assert any("No trained model found" in w.value for w in at.warning)
+    warning = next(w.value for w in at.warning if "No trained model found" in w.value)
+    assert str(tmp_path) not in warning  # no server folder shown to the analyst
     assert at.button(key="run").disabled
 
 
