@@ -56,10 +56,12 @@ def test_colouriser_shapes_and_lightness_kept() -> None:
     np.testing.assert_array_equal(lab[..., 0], lightness)
 
 
-def test_colour_bins_decode_and_rebalance() -> None:
-    """A bin model decodes a confident bin to its centre; rebalancing weights average 1 and favour rare colours."""
+def test_colour_bins_decode_and_rebalance(tmp_path) -> None:
+    """A bin model decodes a confident bin to its centre and round-trips; rebalancing favours rare colours."""
     config = ColouriserConfig(ab_bins=22)
-    model = Colouriser(config).eval()
+    save_colouriser(tmp_path / "bins.pt", Colouriser(config), TargetFooting(), {})
+    model = load_colouriser(tmp_path / "bins.pt")
+    assert model.config == config
     ab = torch.tensor([[-0.3], [0.2]]).view(1, 2, 1, 1)  # a* = -33, b* = 22: a green
     logits = torch.full((1, 22 * 22, 1, 1), -50.0)
     logits[0, config.bin_of(ab)[0, 0, 0]] = 50.0

@@ -76,7 +76,7 @@ class Colouriser(nn.Module):
         self.dec2 = _block(6 * w, 2 * w)
         self.dec1 = _block(3 * w, w)
         self.head = nn.Conv2d(w, config.ab_bins**2 or 2, 1)
-        self.register_buffer("centres", config.bin_centres() if config.ab_bins else torch.zeros(0, 2))
+        self.register_buffer("centres", config.bin_centres() if config.ab_bins else torch.zeros(0, 2), persistent=False)
 
     def forward(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(a*b* in tanh units, or a*b* bin logits; class logits)."""
