@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -100,12 +101,17 @@ class Colouriser(nn.Module):
         return torch.einsum("nkhw,kc->nchw", weights, self.centres)
 
 
+@functools.cache
 def read_eurosat(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """EuroSAT patches (N x 64 x 64 x 3 uint8), class indices (N) and class names, from `classes.csv`."""
+    """EuroSAT patches (N x 64 x 64 x 3 uint8), class indices (N) and class names, from `classes.csv`.
+
+    Read once per process (92 MB): a training run's footing and its colour prior both need them.
+    """
     with open(root / "classes.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     names = sorted({row["class"] for row in rows})
     images = np.stack([np.asarray(Image.open(root / row["file"]).convert("RGB")) for row in rows])
+    images.setflags(write=False)  # shared by every caller
     return images, np.array([names.index(row["class"]) for row in rows]), names
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from skimage.color import lab2rgb, rgb2lab
 
-from core.metrics import green_counts, pixel_delta_e, pooled_ratio
+from core.metrics import pixel_colour, pooled_ratio
 from core.settings import shared_data_dir
 from training.colouriser import Colouriser, colourise, load_colouriser
 from training.data import (
@@ -48,8 +48,8 @@ def rgb_of(lab: np.ndarray) -> np.ndarray:
 
 def colour_scores(prediction: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Per-pixel ΔE00 and the green counts of one image."""
-    counts = green_counts(prediction, truth)
-    return {"pixel_delta_e": pixel_delta_e(prediction, truth), **vars(counts)}
+    delta_e, counts = pixel_colour(prediction, truth)
+    return {"pixel_delta_e": delta_e, **vars(counts)}
 
 
 def check_on_truths(model: Colouriser, records: list[PairRecord], footing: dict) -> dict[str, dict]:
