@@ -3,7 +3,10 @@
 Input: SAR in [-1, 1], N x C_in x H x W with H, W multiples of 2**depth; C_in follows
 the model's input space (`core.normalise.InputSpace`).
 Output: RGB in [-1, 1]. The LAB variant predicts (L, a, b) and converts to RGB
-inside the module, so every generator speaks RGB to the rest of the system.
+inside the module, so every generator speaks RGB to the rest of the system. With
+`ab_bins`, the LAB variant classifies a*b* into a grid of bins instead of regressing them
+(mode-seeking, as colourisation does: a pixel that may be green or tan is painted one of
+the two, not their brown mean) and decodes the bins by their annealed mean.
 With `context`, the bottleneck's mean over the whole tile is added back to every
 bottleneck cell, so colour decisions see the tile's overall backscatter, whatever
 the tile size.
@@ -35,6 +38,13 @@ class GeneratorConfig:
     dropout: float = 0.0
     output_space: str = "rgb"  # rgb | lab (predicts L, a, b; converted to RGB)
     context: bool = False  # add the tile-wide mean of the bottleneck back to every cell
+    ab_bins: int = 0  # lab only: 0 regresses a*b*; n classifies them into an n x n grid of bins
+    ab_range: float = 0.55  # bins: the grid spans +-this in tanh units (x 110 = a*, b*)
+    ab_temperature: float = 0.38  # bins: annealed mean's temperature (1 = the mean, towards 0 = the mode)
+
+    def __post_init__(self) -> None:
+        if self.ab_bins and self.output_space != "lab":
+            raise ValueError("a*b* bins need output_space 'lab'")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -47,6 +57,18 @@ class GeneratorConfig:
     def multiple(self) -> int:
         """Tile sides must be multiples of this."""
         return 2**self.depth
+
+    def bin_centres(self) -> torch.Tensor:
+        """(n*n) x 2 a*b* centres of the bins, tanh units."""
+        edges = torch.linspace(-self.ab_range, self.ab_range, self.ab_bins + 1)
+        centres = (edges[1:] + edges[:-1]) / 2
+        return torch.stack(torch.meshgrid(centres, centres, indexing="ij"), -1).reshape(-1, 2)
+
+    def bin_of(self, ab: torch.Tensor) -> torch.Tensor:
+        """Bin index of each pixel of N x 2 x H x W a*b* (tanh units; outside the grid: its edge bin): N x H x W."""
+        unit = (ab.clamp(-self.ab_range, self.ab_range * (1 - 1e-6)) + self.ab_range) / (2 * self.ab_range)
+        index = (unit * self.ab_bins).long()
+        return index[:, 0] * self.ab_bins + index[:, 1]
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -90,18 +112,21 @@ class UNetGenerator(nn.Module):
         for level in reversed(range(config.depth)):
             innermost, outermost = level == config.depth - 1, level == 0
             c_in = widths[level] if innermost else widths[level] * 2
-            c_out = 3 if outermost else widths[level - 1]
+            c_out = (config.ngf if config.ab_bins else 3) if outermost else widths[level - 1]
             layers = [nn.ReLU(), _up(config.upsample, c_in, c_out)]
             if not outermost:
                 layers.append(_norm(config.norm, c_out))
                 if config.dropout > 0 and level >= config.depth - 3:
                     layers.append(nn.Dropout(config.dropout))
             else:
-                layers.append(nn.Tanh())
+                layers.append(nn.ReLU() if config.ab_bins else nn.Tanh())
             self.up.append(nn.Sequential(*layers))
+        if config.ab_bins:  # per pixel: L (tanh) and the a*b* bin logits
+            self.bins_head = nn.Conv2d(config.ngf, 1 + config.ab_bins**2, 1)
+            self.register_buffer("centres", config.bin_centres(), persistent=False)
 
     def forward_raw(self, x: torch.Tensor) -> torch.Tensor:
-        """Network output before colour conversion, in [-1, 1]."""
+        """Network output before colour conversion: RGB or LAB in [-1, 1]; with bins, L and the bin logits."""
         skips = []
         for block in self.down:
             x = block(x)
@@ -113,7 +138,18 @@ class UNetGenerator(nn.Module):
             x = block(x)
             if skips:
                 x = torch.cat([x, skips.pop()], dim=1)
+        if self.config.ab_bins:
+            x = self.bins_head(x)
+            return torch.cat([torch.tanh(x[:, :1]), x[:, 1:]], dim=1)
         return x
+
+    def lab_raw(self, raw: torch.Tensor) -> torch.Tensor:
+        """(L, a, b) in tanh space from `forward_raw`'s output: bins decoded by their annealed mean."""
+        if not self.config.ab_bins:
+            return raw
+        weights = torch.softmax(raw[:, 1:].float() / self.config.ab_temperature, dim=1)
+        ab = torch.einsum("nkhw,kc->nchw", weights, self.centres)
+        return torch.cat([raw[:, :1].float(), ab], dim=1)
 
     def forward(self, x: torch.Tensor, raw_output: bool = False) -> torch.Tensor:
         """RGB in [-1, 1]; with `raw_output` the pre-conversion output (LAB models' training)."""
@@ -121,7 +157,7 @@ class UNetGenerator(nn.Module):
         if raw_output:
             return raw
         if self.config.output_space == "lab":
-            return lab_raw_to_rgb(raw)
+            return lab_raw_to_rgb(self.lab_raw(raw))
         return raw
 
 

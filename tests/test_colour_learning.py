@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +142,53 @@ def test_colour_prior_critic_learns_eurosat_from_grey(shared_data: Path, eurosat
     assert random_crops(grey, PATCH, torch.Generator().manual_seed(0)).shape == (4, 3, PATCH, PATCH)
 
 
+def test_sar_bins_generator_decodes_bins_and_speaks_rgb(tmp_path) -> None:
+    """A bins generator outputs RGB, decodes a confident bin to its centre and survives a checkpoint round trip."""
+    from core.checkpoints import load_checkpoint, save_checkpoint
+    from core.networks import GeneratorConfig, build_generator
+
+    config = GeneratorConfig(ngf=8, depth=4, output_space="lab", input_space="fixed", ab_bins=6, context=True)
+    generator = build_generator(config).eval()
+    with torch.inference_mode():
+        raw = generator(torch.zeros(1, 1, 32, 32), raw_output=True)
+        rgb = generator(torch.zeros(1, 1, 32, 32))
+    assert raw.shape[1] == 1 + 36 and rgb.shape[1] == 3 and rgb.abs().max() <= 1
+    ab = torch.tensor([[-0.3], [0.2]]).view(1, 2, 1, 1)  # a* = -33, b* = 22: a green
+    logits = torch.full((1, 36, 1, 1), -50.0)
+    logits[0, config.bin_of(ab)[0, 0, 0]] = 50.0
+    decoded = generator.lab_raw(torch.cat([torch.zeros(1, 1, 1, 1), logits], 1))[:, 1:]
+    assert (decoded - ab).abs().max() <= config.ab_range / 6 + 1e-6  # within half a bin
+    save_checkpoint(tmp_path / "bins.pt", generator, {})
+    assert load_checkpoint(tmp_path / "bins.pt").config == config
+    with pytest.raises(ValueError, match="lab"):
+        GeneratorConfig(ab_bins=6)
+
+
+def test_bin_loss_rewards_the_true_bin_and_rebalances_rare_colours() -> None:
+    """Rare target bins weigh more; the loss is lower when the logits point at the target's bin."""
+    from core.networks import GeneratorConfig
+    from training.losses import BinRebalancing, lab_bins_loss, lab_to_raw, to_lab
+
+    config = GeneratorConfig(ngf=8, depth=4, output_space="lab", input_space="fixed", ab_bins=6)
+    rebalancing = BinRebalancing(36)
+    weights = rebalancing.update(torch.tensor([0] * 90 + [35] * 10))
+    assert weights[35] > 3 * weights[0]
+    real = torch.zeros(1, 3, 4, 4)
+    real[:, 1] = 0.2  # a green in [-1, 1] RGB
+    target = lab_to_raw(to_lab(real))
+    true_bin = config.bin_of(target[:, 1:])[0, 0, 0]
+
+    def raw_pointing_at(index: int) -> torch.Tensor:
+        logits = torch.full((1, 36, 4, 4), -10.0)
+        logits[:, index] = 10.0
+        return torch.cat([target[:, :1], logits], 1)
+
+    has_colour = torch.tensor([True])
+    right = lab_bins_loss(raw_pointing_at(int(true_bin)), real, has_colour, config, BinRebalancing(36))
+    wrong = lab_bins_loss(raw_pointing_at(int(true_bin) - 1), real, has_colour, config, BinRebalancing(36))
+    assert right < 0.01 < wrong
+
+
 @pytest.mark.slow
 def test_training_runs_with_pseudo_colour_and_colour_prior(shared_data: Path, tmp_path) -> None:
     """Both issue-16 designs train end to end on small real data and log what they used."""
@@ -168,3 +216,13 @@ def test_training_runs_with_pseudo_colour_and_colour_prior(shared_data: Path, tm
         steps = records_of(read_records(RunFolder(config.run_dir).train_log), RecordKind.STEP)
         assert len(steps) == 2 and np.isfinite(steps[-1]["g_lab_l1"])
     assert "g_colour_prior" in steps[-1] and "d_colour_prior" in steps[-1]
+    bins = TrainConfig(  # design C: the SAR model classifies a*b*, starting from design A's weights
+        name="bins",
+        pseudo_colour=str(tmp_path / "pseudo"),
+        init_from=str(RunFolder(pseudo.run_dir).best_checkpoint),
+        **(common | {"variant": "lab_bins", "generator": replace(generator, ab_bins=6)}),
+    )
+    train(bins)
+    log = read_records(RunFolder(bins.run_dir).train_log)
+    assert np.isfinite(records_of(log, RecordKind.STEP)[-1]["g_lab_bins"])
+    assert "bins_head.weight" in log[0]["init_fresh_layers"] and "down.1.1.weight" not in log[0]["init_fresh_layers"]

@@ -56,6 +56,9 @@ class TrainConfig:
                 f"variant {self.variant!r} trains a generator with output_space {self.variant_spec.output_space!r}, "
                 f"not {self.generator.output_space!r}"
             )
+        if self.variant_spec.bins != bool(self.generator.ab_bins):
+            need = "needs generator.ab_bins > 0" if self.variant_spec.bins else "regresses a*b*: generator.ab_bins = 0"
+            raise ValueError(f"variant {self.variant!r} {need}")
         self.data_root, self.output_dir = Path(self.data_root), Path(self.output_dir)
         self.betas, self.drop_sources = tuple(self.betas), tuple(self.drop_sources)
 

@@ -10,7 +10,7 @@ import kornia.color
 import torch
 import torch.nn.functional as F
 
-from core.networks import LAB_OFFSET, LAB_SCALE
+from core.networks import LAB_OFFSET, LAB_SCALE, GeneratorConfig
 
 
 def to_lab(rgb: torch.Tensor) -> torch.Tensor:
@@ -83,3 +83,43 @@ def chroma_spread_loss(raw_fake: torch.Tensor, real: torch.Tensor, has_colour: t
 def adversarial(logits: torch.Tensor, target: float) -> torch.Tensor:
     """BCE with logits against a constant (possibly smoothed) label."""
     return F.binary_cross_entropy_with_logits(logits.float(), torch.full_like(logits.float(), target))
+
+
+class BinRebalancing:
+    """Per-bin weights of the a*b* cross-entropy from the bin frequencies of the colour targets seen so far.
+
+    Weight ∝ 1 / ((1 - mix) p + mix / bins), mean 1 under p (Zhang et al., 2016): the rare saturated greens
+    and dark water count as much as the common tan, so the mode the network learns is not always tan.
+    Counted as training goes (no pass over the data first); the counts travel in the trainer's state.
+    """
+
+    def __init__(self, bins: int, mix: float = 0.5) -> None:
+        self.counts, self.mix = torch.ones(bins), mix
+
+    def update(self, target_bins: torch.Tensor) -> torch.Tensor:
+        """Count a batch's target bins; the weights for it."""
+        self.counts += torch.bincount(target_bins.flatten().cpu(), minlength=len(self.counts)).float()
+        p = self.counts / self.counts.sum()
+        weights = 1.0 / ((1 - self.mix) * p + self.mix / len(p))
+        return (weights / (weights * p).sum()).to(target_bins.device)
+
+
+def lab_bins_loss(
+    raw_fake: torch.Tensor,
+    real: torch.Tensor,
+    has_colour: torch.Tensor,
+    config: GeneratorConfig,
+    rebalancing: BinRebalancing,
+    chroma_weight: float = 1.0,
+) -> torch.Tensor:
+    """L1 on L (tanh units) for every target; for colour targets also the rebalanced cross-entropy of the true
+    a*b* bin (x `chroma_weight`). `raw_fake`: the bins generator's raw output (L, bin logits)."""
+    target = lab_to_raw(to_lab(real))
+    l1 = (raw_fake[:, :1].float() - target[:, :1]).abs()
+    if not has_colour.any():
+        return l1.mean()
+    bins = config.bin_of(target[has_colour, 1:])
+    weights = rebalancing.update(bins)
+    ce = F.cross_entropy(raw_fake[has_colour, 1:].float(), bins, reduction="none") * weights[bins]
+    share = has_colour.float().mean()
+    return l1.mean() + share * chroma_weight * ce.mean()

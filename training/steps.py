@@ -10,7 +10,16 @@ from torch import nn
 from core.run_artefacts import discriminator_loss, generator_loss
 from training.colour_prior import ColourPrior
 from training.config import TrainConfig
-from training.losses import adversarial, chroma_spread_loss, lab_gradient_loss, lab_l1, supervised_l1, supervised_mse
+from training.losses import (
+    BinRebalancing,
+    adversarial,
+    chroma_spread_loss,
+    lab_bins_loss,
+    lab_gradient_loss,
+    lab_l1,
+    supervised_l1,
+    supervised_mse,
+)
 from training.variants import Loss
 
 
@@ -30,6 +39,8 @@ class Trainer:
         self.colour_prior = colour_prior
         self.variant = config.variant_spec
         self.device, self.use_bf16 = device, use_bf16
+        bins = config.generator.ab_bins
+        self.rebalancing = BinRebalancing(bins**2) if bins else None
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas)
         self.opt_d = (
             torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas) if discriminator else None
@@ -57,6 +68,8 @@ class Trainer:
                 if cfg.chroma_spread_weight:
                     loss = loss + cfg.chroma_spread_weight * chroma_spread_loss(output, real, has_colour)
                 return loss
+            case Loss.LAB_BINS:
+                return lab_bins_loss(output, real, has_colour, cfg.generator, self.rebalancing, cfg.chroma_weight)
 
     def _regression_step(self, sar, real, has_colour) -> dict[str, float]:
         with self._autocast():
@@ -64,7 +77,7 @@ class Trainer:
             supervised = self.supervised_loss(raw.float(), real, has_colour)
         loss, logged = supervised, {self.variant.log_key: supervised.item()}
         if self.colour_prior:
-            prior, prior_logged = self.colour_prior.step(raw)
+            prior, prior_logged = self.colour_prior.step(unwrap(self.generator).lab_raw(raw))
             loss, logged = loss + self.config.colour_prior_weight * prior, logged | prior_logged
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -120,6 +133,8 @@ class Trainer:
             state.update(discriminator=unwrap(self.discriminator).state_dict(), opt_d=self.opt_d.state_dict())
         if self.colour_prior is not None:
             state.update(colour_prior=self.colour_prior.state_dict())
+        if self.rebalancing is not None:
+            state.update(bin_counts=self.rebalancing.counts)
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -130,6 +145,8 @@ class Trainer:
             self.opt_d.load_state_dict(state["opt_d"])
         if self.colour_prior is not None:
             self.colour_prior.load_state_dict(state["colour_prior"])
+        if self.rebalancing is not None:
+            self.rebalancing.counts = state["bin_counts"]
 
 
 def unwrap(module: nn.Module) -> nn.Module:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from core.checkpoints import load_checkpoint, save_checkpoint
@@ -202,10 +203,11 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
         state = RunState.load(run.last_state, trainer)
     else:
         state = RunState()
+        facts = data.facts
         if config.init_from:
-            unwrap(trainer.generator).load_state_dict(load_checkpoint(config.init_from).generator.state_dict())
+            facts = facts | {"init_fresh_layers": init_generator(unwrap(trainer.generator), config.init_from)}
         log.restart()
-        log.write(config_record(config.as_dict(), data.facts, world, trainer.use_bf16))
+        log.write(config_record(config.as_dict(), facts, world, trainer.use_bf16))
 
     clock = Clock(state.elapsed_s, max_minutes)
     rng = torch.Generator().manual_seed(config.seed * 1000 + rank + state.step)
@@ -230,6 +232,18 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
     if world > 1:
         dist.destroy_process_group()
     return run.best_checkpoint
+
+
+def init_generator(generator: nn.Module, checkpoint: str | Path) -> list[str]:
+    """Start from a trained generator's weights wherever the shapes agree; returns the layers left fresh.
+
+    The same architecture loads whole; a new output head (a*b* bins on a regression model) starts fresh.
+    """
+    own = generator.state_dict()
+    trained = load_checkpoint(checkpoint).generator.state_dict()
+    matching = {k: v for k, v in trained.items() if k in own and own[k].shape == v.shape}
+    generator.load_state_dict(matching, strict=False)
+    return sorted(k for k in own if k not in matching)
 
 
 def end_epoch(

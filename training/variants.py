@@ -14,6 +14,7 @@ class Loss(StrEnum):
     L1 = "l1"  # RGB L1 for colour targets, CIELAB L for grey ones (supervised_l1)
     MSE = "mse"  # its squared counterpart (supervised_mse)
     LAB_L1 = "lab_l1"  # L1 in the LAB generator's tanh space, plus the optional a/b spread term (lab_l1)
+    LAB_BINS = "lab_bins"  # L1 on L, rebalanced cross-entropy over a*b* bins (lab_bins_loss)
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Variant:
     adversarial: bool  # a PatchGAN discriminator trains beside the generator
     loss: Loss
     output_space: str  # the generator's output space (`core.networks.GeneratorConfig.output_space`)
+    bins: bool = False  # the generator classifies a*b* into bins (`GeneratorConfig.ab_bins` > 0)
 
     def __post_init__(self) -> None:
         if self.adversarial and self.output_space != "rgb":
@@ -42,6 +44,7 @@ VARIANTS = {
         Variant("cgan_lab_grad", adversarial=True, loss=Loss.L1, output_space="rgb"),  # + L-gradient, smoothed labels
         Variant("unet_mse", adversarial=False, loss=Loss.MSE, output_space="rgb"),
         Variant("lab_ab", adversarial=False, loss=Loss.LAB_L1, output_space="lab"),
+        Variant("lab_bins", adversarial=False, loss=Loss.LAB_BINS, output_space="lab", bins=True),
     )
 }
 
