@@ -25,6 +25,7 @@ from core.jobs import Job
 from core.result import RunSummary
 from core.scores import HIGHER_IS_BETTER, ReferenceScores
 from dashboard import ui
+from dashboard.downloads import png_data_url, serve_downloads_privately
 from dashboard.map import build_map
 from dashboard.messages import reported
 from dashboard.ui import fmt_bytes, fmt_seconds
@@ -189,7 +190,7 @@ def _compare_tab(job: Job, rasters: dict[str, Raster], output: Path) -> None:
     """SAR, result and reference side by side, and the scores against the reference when there is one."""
     shown = [n for n in (SAR, COLORIZED, REFERENCE) if n in rasters]
     for col, name in zip(st.columns(len(shown)), shown, strict=True):
-        col.image(preview_png(rasters[name]), caption=name, width="stretch")
+        col.image(png_data_url(preview_png(rasters[name])), caption=name, width="stretch")  # no /media/ URL
     if not (job.reference_path and REFERENCE in rasters):
         st.caption("Add a reference optical GeoTIFF of the same place to score PSNR and SSIM.")
         return
@@ -265,10 +266,11 @@ def score_columns(job: Job) -> dict[str, str]:
 
 
 def download_buttons(job: Job, key: str = "", stacked: bool = False) -> None:
-    """Download the full-resolution COG and a PNG quicklook (bytes built on click)."""
+    """Download the full-resolution COG and a PNG quicklook: bytes built on the owner's click, at a one-off URL."""
     output = Path(job.output_path or "")
     if not output.is_file():
         return
+    serve_downloads_privately()
     stem = Path(job.file_name).stem or "scene"
     slots = (st.container(), st.container()) if stacked else st.columns(2)
     buttons = (

@@ -1,4 +1,5 @@
-"""Issue 19 in a real browser: two analysts in two browser contexts, an admin, and a signed-out visitor.
+"""Issue 19 in a real browser: two analysts in two browser contexts, an admin, and a signed-out visitor; a
+result's download URL, preview or path asked for by anyone but its owner's click.
 
 The app runs with a built-in account file (`streamlit run`, Debian's Chromium through Playwright, loopback only).
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 from test_dashboard_browser import CHROMIUM_ARGS, _settled, _shot, needs_chromium, streamlit_server
@@ -22,11 +24,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def team(tmp_path_factory):
-    """The app with accounts alice, bob (analysts) and boss (admin); yields (url, var dir)."""
+    """The app with accounts alice, bob, carol (analysts) and boss (admin); yields (url, var dir)."""
     needs_chromium()
     tmp = tmp_path_factory.mktemp("team")
     save_checkpoint(tmp / "models" / "default.pt", untrained_model(GeneratorConfig(ngf=8)).generator)
-    for user_id, role in (("alice", Role.ANALYST), ("bob", Role.ANALYST), ("boss", Role.ADMIN)):
+    accounts = (("alice", Role.ANALYST), ("bob", Role.ANALYST), ("boss", Role.ADMIN), ("carol", Role.ANALYST))
+    for user_id, role in accounts:
         add_account(tmp / "var" / "accounts.json", user_id, PASSWORD, role, user_id.title())
     env = {"SARCOLOR_MODELS_DIR": str(tmp / "models"), "SARCOLOR_VAR_DIR": str(tmp / "var")}
     with streamlit_server(tmp, env) as url:
@@ -73,9 +76,14 @@ def _colorize_sample(page) -> str:
     page.get_by_role("button", name=re.compile("^.*Colorize$")).click()
     page.get_by_text("Download colorized COG").wait_for(timeout=120_000)
     _settled(page)
+    return _download(page, "Download colorized COG")[0]
+
+
+def _download(page, label: str) -> tuple[str, bytes]:
+    """Click a download button; the URL the browser fetched and the bytes it saved."""
     with page.expect_download() as info:
-        page.get_by_role("button", name=re.compile("Download colorized COG")).click()
-    return info.value.url
+        page.get_by_role("button", name=re.compile(label)).click()
+    return info.value.url, Path(info.value.path()).read_bytes()
 
 
 def test_signed_out_visitor_sees_only_sign_in(team, browser):
@@ -115,3 +123,36 @@ def test_two_analysts_in_two_browsers_and_the_admin(team, browser):
     stranger = _visitor(browser, url).context.request
     for download in (alice_download, bob_download):  # the files' URLs from another browser, once the pages moved on
         assert stranger.get(download).status == 404, download
+
+
+def test_a_result_leaves_only_through_its_owners_click(team, browser):
+    """Streamlit serves a download at /media/<id> to anyone holding the URL, and kept a downloaded COG there
+    (measured: still served 35 s later, to a browser without cookies). Each click's URL must serve the owner's
+    page alone; previews must not be URLs at all; no path to the job's files serves them."""
+    url, var = team
+    stranger = browser.new_context().request  # no cookies, no session
+    bob = _sign_in(browser, url, "bob").context.request  # signed in, another analyst
+    carol = _sign_in(browser, url, "carol")
+    cog_url = _colorize_sample(carol)  # asked for at once: no script run in between clears Streamlit's media
+    (job,) = JobStore(var).list(User("carol", "carol"))
+    output = Path(job.output_path)
+    cog = output.read_bytes()
+    for client in (stranger, bob):
+        assert client.get(cog_url).status == 404
+    again_url, again = _download(carol, "Download colorized COG")  # the owner may download again: a new URL
+    png_url, png = _download(carol, "Download PNG quicklook")
+    assert again == cog and png.startswith(b"\x89PNG") and len({cog_url, again_url, png_url}) == 3
+    for client in (stranger, bob):
+        for clicked in (again_url, png_url):
+            assert client.get(clicked).status == 404, clicked
+
+    carol.get_by_role("tab", name="Compare").click()
+    carol.locator('[data-testid="stMain"] img').first.wait_for()
+    sources = carol.locator('[data-testid="stMain"] img').evaluate_all("images => images.map(i => i.src)")
+    assert len(sources) >= 2 and not [s for s in sources if "/media/" in s]  # SAR and colorized, inline
+
+    relative = output.relative_to(var)
+    for path in (f"media/{job.id}.tiff", f"media/{output.name}", f"media/{output.stem}.tiff", f"var/{relative}",
+                 f"app/static/{relative}", f"app/static/%2e%2e/%2e%2e/{relative}", str(output).lstrip("/")):
+        response = stranger.get(f"{url}/{path}")
+        assert response.body() != cog and "attachment" not in response.headers.get("content-disposition", ""), path

@@ -1,0 +1,97 @@
+"""A job's files leave the server only through its owner's click: each click gets a URL of its own, briefly.
+
+Streamlit hands `st.download_button` files out at `/media/<id>` to whoever asks, with no session or sign-in
+check; the id is a hash of the file, so the same result always has the same URL, and a downloaded file stays
+there until two later script runs of any session. Measured (Streamlit 1.67, issue 19): a COG downloaded by one
+analyst was served, byte for byte, to a browser without cookies 0 s, 5 s and 35 s after the click, and still
+after another visitor loaded the app.
+
+Here the buttons build their bytes only when the owner clicks (the data is a callable, registered only in the
+owner's session, whose pages list only the owner's jobs), and `serve_downloads_privately` changes what that click
+produces: a fresh random URL (128 bits) that answers only the two requests the owner's page makes right away
+(Streamlit's page first fetches the URL to check it, then the browser downloads it) and only for
+`LIFETIME_S`; after that the file is dropped from memory and the URL is "not found". A second click builds the
+file again under a new URL. Previews are sent inside the page (data URLs), never as `/media/` files.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import threading
+import time
+
+from streamlit import runtime
+from streamlit.runtime.media_file_storage import MediaFileKind
+from streamlit.runtime.memory_media_file_storage import (
+    MemoryFile,
+    MemoryMediaFileStorage,
+    get_extension_for_mimetype,
+)
+
+REQUESTS_PER_CLICK = 2  # the page's check of the URL (a full GET), then the browser's download
+LIFETIME_S = 60.0  # a click's URL is dead after this, fetched or not
+_LOCK = threading.Lock()
+_handed_out: dict[str, tuple[int, float]] = {}  # download id -> (requests left, deadline on the monotonic clock)
+
+
+class PrivateDownloads(MemoryMediaFileStorage):
+    """Streamlit's in-memory media storage, with downloads under one-off ids that answer a click's requests only."""
+
+    def load_and_get_id(
+        self, path_or_data: str | bytes, mimetype: str, kind: MediaFileKind, filename: str | None = None
+    ) -> str:
+        """Store a file; a download gets a fresh random id (never the file's hash, which repeats)."""
+        file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
+        if kind != MediaFileKind.DOWNLOADABLE:
+            return file_id
+        with _LOCK:
+            self._drop_expired()
+            private_id = secrets.token_hex(16)
+            self._files_by_id[private_id] = self._files_by_id.pop(file_id)
+            _handed_out[private_id] = (REQUESTS_PER_CLICK, time.monotonic() + LIFETIME_S)
+        return private_id
+
+    def get_file(self, filename: str) -> MemoryFile:
+        """What the `/media/` route serves; a download counts this request, and is dropped after its last one."""
+        file_id = os.path.splitext(filename)[0]
+        with _LOCK:
+            self._drop_expired()
+            file = super().get_file(filename)
+            if file_id in _handed_out:
+                left, deadline = _handed_out[file_id]
+                if left <= 1:
+                    self._drop(file_id)
+                else:
+                    _handed_out[file_id] = (left - 1, deadline)
+            return file
+
+    def get_url(self, file_id: str) -> str:
+        """The file's URL (as Streamlit's own); naming the file is not a request for it."""
+        mimetype = MemoryMediaFileStorage.get_file(self, file_id).mimetype
+        return f"{self._media_endpoint}/{file_id}{get_extension_for_mimetype(mimetype)}"
+
+    def _drop(self, file_id: str) -> None:
+        _handed_out.pop(file_id, None)
+        self.delete_file(file_id)
+
+    def _drop_expired(self) -> None:
+        now = time.monotonic()
+        for file_id in [i for i, (_, deadline) in _handed_out.items() if deadline < now]:
+            self._drop(file_id)
+
+
+def serve_downloads_privately() -> None:
+    """Give this server's media storage the download rules above (idempotent; nothing outside a running server)."""
+    if not runtime.exists():
+        return
+    storage = runtime.get_instance().media_file_mgr._storage  # the object the /media/ route reads
+    with _LOCK:
+        if type(storage) is MemoryMediaFileStorage:
+            storage.__class__ = PrivateDownloads  # same state; the methods above
+
+
+def png_data_url(png: bytes) -> str:
+    """A PNG as a data URL: `st.image` sends it inside the page instead of storing it at a `/media/` URL."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
