@@ -20,6 +20,7 @@ import kornia.color
 import torch
 from torch import nn
 
+from core.ab_bins import annealed_mean, bin_centres, bin_of
 from core.normalise import InputSpace
 
 LAB_SCALE = torch.tensor([50.0, 110.0, 110.0])  # tanh output -> L in [0, 100], a/b in [-110, 110]
@@ -58,17 +59,9 @@ class GeneratorConfig:
         """Tile sides must be multiples of this."""
         return 2**self.depth
 
-    def bin_centres(self) -> torch.Tensor:
-        """(n*n) x 2 a*b* centres of the bins, tanh units."""
-        edges = torch.linspace(-self.ab_range, self.ab_range, self.ab_bins + 1)
-        centres = (edges[1:] + edges[:-1]) / 2
-        return torch.stack(torch.meshgrid(centres, centres, indexing="ij"), -1).reshape(-1, 2)
-
     def bin_of(self, ab: torch.Tensor) -> torch.Tensor:
-        """Bin index of each pixel of N x 2 x H x W a*b* (tanh units; outside the grid: its edge bin): N x H x W."""
-        unit = (ab.clamp(-self.ab_range, self.ab_range * (1 - 1e-6)) + self.ab_range) / (2 * self.ab_range)
-        index = (unit * self.ab_bins).long()
-        return index[:, 0] * self.ab_bins + index[:, 1]
+        """Bin index of each pixel of N x 2 x H x W a*b* (tanh units): N x H x W."""
+        return bin_of(ab, self.ab_bins, self.ab_range)
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -123,7 +116,7 @@ class UNetGenerator(nn.Module):
             self.up.append(nn.Sequential(*layers))
         if config.ab_bins:  # per pixel: L (tanh) and the a*b* bin logits
             self.bins_head = nn.Conv2d(config.ngf, 1 + config.ab_bins**2, 1)
-            self.register_buffer("centres", config.bin_centres(), persistent=False)
+            self.register_buffer("centres", bin_centres(config.ab_bins, config.ab_range), persistent=False)
 
     def forward_raw(self, x: torch.Tensor) -> torch.Tensor:
         """Network output before colour conversion: RGB or LAB in [-1, 1]; with bins, L and the bin logits."""
@@ -147,8 +140,7 @@ class UNetGenerator(nn.Module):
         """(L, a, b) in tanh space from `forward_raw`'s output: bins decoded by their annealed mean."""
         if not self.config.ab_bins:
             return raw
-        weights = torch.softmax(raw[:, 1:].float() / self.config.ab_temperature, dim=1)
-        ab = torch.einsum("nkhw,kc->nchw", weights, self.centres)
+        ab = annealed_mean(raw[:, 1:], self.centres, self.config.ab_temperature)
         return torch.cat([raw[:, :1].float(), ab], dim=1)
 
     def forward(self, x: torch.Tensor, raw_output: bool = False) -> torch.Tensor:

@@ -26,10 +26,11 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from core.ab_bins import annealed_mean, bin_centres, bin_of
 from core.inference import use_bf16
 from core.settings import shared_data_dir
 from training.data import TargetFooting
-from training.losses import to_lab
+from training.losses import rebalanced, to_lab
 
 AB_SCALE = 110.0  # tanh output x this = a*, b*
 EUROSAT_DIR = "eurosat-rgb"
@@ -44,16 +45,9 @@ class ColouriserConfig:
     ab_bins: int = 0  # 0: regress a*b* (L1); n: classify into an n x n grid of a*b* bins (rebalanced cross-entropy)
     temperature: float = 0.38  # bins: the annealed mean's temperature (1 = the mean, towards 0 = the mode)
 
-    def bin_centres(self) -> torch.Tensor:
-        """(n*n) x 2 centres of the a*b* bins, tanh units."""
-        edges = torch.linspace(-1.0, 1.0, self.ab_bins + 1)
-        centres = (edges[1:] + edges[:-1]) / 2
-        return torch.stack(torch.meshgrid(centres, centres, indexing="ij"), -1).reshape(-1, 2)
-
     def bin_of(self, ab: torch.Tensor) -> torch.Tensor:
-        """Bin index of each pixel of N x 2 x H x W a*b* (tanh units): N x H x W."""
-        index = ((ab.clamp(-1.0, 1.0 - 1e-6) + 1.0) / 2.0 * self.ab_bins).long()
-        return index[:, 0] * self.ab_bins + index[:, 1]
+        """Bin index of each pixel of N x 2 x H x W a*b* (tanh units, the grid spans +-1): N x H x W."""
+        return bin_of(ab, self.ab_bins, 1.0)
 
 
 def _block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -77,7 +71,8 @@ class Colouriser(nn.Module):
         self.dec2 = _block(6 * w, 2 * w)
         self.dec1 = _block(3 * w, w)
         self.head = nn.Conv2d(w, config.ab_bins**2 or 2, 1)
-        self.register_buffer("centres", config.bin_centres() if config.ab_bins else torch.zeros(0, 2), persistent=False)
+        centres = bin_centres(config.ab_bins, 1.0) if config.ab_bins else torch.zeros(0, 2)
+        self.register_buffer("centres", centres, persistent=False)
 
     def forward(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(a*b* in tanh units, or a*b* bin logits; class logits)."""
@@ -97,8 +92,7 @@ class Colouriser(nn.Module):
         """a*b* (N x 2 x H x W, tanh units) from `forward`'s colour output: bins decoded by the annealed mean."""
         if not self.config.ab_bins:
             return colour
-        weights = torch.softmax(colour.float() / self.config.temperature, dim=1)
-        return torch.einsum("nkhw,kc->nchw", weights, self.centres)
+        return annealed_mean(colour, self.centres, self.config.temperature)
 
 
 @functools.cache
@@ -173,8 +167,7 @@ def rebalancing_weights(
     pixels = torch.from_numpy(footed.reshape(-1, 3)[rng.integers(0, footed.size // 3, 200_000)])
     _, ab = lab_batch(pixels.T.reshape(1, 3, -1, 1))
     counts = torch.bincount(config.bin_of(ab).flatten(), minlength=config.ab_bins**2).float()
-    weights = 1.0 / ((1 - mix) * counts / counts.sum() + mix / counts.numel())
-    return weights / (weights * counts / counts.sum()).sum()
+    return rebalanced(counts / counts.sum(), mix)
 
 
 def colour_loss(

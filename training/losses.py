@@ -99,9 +99,13 @@ class BinRebalancing:
     def update(self, target_bins: torch.Tensor) -> torch.Tensor:
         """Count a batch's target bins; the weights for it."""
         self.counts += torch.bincount(target_bins.flatten().cpu(), minlength=len(self.counts)).float()
-        p = self.counts / self.counts.sum()
-        weights = 1.0 / ((1 - self.mix) * p + self.mix / len(p))
-        return (weights / (weights * p).sum()).to(target_bins.device)
+        return rebalanced(self.counts / self.counts.sum(), self.mix).to(target_bins.device)
+
+
+def rebalanced(p: torch.Tensor, mix: float) -> torch.Tensor:
+    """Per-bin weights ∝ 1 / ((1 - mix) p + mix / bins) for bin frequencies p, scaled to mean 1 under p."""
+    weights = 1.0 / ((1 - mix) * p + mix / len(p))
+    return weights / (weights * p).sum()
 
 
 def lab_bins_loss(
