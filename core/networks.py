@@ -6,7 +6,9 @@ Output: RGB in [-1, 1]. The LAB variant predicts (L, a, b) and converts to RGB
 inside the module, so every generator speaks RGB to the rest of the system. With
 `ab_bins`, the LAB variant classifies a*b* into a grid of bins instead of regressing them
 (mode-seeking, as colourisation does: a pixel that may be green or tan is painted one of
-the two, not their brown mean) and decodes the bins by their annealed mean.
+the two, not their brown mean) and decodes the bins by their annealed mean; it picks
+colour on a grid `BIN_STRIDE` times coarser than the pixels (colour varies slowly; L stays
+at full resolution), which keeps the bins' softmax cheap.
 With `context`, the bottleneck's mean over the whole tile is added back to every
 bottleneck cell, so colour decisions see the tile's overall backscatter, whatever
 the tile size.
@@ -15,6 +17,7 @@ the tile size.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import kornia.color
 import torch
@@ -25,6 +28,14 @@ from core.normalise import InputSpace
 
 LAB_SCALE = torch.tensor([50.0, 110.0, 110.0])  # tanh output -> L in [0, 100], a/b in [-110, 110]
 LAB_OFFSET = torch.tensor([50.0, 0.0, 0.0])
+BIN_STRIDE = 4  # bins models pick a*b* once per 4 x 4 pixels
+
+
+class BinsOutput(NamedTuple):
+    """A bins generator's raw output."""
+
+    lightness: torch.Tensor  # N x 1 x H x W, L in tanh units
+    logits: torch.Tensor  # N x bins**2 x H/4 x W/4, a*b* bin logits
 
 
 @dataclass(frozen=True)
@@ -44,8 +55,8 @@ class GeneratorConfig:
     ab_temperature: float = 0.38  # bins: annealed mean's temperature (1 = the mean, towards 0 = the mode)
 
     def __post_init__(self) -> None:
-        if self.ab_bins and self.output_space != "lab":
-            raise ValueError("a*b* bins need output_space 'lab'")
+        if self.ab_bins and (self.output_space != "lab" or self.depth < 3):
+            raise ValueError("a*b* bins need output_space 'lab' and depth >= 3")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -105,20 +116,20 @@ class UNetGenerator(nn.Module):
         for level in reversed(range(config.depth)):
             innermost, outermost = level == config.depth - 1, level == 0
             c_in = widths[level] if innermost else widths[level] * 2
-            c_out = (config.ngf if config.ab_bins else 3) if outermost else widths[level - 1]
+            c_out = (1 if config.ab_bins else 3) if outermost else widths[level - 1]
             layers = [nn.ReLU(), _up(config.upsample, c_in, c_out)]
             if not outermost:
                 layers.append(_norm(config.norm, c_out))
                 if config.dropout > 0 and level >= config.depth - 3:
                     layers.append(nn.Dropout(config.dropout))
             else:
-                layers.append(nn.ReLU() if config.ab_bins else nn.Tanh())
+                layers.append(nn.Tanh())
             self.up.append(nn.Sequential(*layers))
-        if config.ab_bins:  # per pixel: L (tanh) and the a*b* bin logits
-            self.bins_head = nn.Conv2d(config.ngf, 1 + config.ab_bins**2, 1)
+        if config.ab_bins:  # a*b* bin logits from the decoder's features at 1/BIN_STRIDE resolution
+            self.bins_head = nn.Conv2d(2 * widths[1], config.ab_bins**2, 1)
             self.register_buffer("centres", bin_centres(config.ab_bins, config.ab_range), persistent=False)
 
-    def forward_raw(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_raw(self, x: torch.Tensor) -> torch.Tensor | BinsOutput:
         """Network output before colour conversion: RGB or LAB in [-1, 1]; with bins, L and the bin logits."""
         skips = []
         for block in self.down:
@@ -127,21 +138,22 @@ class UNetGenerator(nn.Module):
         skips.pop()  # innermost output feeds the decoder directly
         if self.config.context:
             x = x + x.mean(dim=(2, 3), keepdim=True)
-        for block in self.up:
+        logits = None
+        for level, block in zip(reversed(range(self.config.depth)), self.up, strict=True):
             x = block(x)
             if skips:
                 x = torch.cat([x, skips.pop()], dim=1)
-        if self.config.ab_bins:
-            x = self.bins_head(x)
-            return torch.cat([torch.tanh(x[:, :1]), x[:, 1:]], dim=1)
-        return x
+            if level == 2 and self.config.ab_bins:  # 1/4 resolution
+                logits = self.bins_head(x)
+        return BinsOutput(x, logits) if self.config.ab_bins else x
 
-    def lab_raw(self, raw: torch.Tensor) -> torch.Tensor:
-        """(L, a, b) in tanh space from `forward_raw`'s output: bins decoded by their annealed mean."""
+    def lab_raw(self, raw: torch.Tensor | BinsOutput) -> torch.Tensor:
+        """(L, a, b) in tanh space from `forward_raw`'s output: bins decoded by their annealed mean, upsampled."""
         if not self.config.ab_bins:
             return raw
-        ab = annealed_mean(raw[:, 1:], self.centres, self.config.ab_temperature)
-        return torch.cat([raw[:, :1].float(), ab], dim=1)
+        ab = annealed_mean(raw.logits, self.centres, self.config.ab_temperature)
+        ab = nn.functional.interpolate(ab, scale_factor=BIN_STRIDE, mode="bilinear", align_corners=False)
+        return torch.cat([raw.lightness.float(), ab], dim=1)
 
     def forward(self, x: torch.Tensor, raw_output: bool = False) -> torch.Tensor:
         """RGB in [-1, 1]; with `raw_output` the pre-conversion output (LAB models' training)."""

@@ -145,18 +145,20 @@ def test_colour_prior_critic_learns_eurosat_from_grey(shared_data: Path, eurosat
 def test_sar_bins_generator_decodes_bins_and_speaks_rgb(tmp_path) -> None:
     """A bins generator outputs RGB, decodes a confident bin to its centre and survives a checkpoint round trip."""
     from core.checkpoints import load_checkpoint, save_checkpoint
-    from core.networks import GeneratorConfig, build_generator
+    from core.networks import BinsOutput, GeneratorConfig, build_generator
 
     config = GeneratorConfig(ngf=8, depth=4, output_space="lab", input_space="fixed", ab_bins=6, context=True)
     generator = build_generator(config).eval()
     with torch.inference_mode():
         raw = generator(torch.zeros(1, 1, 32, 32), raw_output=True)
         rgb = generator(torch.zeros(1, 1, 32, 32))
-    assert raw.shape[1] == 1 + 36 and rgb.shape[1] == 3 and rgb.abs().max() <= 1
+    assert raw.lightness.shape == (1, 1, 32, 32) and raw.logits.shape == (1, 36, 8, 8)  # colour per 4 x 4 px
+    assert rgb.shape == (1, 3, 32, 32) and rgb.abs().max() <= 1
     ab = torch.tensor([[-0.3], [0.2]]).view(1, 2, 1, 1)  # a* = -33, b* = 22: a green
     logits = torch.full((1, 36, 1, 1), -50.0)
     logits[0, config.bin_of(ab)[0, 0, 0]] = 50.0
-    decoded = generator.lab_raw(torch.cat([torch.zeros(1, 1, 1, 1), logits], 1))[:, 1:]
+    decoded = generator.lab_raw(BinsOutput(torch.zeros(1, 1, 4, 4), logits))[:, 1:]
+    assert decoded.shape == (1, 2, 4, 4)
     assert (decoded - ab).abs().max() <= config.ab_range / 6 + 1e-6  # within half a bin
     save_checkpoint(tmp_path / "bins.pt", generator, {})
     assert load_checkpoint(tmp_path / "bins.pt").config == config
@@ -166,7 +168,7 @@ def test_sar_bins_generator_decodes_bins_and_speaks_rgb(tmp_path) -> None:
 
 def test_bin_loss_rewards_the_true_bin_and_rebalances_rare_colours() -> None:
     """Rare target bins weigh more; the loss is lower when the logits point at the target's bin."""
-    from core.networks import GeneratorConfig
+    from core.networks import BinsOutput, GeneratorConfig
     from training.losses import BinRebalancing, lab_bins_loss, lab_to_raw, to_lab
 
     config = GeneratorConfig(ngf=8, depth=4, output_space="lab", input_space="fixed", ab_bins=6)
@@ -178,10 +180,10 @@ def test_bin_loss_rewards_the_true_bin_and_rebalances_rare_colours() -> None:
     target = lab_to_raw(to_lab(real))
     true_bin = config.bin_of(target[:, 1:])[0, 0, 0]
 
-    def raw_pointing_at(index: int) -> torch.Tensor:
-        logits = torch.full((1, 36, 4, 4), -10.0)
+    def raw_pointing_at(index: int) -> BinsOutput:
+        logits = torch.full((1, 36, 1, 1), -10.0)  # one colour per 4 x 4 px
         logits[:, index] = 10.0
-        return torch.cat([target[:, :1], logits], 1)
+        return BinsOutput(target[:, :1], logits)
 
     has_colour = torch.tensor([True])
     right = lab_bins_loss(raw_pointing_at(int(true_bin)), real, has_colour, config, BinRebalancing(36))

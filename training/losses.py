@@ -10,7 +10,7 @@ import kornia.color
 import torch
 import torch.nn.functional as F
 
-from core.networks import LAB_OFFSET, LAB_SCALE, GeneratorConfig
+from core.networks import BIN_STRIDE, LAB_OFFSET, LAB_SCALE, BinsOutput, GeneratorConfig
 
 
 def to_lab(rgb: torch.Tensor) -> torch.Tensor:
@@ -109,21 +109,21 @@ def rebalanced(p: torch.Tensor, mix: float) -> torch.Tensor:
 
 
 def lab_bins_loss(
-    raw_fake: torch.Tensor,
+    raw_fake: BinsOutput,
     real: torch.Tensor,
     has_colour: torch.Tensor,
     config: GeneratorConfig,
     rebalancing: BinRebalancing,
     chroma_weight: float = 1.0,
 ) -> torch.Tensor:
-    """L1 on L (tanh units) for every target; for colour targets also the rebalanced cross-entropy of the true
-    a*b* bin (x `chroma_weight`). `raw_fake`: the bins generator's raw output (L, bin logits)."""
+    """L1 on L (tanh units) for every target; for colour targets also the rebalanced cross-entropy of the
+    bin of the true a*b* averaged over each BIN_STRIDE x BIN_STRIDE cell (x `chroma_weight`)."""
     target = lab_to_raw(to_lab(real))
-    l1 = (raw_fake[:, :1].float() - target[:, :1]).abs()
+    l1 = (raw_fake.lightness.float() - target[:, :1]).abs()
     if not has_colour.any():
         return l1.mean()
-    bins = config.bin_of(target[has_colour, 1:])
+    bins = config.bin_of(F.avg_pool2d(target[has_colour, 1:], BIN_STRIDE))
     weights = rebalancing.update(bins)
-    ce = F.cross_entropy(raw_fake[has_colour, 1:].float(), bins, reduction="none") * weights[bins]
+    ce = F.cross_entropy(raw_fake.logits[has_colour].float(), bins, reduction="none") * weights[bins]
     share = has_colour.float().mean()
     return l1.mean() + share * chroma_weight * ce.mean()

@@ -55,8 +55,8 @@ class Trainer:
             return self._gan_step(sar, real, has_colour)
         return self._regression_step(sar, real, has_colour)
 
-    def supervised_loss(self, output: torch.Tensor, real: torch.Tensor, has_colour: torch.Tensor) -> torch.Tensor:
-        """The variant's supervised loss of the generator's output in its own output space (float32)."""
+    def supervised_loss(self, output, real: torch.Tensor, has_colour: torch.Tensor) -> torch.Tensor:
+        """The variant's supervised loss of the generator's raw output (`forward_raw`), computed in float32."""
         cfg = self.config
         match self.variant.loss:
             case Loss.L1:
@@ -74,7 +74,7 @@ class Trainer:
     def _regression_step(self, sar, real, has_colour) -> dict[str, float]:
         with self._autocast():
             raw = self.generator(sar, raw_output=True)
-            supervised = self.supervised_loss(raw.float(), real, has_colour)
+            supervised = self.supervised_loss(raw, real, has_colour)
         loss, logged = supervised, {self.variant.log_key: supervised.item()}
         if self.colour_prior:
             prior, prior_logged = self.colour_prior.step(unwrap(self.generator).lab_raw(raw))

@@ -237,13 +237,24 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
 def init_generator(generator: nn.Module, checkpoint: str | Path) -> list[str]:
     """Start from a trained generator's weights wherever the shapes agree; returns the layers left fresh.
 
-    The same architecture loads whole; a new output head (a*b* bins on a regression model) starts fresh.
+    The same architecture loads whole. A layer with fewer outputs keeps the first ones (a bins model's
+    L-only output layer keeps a LAB model's L); a new head (the a*b* bins) starts fresh.
     """
     own = generator.state_dict()
     trained = load_checkpoint(checkpoint).generator.state_dict()
-    matching = {k: v for k, v in trained.items() if k in own and own[k].shape == v.shape}
+    matching = {k: _leading(v, own[k].shape) for k, v in trained.items() if k in own}
+    matching = {k: v for k, v in matching.items() if v is not None}
     generator.load_state_dict(matching, strict=False)
     return sorted(k for k in own if k not in matching)
+
+
+def _leading(weights: torch.Tensor, shape: torch.Size) -> torch.Tensor | None:
+    """`weights` itself, or its first outputs when only the output count (dim 0) is smaller; else None."""
+    if weights.shape == shape:
+        return weights
+    if weights.dim() and weights.shape[1:] == shape[1:] and weights.shape[0] > shape[0]:
+        return weights[: shape[0]]
+    return None
 
 
 def end_epoch(
