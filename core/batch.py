@@ -1,10 +1,12 @@
 """Colorize many scenes: in this process, in a process pool, or on a Dask distributed cluster.
 
 Each scene is one independent `core.colorize.colorize` call writing `<stem>_colorized.tif`
-into the output folder. Outputs appear atomically (`core.cog`), so an existing output is
-complete and is skipped: an interrupted batch resumes where it stopped. A scene that fails
-is reported and the others go on. Workers receive file paths, so on a cluster the inputs,
-the output folder and the checkpoint must be on storage every worker can read.
+into the output folder; with `ColorizeOptions.guide`, every scene takes its colour from that one
+optical image where it overlaps it (a scene it does not overlap fails, saying so). Outputs appear
+atomically (`core.cog`), so an existing output is complete and is skipped: an interrupted batch
+resumes where it stopped. A scene that fails is reported and the others go on. Workers receive
+file paths, so on a cluster the inputs, the output folder, the checkpoint and the guide must be
+on storage every worker can read.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class SceneOutcome:
     message: str = ""
     seconds: float = 0.0
     megapixels: float = 0.0
+    guide: str = ""  # 'colour guided by <optical file> (<date>)' when `ColorizeOptions.guide` was set
 
     def as_dict(self) -> dict:
         return asdict(self) | {"source": str(self.source), "output": str(self.output)}
@@ -123,7 +126,7 @@ def colorize_task(
     facts = result.summary
     megapixels = facts.width * facts.height / 1e6
     warnings = "; ".join(facts.warnings)
-    return SceneOutcome(task.source, task.output, SceneStatus.DONE, warnings, facts.seconds, megapixels)
+    return SceneOutcome(task.source, task.output, SceneStatus.DONE, warnings, facts.seconds, megapixels, facts.guide)
 
 
 def _unexpected(task: SceneTask, exc: BaseException, seconds: float = 0.0) -> SceneOutcome:

@@ -17,11 +17,32 @@ def _colorize(args: argparse.Namespace) -> int:
     *sources, destination = args.paths
     if not sources:
         raise SarColorError("Give at least one input and an output: sarcolor colorize INPUT... OUTPUT")
+    if args.guide:
+        args.guide = str(_guide_file(args.guide, args.guide_bands))
     options = ColorizeOptions(**{f.name: getattr(args, f.name) for f in fields(ColorizeOptions)})
     single = len(sources) == 1 and Path(sources[0]).is_file() and Path(destination).suffix.lower() in (".tif", ".tiff")
     if single and not Path(destination).is_dir():
         return _colorize_one(Path(sources[0]), Path(destination), options, args)
     return _colorize_many(sources, Path(destination), options, args)
+
+
+def _guide_file(path: str, bands: tuple[int, int, int] | None) -> Path:
+    """The optical guide's absolute path (batch workers may run elsewhere), its bands checked once, up front."""
+    from core.guide import check_guide_bands
+
+    guide = Path(path)
+    if not guide.is_file():
+        raise SarColorError(f"No such optical guide: {path}")
+    check_guide_bands(guide, bands)
+    return guide.resolve()
+
+
+def _guide_bands(text: str) -> tuple[int, int, int]:
+    """'4,3,2' -> (4, 3, 2): the guide's red, green and blue bands (1-based)."""
+    parts = text.replace(" ", "").split(",")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) >= 1 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected three band numbers R,G,B such as 4,3,2 (got {text!r})")
+    return int(parts[0]), int(parts[1]), int(parts[2])
 
 
 def _colorize_one(source: Path, output: Path, options, args: argparse.Namespace) -> int:
@@ -45,6 +66,7 @@ def _colorize_one(source: Path, output: Path, options, args: argparse.Namespace)
     print(
         f"{result.output}: {facts.width}x{facts.height} px, {facts.band} {facts.encoding}, "
         f"{facts.seconds:.1f} s ({facts.megapixels_per_second:.2f} Mpx/s) on {facts.device}"
+        + (f"; {facts.guide}" if facts.guide else "")
     )
     return 0
 
@@ -156,6 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--batch", type=int, default=defaults.batch, help="tiles a prediction call (raise it on a GPU)")
     c.add_argument("--device", default=defaults.device, choices=["auto", "cpu", "cuda"])
     c.add_argument("--precision", default=defaults.precision, choices=["auto", "bf16", "fp32"])
+    c.add_argument(
+        "--guide",
+        metavar="OPTICAL",
+        help="an optical image of the same place from another date (GeoTIFF, any CRS; RGB or Sentinel-2 bands): "
+        "the result takes its colours where the SAR agrees with it and the SAR's colour where the SAR shows a "
+        "change; outside it, the model's colour",
+    )
+    c.add_argument("--guide-bands", type=_guide_bands, metavar="R,G,B",
+                   help="the guide's red, green and blue band numbers when its file does not say (e.g. 4,3,2)")
+    c.set_defaults(guide_name=None)  # the guide's own file name labels the result
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.add_argument("--workers", type=int, default=0, help="processes for many scenes (default: cores and memory allow)")
     c.add_argument("--scheduler", help="address of a Dask distributed scheduler (host:port) to run many scenes on")

@@ -24,6 +24,8 @@ from rasterio.windows import Window
 from core.checkpoints import LoadedModel
 from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
 from core.errors import InvalidSettingsError, JobCancelled
+from core.guide import Guide, open_guide
+from core.guided import SAR_SHARE, GuidedWriter, GuideFit, fit_guide
 from core.inference import Predictor, prediction_pool
 from core.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
 from core.result import ColorizeResult, RunSummary
@@ -33,6 +35,8 @@ from core.settings import Limits
 from core.tiling import EDGE_MARGIN, StripBlender, TileGrid, mirror
 from core.tone import SeamMatcher
 
+GUIDE_TAG = "SARCOLOR_GUIDE"  # 'colour guided by <optical file> (<its date>)'
+GUIDE_DETAIL_TAG = "SARCOLOR_GUIDE_DETAIL"
 NODATA_ROWS = 256  # transparent rows written at a time above and below the valid region
 ProgressCallback = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
@@ -50,6 +54,9 @@ class ColorizeOptions:
     batch: int = 4  # tiles a call: fastest per CPU stream (16 Mpx: 2.42 s; 8: 2.66; 16: 2.90); raise it on a GPU
     device: str = "auto"
     precision: str = "auto"
+    guide: str | None = None  # an optical image of the place (path): its colours guide the result (core.guided)
+    guide_bands: tuple[int, int, int] | None = None  # the guide's red, green, blue bands when the file does not say
+    guide_name: str | None = None  # the guide's name as the analyst gave it (default: its file name)
 
 
 def _read_strip(
@@ -210,6 +217,35 @@ def provenance_tags(model: LoadedModel, scene: SarScene, source_name: str) -> di
     return tags
 
 
+def _open_guide(scene: SarScene, options: ColorizeOptions, source_name: str) -> Guide | None:
+    """The optical guide of this run on the scene's grid, checked before any work; None without one."""
+    if not options.guide:
+        return None
+    return open_guide(options.guide, scene.georef, options.guide_bands, options.guide_name, source_name)
+
+
+def guide_tags(guide: Guide | None, fit: GuideFit | None) -> dict[str, str]:
+    """GeoTIFF metadata of a guided result: by which optical image, read how, covering how much."""
+    if guide is None or fit is None:
+        return {}
+    return {
+        GUIDE_TAG: guide.label,
+        GUIDE_DETAIL_TAG: f"{guide.band_names} read as red/green/blue; covers {fit.coverage:.0%} of the scene; there "
+        f"{1 - SAR_SHARE:.0%} the reference's colour and {SAR_SHARE:.0%} the colour this SAR has in it, all the "
+        "SAR's where it shows a change; elsewhere the model's colour",
+    }
+
+
+def _guide_notes(guide: Guide | None, fit: GuideFit | None) -> list[str]:
+    """What the analyst should know about the guide: how it was placed, how much of the scene it covers."""
+    if guide is None or fit is None:
+        return []
+    notes = list(guide.warnings)
+    if fit.coverage < 0.99:
+        notes.append(f"{guide.name} covers about {fit.coverage:.0%} of the scene: the rest is coloured by the model.")
+    return notes
+
+
 def _level_warning(scene: SarScene, space: InputSpace) -> list[str]:
     """What the analyst should know when a fixed-level model gets a scene without a trusted level."""
     if space == InputSpace.STRETCH or not scene.input_transform(space).anchored:
@@ -268,11 +304,16 @@ def _colorize(
     scene = open_scene(
         source, band=options.band, encoding=options.encoding, limits=limits, polarisation=options.polarisation
     )
+    guide = fit = None
     try:
+        guide = _open_guide(scene, options, source_name)
+        fit = fit_guide(scene, guide, cancelled) if guide else None
         frame = 2 * EDGE_MARGIN
         grid = TileGrid(scene.region.width + frame, scene.region.height + frame, options.tile, options.overlap)
         space = InputSpace(model.config.input_space)
-        with cog_writer(output, scene.georef, provenance_tags(model, scene, source_name)) as writer:
+        tags = provenance_tags(model, scene, source_name) | guide_tags(guide, fit)
+        with cog_writer(output, scene.georef, tags) as writer:
+            writer = GuidedWriter(writer, scene, guide, fit) if guide else writer
             _stream_rows(scene, space, grid, predictor, options.batch, writer, progress, cancelled)
         facts = RunSummary.of(
             scene.georef,
@@ -284,10 +325,13 @@ def _colorize(
             seconds=time.perf_counter() - started,
             device=predictor.description,
             warped_from_gcps=scene.warped_from_gcps,
-            warnings=tuple(scene.warnings + _level_warning(scene, space)),
+            warnings=tuple(scene.warnings + _level_warning(scene, space) + _guide_notes(guide, fit)),
+            guide=guide.label if guide else "",
         )
         return ColorizeResult(Path(output), scene.georef, facts)
     finally:
+        if guide:
+            guide.close()
         scene.close()
 
 

@@ -32,6 +32,7 @@ class RunSummary:
     device: str
     warped_from_gcps: bool
     warnings: tuple[str, ...] = ()
+    guide: str = ""  # 'colour guided by <optical file> (<date>)'; empty: the model's colour alone
 
     @property
     def pixel_size_m(self) -> tuple[float, float] | None:

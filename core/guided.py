@@ -1,0 +1,226 @@
+"""Colour guided by an optical reference of another date: its colours where the SAR agrees, the SAR's where not.
+
+Per scene, before the model runs (`fit_guide`): pixels sampled from up to `MAX_FIT_WINDOWS`
+windows where the scene and the reference overlap teach a `ColourFit` what colour this SAR has
+in this place, and how sure that colour is. A second fit leaves out the sampled pixels where the
+reference disagrees with the first fit over an area (`DROP_ABOVE`): a change must not teach the
+fit that water looks like the field it replaced.
+
+Per window, while the pipeline writes (`GuidedWriter`, in the writer thread): the disagreement
+score is |reference - fitted colour| / fitted spread (CIELAB, mean of the three channels),
+averaged over `CHANGE_SMOOTHING` px so that a coherent patch counts and single pixels do not.
+Each pixel's colour is reference + w (fitted - reference) with w = `SAR_SHARE` where they agree,
+rising to 1 (the SAR's colour alone) between scores `CHANGE_START` and `CHANGE_FULL`: a change.
+Outside the reference's coverage the model's colour is kept, feathered over a few pixels.
+Memory stays flat: fitting holds a sample of pixels, prediction goes window by window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from rasterio.windows import Window
+from scipy.ndimage import gaussian_filter
+from skimage.color import lab2rgb, rgb2lab
+
+from core.colour_fit import FEATURE_HALO, FEATURES, TRUNCATE, ColourFit, sar_features
+from core.errors import JobCancelled
+from core.guide import Guide, GuideError
+from core.scene import SarScene, read_band_db
+
+SAR_SHARE = 0.3  # where reference and SAR agree: chosen leave-one-patch-out on the Jan <-> Jul pairs (README)
+CHANGE_SMOOTHING = 6.0  # px: a change is a patch, not a pixel (the score's Gaussian sigma)
+CHANGE_START, CHANGE_FULL = 3.0, 5.0  # disagreement score where a change begins / is complete
+DROP_ABOVE = 2.5  # second fit: sampled pixels scoring above this are left out (0.0-1.8 % of them, measured)
+EDGE_FEATHER = 4.0  # px: the guided colour fades into the model's over ~2 sigma inside the coverage edge
+SAMPLE_PIXELS = 200_000  # pixels the fit learns from, whatever the scene size
+FIT_WINDOW = 256  # px side of a sampled window
+MAX_FIT_WINDOWS = 24
+MIN_OVERLAP_PIXELS = 2_000  # fewer valid pixels shared with the reference: refused
+COLUMN_CHUNK = 1024  # px: a written window is composed this many columns at a time (bounded memory)
+HALO = FEATURE_HALO + int(TRUNCATE * CHANGE_SMOOTHING + 0.5)  # context read around every window
+SEED = 0
+CancelCheck = Callable[[], bool]
+
+
+@dataclass
+class Block:
+    """A window of the scene with `HALO` px of context (clipped at the scene's edges), SAR and reference."""
+
+    db: np.ndarray  # h x w dB, NaN where the SAR has no data
+    sar_valid: np.ndarray  # h x w bool
+    rgb: np.ndarray  # 3 x h x w reference RGB in [0, 1]
+    covered: np.ndarray  # h x w bool: the reference has data here
+    inner: tuple[slice, slice]  # the window's own rows and columns inside the block
+
+
+def read_block(scene: SarScene, guide: Guide, window: Window) -> Block:
+    """SAR dB and the reference's RGB over `window` plus its context."""
+    height, width = scene.georef.height, scene.georef.width
+    row0, col0 = max(0, int(window.row_off) - HALO), max(0, int(window.col_off) - HALO)
+    row1 = min(height, int(window.row_off + window.height) + HALO)
+    col1 = min(width, int(window.col_off + window.width) + HALO)
+    block = Window(col0, row0, col1 - col0, row1 - row0)
+    db, valid = read_band_db(scene.dataset, scene.band, scene.encoding, block, scene.path.name)
+    rgb, covered = guide.read(block)
+    top, left = int(window.row_off) - row0, int(window.col_off) - col0
+    inner = (slice(top, top + int(window.height)), slice(left, left + int(window.width)))
+    return Block(db, valid, rgb, covered, inner)
+
+
+def reference_lab(rgb: np.ndarray) -> np.ndarray:
+    """3 x h x w RGB in [0, 1] -> h x w x 3 CIELAB float32."""
+    return rgb2lab(np.clip(rgb.transpose(1, 2, 0), 0.0, 1.0)).astype(np.float32)
+
+
+def disagreement(guide_lab: np.ndarray, median: np.ndarray, scale: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """Mean |reference - fitted| / spread over the channels, averaged over `CHANGE_SMOOTHING` px of coverage."""
+    score = (np.abs(guide_lab - median) / scale).mean(axis=-1)
+    weight = covered.astype(np.float32)
+    total = gaussian_filter(score * weight, CHANGE_SMOOTHING, truncate=TRUNCATE)
+    share = gaussian_filter(weight, CHANGE_SMOOTHING, truncate=TRUNCATE)
+    return np.where(share > 1e-3, total / np.maximum(share, 1e-3), 0.0).astype(np.float32)
+
+
+def sar_weight(score: np.ndarray) -> np.ndarray:
+    """The SAR's share of each pixel's colour: `SAR_SHARE` where reference and SAR agree, 1 where they disagree."""
+    change = np.clip((score - CHANGE_START) / (CHANGE_FULL - CHANGE_START), 0.0, 1.0)
+    return 1.0 - (1.0 - SAR_SHARE) * (1.0 - change)
+
+
+@dataclass
+class GuideFit:
+    """A scene's fitted colour, and what the fit saw: left-out share of its sample, reference coverage."""
+
+    colour: ColourFit
+    left_out: float  # share of sampled pixels the second fit left out (coherent disagreement)
+    coverage: float  # share of the scene's valid pixels the reference covers (estimated from the windows)
+
+
+@dataclass
+class _Sample:
+    window: Window
+    picks: np.ndarray  # flat indices into the window
+    features: np.ndarray
+    lab: np.ndarray
+
+
+def fit_windows(area: Window) -> list[Window]:
+    """Up to `MAX_FIT_WINDOWS` windows of `FIT_WINDOW` px spread evenly over `area`."""
+    height, width = int(area.height), int(area.width)
+    side_y, side_x = min(FIT_WINDOW, height), min(FIT_WINDOW, width)
+    rows_max, cols_max = math.ceil(height / side_y), math.ceil(width / side_x)
+    rows = max(1, min(rows_max, round(math.sqrt(MAX_FIT_WINDOWS * height / width))))
+    cols = max(1, min(cols_max, MAX_FIT_WINDOWS // rows))
+    ys = np.linspace(area.row_off, area.row_off + height - side_y, rows).round().astype(int)
+    xs = np.linspace(area.col_off, area.col_off + width - side_x, cols).round().astype(int)
+    return [Window(int(x), int(y), side_x, side_y) for y in ys for x in xs]
+
+
+def _overlap(scene: SarScene, guide: Guide) -> Window:
+    """The scene's valid region inside the reference's footprint."""
+    region, foot = scene.region, guide.footprint
+    col0, row0 = max(region.col_off, foot.col_off), max(region.row_off, foot.row_off)
+    col1 = min(region.col_off + region.width, foot.col_off + foot.width)
+    row1 = min(region.row_off + region.height, foot.row_off + foot.height)
+    if col1 <= col0 or row1 <= row0:
+        raise GuideError(f"{guide.name} does not overlap the valid pixels of {scene.path.name}.")
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+def _samples(scene: SarScene, guide: Guide, cancelled: CancelCheck | None) -> tuple[list[_Sample], float]:
+    """Features and reference colours of pixels drawn from each fit window; the share of SAR pixels covered."""
+    area = _overlap(scene, guide)
+    windows = fit_windows(area)
+    rng = np.random.default_rng(SEED)
+    samples, shared, sar = [], 0, 0
+    for window in windows:
+        if cancelled and cancelled():
+            raise JobCancelled("The job was cancelled; no output was written.")
+        block = read_block(scene, guide, window)
+        usable = (block.sar_valid & block.covered)[block.inner].ravel()
+        shared, sar = shared + int(usable.sum()), sar + int(block.sar_valid[block.inner].sum())
+        picks = np.flatnonzero(usable)
+        picks = rng.choice(picks, min(len(picks), SAMPLE_PIXELS // len(windows)), replace=False)
+        features = sar_features(block.db)[block.inner].reshape(-1, FEATURES)[picks]
+        lab = reference_lab(block.rgb)[block.inner].reshape(-1, 3)[picks]
+        samples.append(_Sample(window, picks, features, lab))
+    if shared < MIN_OVERLAP_PIXELS:
+        raise GuideError(
+            f"{guide.name} covers too little of {scene.path.name}: {shared:,} pixels with data in both where "
+            f"at least {MIN_OVERLAP_PIXELS:,} are needed (does it show the same place? has it no-data there?)."
+        )
+    region_share = (area.width * area.height) / (scene.region.width * scene.region.height)
+    return samples, region_share * shared / max(sar, 1)
+
+
+def _agreeing(scene: SarScene, guide: Guide, sample: _Sample, colour: ColourFit) -> np.ndarray:
+    """Which of a window's sampled pixels the reference and the fitted colour agree on (score <= `DROP_ABOVE`)."""
+    block = read_block(scene, guide, sample.window)
+    median, scale = colour.predict(sar_features(block.db))
+    score = disagreement(reference_lab(block.rgb), median, scale, block.covered & block.sar_valid)
+    return score[block.inner].ravel()[sample.picks] <= DROP_ABOVE
+
+
+def fit_guide(scene: SarScene, guide: Guide, cancelled: CancelCheck | None = None) -> GuideFit:
+    """Learn this scene's SAR -> colour from the reference, leaving out where they disagree over an area."""
+    samples, coverage = _samples(scene, guide, cancelled)
+    features = np.concatenate([s.features for s in samples])
+    lab = np.concatenate([s.lab for s in samples])
+    first = ColourFit.fit(features, lab)
+    keep = []
+    for sample in samples:
+        if cancelled and cancelled():
+            raise JobCancelled("The job was cancelled; no output was written.")
+        keep.append(_agreeing(scene, guide, sample, first))
+    agree = np.concatenate(keep)
+    colour = ColourFit.fit(features[agree], lab[agree]) if agree.sum() >= MIN_OVERLAP_PIXELS else first
+    return GuideFit(colour, float(1.0 - agree.mean()), float(min(coverage, 1.0)))
+
+
+def guided_colours(block: Block, colour: ColourFit) -> tuple[np.ndarray, np.ndarray]:
+    """The guided RGB (3 x h x w) of the block's inner window, and how much of it to use there (h x w, 0-1)."""
+    covered = block.covered & block.sar_valid
+    median, scale = colour.predict(sar_features(block.db))
+    guide_lab = reference_lab(block.rgb)
+    guide_lab = np.where(covered[..., None], guide_lab, median)  # holes in the reference: the SAR's colour
+    weight = sar_weight(disagreement(guide_lab, median, scale, covered))
+    rows, cols = block.inner
+    lab = guide_lab[rows, cols] + weight[rows, cols, None] * (median[rows, cols] - guide_lab[rows, cols])
+    lab[..., 0] = np.clip(lab[..., 0], 0.0, 100.0)
+    rgb = np.clip(lab2rgb(lab), 0.0, 1.0).astype(np.float32).transpose(2, 0, 1)
+    inside = np.clip(2.0 * gaussian_filter(block.covered.astype(np.float32), EDGE_FEATHER, truncate=TRUNCATE) - 1.0,
+                     0.0, 1.0)  # fmt: skip
+    return rgb, inside[rows, cols]
+
+
+class GuidedWriter:
+    """An `RgbaWriter` in front of which each window's model colours are replaced by the guided ones."""
+
+    def __init__(self, writer, scene: SarScene, guide: Guide, fit: GuideFit) -> None:
+        self.writer = writer
+        self.scene = scene
+        self.guide = guide
+        self.fit = fit
+
+    def write(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> None:
+        """Compose the guided colours over the model's where the reference covers the window, then write."""
+        foot = self.guide.footprint
+        rows = (max(window.row_off, foot.row_off), min(window.row_off + window.height, foot.row_off + foot.height))
+        cols = (max(window.col_off, foot.col_off), min(window.col_off + window.width, foot.col_off + foot.width))
+        if valid.any() and rows[1] > rows[0] and cols[1] > cols[0]:
+            rgb01 = rgb01.copy()
+            for col0 in range(cols[0], cols[1], COLUMN_CHUNK):
+                part = Window(col0, rows[0], min(COLUMN_CHUNK, cols[1] - col0), rows[1] - rows[0])
+                self._compose(part, window, rgb01)
+        self.writer.write(window, rgb01, valid)
+
+    def _compose(self, part: Window, window: Window, rgb01: np.ndarray) -> None:
+        """Blend the guided colours of `part` (inside `window`) into `rgb01` in place."""
+        guided, inside = guided_colours(read_block(self.scene, self.guide, part), self.fit.colour)
+        y, x = int(part.row_off - window.row_off), int(part.col_off - window.col_off)
+        target = rgb01[:, y : y + int(part.height), x : x + int(part.width)]
+        target += inside * (guided - target)
