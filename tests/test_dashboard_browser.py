@@ -67,9 +67,9 @@ def _write_training_log(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_server(tmp: Path, env: dict[str, str]) -> Iterator[str]:
-    """`streamlit run dashboard/app.py` on a free loopback port with extra `env`; yields its URL."""
-    port = _free_port()
+def streamlit_server(tmp: Path, env: dict[str, str], port: int | None = None) -> Iterator[str]:
+    """`streamlit run dashboard/app.py` on a loopback port (free unless given) with extra `env`; yields its URL."""
+    port = port or _free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
     log = open(tmp / "streamlit.log", "w")  # noqa: SIM115 - closed below
