@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.checkpoints import untrained_model
+from core.checkpoints import save_checkpoint, untrained_model
 from core.colorize import ColorizeOptions
 from core.networks import GeneratorConfig
 
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_short_soak_holds_steady(tmp_path):
-    model = untrained_model(GeneratorConfig(ngf=4), seed=0)
-    report = soak(tmp_path, jobs=12, users=2, model=model, options=ColorizeOptions(),
-                  sizes=((360, 240), (240, 360)))
+    checkpoint = save_checkpoint(tmp_path / "model.pt", untrained_model(GeneratorConfig(ngf=4), seed=0).generator)
+    report = soak(tmp_path, jobs=12, users=2, checkpoint=checkpoint, options=ColorizeOptions(),
+                  sizes=((360, 240), (240, 360)), reference="library")
     assert report.failed_jobs == []
     assert report.outputs_identical == report.outputs_checked == 14  # byte-identical to `sarcolor colorize`
     assert report.histories_own_only
