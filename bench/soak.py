@@ -63,9 +63,10 @@ class Reading:
     jobs_done: int
     rss_mb: float
     fds: int
-    threads: int
+    threads: int  # OS threads of the process
     var_mb: float
     partials: int
+    python_threads: int | None = None  # this process's Python threads (None for another process)
 
 
 @dataclass
@@ -110,6 +111,7 @@ def read_resources(phase: str, jobs_done: int, started: float, var: Path, proces
         threads=process.num_threads(),
         var_mb=round(folder_bytes(var) / 1e6, 2),
         partials=sum(1 for _ in var.rglob(f"*{PARTIAL_MARKER}*")),
+        python_threads=threading.active_count() if process.pid == os.getpid() else None,
     )
 
 

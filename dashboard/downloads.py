@@ -33,24 +33,28 @@ from streamlit.runtime.memory_media_file_storage import (
 REQUESTS_PER_CLICK = 2  # the page's check of the URL (a full GET), then the browser's download
 LIFETIME_S = 60.0  # a click's URL is dead after this, fetched or not
 _LOCK = threading.Lock()
-_handed_out: dict[str, tuple[int, float]] = {}  # download id -> (requests left, deadline on the monotonic clock)
 
 
 class PrivateDownloads(MemoryMediaFileStorage):
     """Streamlit's in-memory media storage, with downloads under one-off ids that answer a click's requests only."""
 
+    @property
+    def _handed_out(self) -> dict[str, tuple[int, float]]:
+        """Download id -> (requests left, deadline on the monotonic clock); kept on the storage it was made for."""
+        return self.__dict__.setdefault("handed_out", {})
+
     def load_and_get_id(
         self, path_or_data: str | bytes, mimetype: str, kind: MediaFileKind, filename: str | None = None
     ) -> str:
         """Store a file; a download gets a fresh random id (never the file's hash, which repeats)."""
-        file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
         if kind != MediaFileKind.DOWNLOADABLE:
-            return file_id
+            return super().load_and_get_id(path_or_data, mimetype, kind, filename)
         with _LOCK:
             self._drop_expired()
+            file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
             private_id = secrets.token_hex(16)
             self._files_by_id[private_id] = self._files_by_id.pop(file_id)
-            _handed_out[private_id] = (REQUESTS_PER_CLICK, time.monotonic() + LIFETIME_S)
+            self._handed_out[private_id] = (REQUESTS_PER_CLICK, time.monotonic() + LIFETIME_S)
         return private_id
 
     def get_file(self, filename: str) -> MemoryFile:
@@ -59,12 +63,12 @@ class PrivateDownloads(MemoryMediaFileStorage):
         with _LOCK:
             self._drop_expired()
             file = super().get_file(filename)
-            if file_id in _handed_out:
-                left, deadline = _handed_out[file_id]
+            if file_id in self._handed_out:
+                left, deadline = self._handed_out[file_id]
                 if left <= 1:
                     self._drop(file_id)
                 else:
-                    _handed_out[file_id] = (left - 1, deadline)
+                    self._handed_out[file_id] = (left - 1, deadline)
             return file
 
     def get_url(self, file_id: str) -> str:
@@ -73,12 +77,12 @@ class PrivateDownloads(MemoryMediaFileStorage):
         return f"{self._media_endpoint}/{file_id}{get_extension_for_mimetype(mimetype)}"
 
     def _drop(self, file_id: str) -> None:
-        _handed_out.pop(file_id, None)
+        self._handed_out.pop(file_id, None)
         self.delete_file(file_id)
 
     def _drop_expired(self) -> None:
         now = time.monotonic()
-        for file_id in [i for i, (_, deadline) in _handed_out.items() if deadline < now]:
+        for file_id in [i for i, (_, deadline) in self._handed_out.items() if deadline < now]:
             self._drop(file_id)
 
 

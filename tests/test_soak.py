@@ -26,7 +26,9 @@ def test_short_soak_holds_steady(tmp_path):
     assert report.histories_own_only
     warm, last = report.after_job[3], report.after_job[11]
     assert last.fds <= warm.fds, "open file descriptors grew from job 4 to job 12"
-    assert last.threads <= warm.threads, "threads grew from job 4 to job 12"
+    # Python threads: the OS count of a pytest process also moves with other tests' threads ending (a browser's)
+    assert last.python_threads <= warm.python_threads, "threads grew from job 4 to job 12"
     assert all(r.partials == 0 for r in report.after_job)
-    assert report.after_job[-1].fds <= warm.fds and report.after_job[-1].threads <= warm.threads
+    after_burst = report.after_job[-1]
+    assert after_burst.fds <= warm.fds and after_burst.python_threads <= warm.python_threads
     assert last.rss_mb < warm.rss_mb * 1.25, (warm.rss_mb, last.rss_mb)
