@@ -25,7 +25,7 @@ from core.checkpoints import LoadedModel
 from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
 from core.errors import InvalidSettingsError, JobCancelled
 from core.guide import Guide, open_guide
-from core.guided import SAR_SHARE, GuidedWriter, GuideFit, fit_guide
+from core.guided import SAR_SHARE, GuideFit, fit_guide, guided_writer
 from core.inference import Predictor, prediction_pool
 from core.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
 from core.result import ColorizeResult, RunSummary
@@ -312,8 +312,7 @@ def _colorize(
         grid = TileGrid(scene.region.width + frame, scene.region.height + frame, options.tile, options.overlap)
         space = InputSpace(model.config.input_space)
         tags = provenance_tags(model, scene, source_name) | guide_tags(guide, fit)
-        with cog_writer(output, scene.georef, tags) as writer:
-            writer = GuidedWriter(writer, scene, guide, fit) if guide else writer
+        with cog_writer(output, scene.georef, tags) as cog, guided_writer(cog, scene, guide, fit) as writer:
             _stream_rows(scene, space, grid, predictor, options.batch, writer, progress, cancelled)
         facts = RunSummary.of(
             scene.georef,

@@ -15,6 +15,7 @@ default U-Net on the scene scores lower.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
+from core.inference import single_threaded_torch
 from core.normalise import fill_nearest_valid
 
 MEAN_SCALES = (1.0, 2.0, 4.0, 8.0, 16.0)  # px: Gaussian means of dB (a raw-pixel channel added nothing, only speckle)
@@ -30,9 +32,11 @@ TRUNCATE = 4.0  # Gaussian kernels reach 4 sigma
 FEATURE_HALO = int(TRUNCATE * max(MEAN_SCALES) + 0.5)  # px of context a pixel's features read on each side
 FEATURES = len(MEAN_SCALES) + len(TEXTURE_SCALES)
 HIDDEN = 32
-STEPS = 400  # Adam steps of 4,096 pixels: 1,500 steps scored the same on the hold-out (models/eval/guided.json)
+STEPS = 400  # Adam steps of 4,096 pixels: 1,500 steps scored the same on the volkov hold-out
+MIN_STEPS, MAX_EPOCHS = 100, 40  # a small sample (a scene under ~40 k pixels) is passed over at most 40 times
 BATCH = 4096
 LEARNING_RATE = 3e-3
+WARMUP = 0.1  # share of the steps over which the learning rate rises
 MAX_LOG_SCALE = 4.0  # the predicted Laplace scale is clamped to exp(+-4) standard deviations of the colour
 SEED = 0
 
@@ -70,6 +74,34 @@ def _initialise(network: nn.Module, generator: torch.Generator) -> None:
                 layer.bias.uniform_(-bound, bound, generator=generator)
 
 
+def _learning_rate(step: int, steps: int) -> float:
+    """Linear warm-up over the first `WARMUP` of the steps, then cosine decay to 0."""
+    warm = max(1, int(WARMUP * steps))
+    if step < warm:
+        return LEARNING_RATE * (step + 1) / warm
+    return LEARNING_RATE * 0.5 * (1.0 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
+
+
+class _Adam:
+    """Adam (Kingma & Ba), written out: torch.optim's first step imports torch._dynamo (+155 MB RSS, measured)."""
+
+    def __init__(self, parameters: list[torch.Tensor], betas: tuple[float, float] = (0.9, 0.999)) -> None:
+        self.parameters, self.betas, self.count = parameters, betas, 0
+        self.first = [torch.zeros_like(p) for p in parameters]
+        self.second = [torch.zeros_like(p) for p in parameters]
+
+    @torch.no_grad()
+    def step(self, learning_rate: float) -> None:
+        self.count += 1
+        beta1, beta2 = self.betas
+        correction1, correction2 = 1 - beta1**self.count, 1 - beta2**self.count
+        for parameter, first, second in zip(self.parameters, self.first, self.second, strict=True):
+            first.mul_(beta1).add_(parameter.grad, alpha=1 - beta1)
+            second.mul_(beta2).addcmul_(parameter.grad, parameter.grad, value=1 - beta2)
+            denominator = (second / correction2).sqrt_().add_(1e-8)
+            parameter.addcdiv_(first, denominator, value=-learning_rate / correction1)
+
+
 @dataclass
 class ColourFit:
     """A fitted SAR-features -> CIELAB model: median colour and Laplace scale per channel."""
@@ -82,33 +114,38 @@ class ColourFit:
 
     @classmethod
     def fit(cls, features: np.ndarray, lab: np.ndarray, steps: int = STEPS) -> ColourFit:
-        """Fit on N x F features and N x 3 CIELAB colours; the same data give the same fit."""
+        """Fit on N x F features and N x 3 CIELAB colours; the same data give the same fit.
+
+        One thread: a network this small gains nothing from more, and OpenMP threads that wait on a busy
+        core made a fit 10x slower (measured: 7 s -> 72 s with another process on one of two cores).
+        """
+        with single_threaded_torch():
+            return cls._fit(features, lab, min(steps, max(MIN_STEPS, MAX_EPOCHS * len(features) // BATCH)))
+
+    @classmethod
+    def _fit(cls, features: np.ndarray, lab: np.ndarray, steps: int) -> ColourFit:
         generator = torch.Generator().manual_seed(SEED)
         network = _network()
         _initialise(network, generator)
         fitted = cls(network, features.mean(0), features.std(0) + 1e-6, lab.mean(0), lab.std(0) + 1e-6)
         x = torch.from_numpy(((features - fitted.feature_mean) / fitted.feature_std).astype(np.float32))
         y = torch.from_numpy(((lab - fitted.colour_mean) / fitted.colour_std).astype(np.float32))
-        optimiser = torch.optim.Adam(fitted.network.parameters(), LEARNING_RATE)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, LEARNING_RATE, total_steps=steps)
-        fitted.network.train()
-        for _ in range(steps):
+        adam = _Adam(list(fitted.network.parameters()))
+        for step in range(steps):
             pick = torch.randint(0, len(x), (min(BATCH, len(x)),), generator=generator)
             out = fitted.network(x[pick])
             median, log_scale = out[:, :3], out[:, 3:].clamp(-MAX_LOG_SCALE, MAX_LOG_SCALE)
             loss = ((y[pick] - median).abs() * torch.exp(-log_scale) + log_scale).mean()  # Laplace NLL
-            optimiser.zero_grad()
+            fitted.network.zero_grad()
             loss.backward()
-            optimiser.step()
-            schedule.step()
-        fitted.network.eval()
+            adam.step(_learning_rate(step, steps))
         return fitted
 
     def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """... x F features -> (median CIELAB, Laplace scale in CIELAB units), each ... x 3 float32."""
         flat = features.reshape(-1, features.shape[-1])
         x = torch.from_numpy(((flat - self.feature_mean) / self.feature_std).astype(np.float32))
-        with torch.inference_mode():
+        with single_threaded_torch(), torch.inference_mode():
             out = self.network(x).numpy()
         median = out[:, :3] * self.colour_std + self.colour_mean
         scale = np.exp(np.clip(out[:, 3:], -MAX_LOG_SCALE, MAX_LOG_SCALE)) * self.colour_std

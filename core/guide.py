@@ -18,15 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.crs import CRS
 from rasterio.enums import ColorInterp, Resampling
+from rasterio.transform import Affine
 from rasterio.vrt import WarpedVRT
-from rasterio.warp import transform_bounds
+from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window
 
 from core.display import reference_band_names, rgb_bands
 from core.errors import ReferenceBandsUnknown, UnsupportedRasterError
 from core.normalise import optical_to_unit
-from core.scene import Georef, open_raster
+from core.scene import Georef, decimated_read, open_raster
 
 DATE_TAGS = (  # dataset tags that hold an acquisition date, most specific first
     "ACQUISITION_DATE", "SENSING_TIME", "DATATAKE_1_DATATAKE_SENSING_START", "PRODUCT_START_TIME",
@@ -104,6 +106,23 @@ class Guide:
         if np.dtype(self.source.dtypes[0]).kind in "ui":
             mask &= raw.any(axis=0)  # all three bands exactly 0: Sentinel-2's no-data value
         return optical_to_unit(raw, self.source.dtypes[0]), mask
+
+    def covered_on(self, shape: tuple[int, int], transform: Affine, crs: CRS | None) -> np.ndarray:
+        """Where the reference has data on a coarse grid of the scene (`shape`, `transform`, `crs`): h x w bool."""
+        if self.scale is not None:
+            values = self.source.read(list(self.bands), out_shape=(3, *shape), resampling=Resampling.nearest)
+            mask = self.source.dataset_mask(out_shape=shape, resampling=Resampling.nearest) > 0
+        elif self.source.crs is None:  # ground control points only: the warped view, at the coarse size
+            values = self.view.read(list(self.bands), out_shape=(3, *shape), resampling=Resampling.nearest)
+            mask = self.view.dataset_mask(out_shape=shape, resampling=Resampling.nearest) >= 128
+        else:  # the reference's own coarse mask, placed on the coarse grid
+            raw, own, grid = decimated_read(self.source, list(self.bands), 2 * max(shape))
+            valid = own & (raw.any(axis=0) if np.dtype(self.source.dtypes[0]).kind in "ui" else True)
+            placed = np.zeros(shape, np.uint8)
+            reproject(valid.astype(np.uint8), placed, src_transform=grid, src_crs=self.source.crs,
+                      dst_transform=transform, dst_crs=crs, resampling=Resampling.nearest, dst_nodata=0)  # fmt: skip
+            return placed > 0
+        return mask & (values.any(axis=0) if np.dtype(self.source.dtypes[0]).kind in "ui" else True)
 
     def close(self) -> None:
         if self.view is not self.source:

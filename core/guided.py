@@ -17,8 +17,9 @@ Memory stays flat: fitting holds a sample of pixels, prediction goes window by w
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,9 +30,9 @@ from skimage.color import lab2rgb, rgb2lab
 from core.colour_fit import FEATURE_HALO, FEATURES, TRUNCATE, ColourFit, sar_features
 from core.errors import JobCancelled
 from core.guide import Guide, GuideError
-from core.scene import SarScene, read_band_db
+from core.scene import SarScene, decimated_read, read_band_db, second_view
 
-SAR_SHARE = 0.3  # where reference and SAR agree: chosen leave-one-patch-out on the Jan <-> Jul pairs (README)
+SAR_SHARE = 0.4  # where reference and SAR agree: the best on the Jan <-> Jul pairs for every left-out patch (README)
 CHANGE_SMOOTHING = 6.0  # px: a change is a patch, not a pixel (the score's Gaussian sigma)
 CHANGE_START, CHANGE_FULL = 3.0, 5.0  # disagreement score where a change begins / is complete
 DROP_ABOVE = 2.5  # second fit: sampled pixels scoring above this are left out (0.0-1.8 % of them, measured)
@@ -40,8 +41,10 @@ SAMPLE_PIXELS = 200_000  # pixels the fit learns from, whatever the scene size
 FIT_WINDOW = 256  # px side of a sampled window
 MAX_FIT_WINDOWS = 24
 MIN_OVERLAP_PIXELS = 2_000  # fewer valid pixels shared with the reference: refused
+COVERAGE_SIDE = 512  # px: the coarse grid on which the reference's share of the scene is measured
 COLUMN_CHUNK = 1024  # px: a written window is composed this many columns at a time (bounded memory)
-HALO = FEATURE_HALO + int(TRUNCATE * CHANGE_SMOOTHING + 0.5)  # context read around every window
+SCORE_HALO = int(TRUNCATE * CHANGE_SMOOTHING + 0.5)  # px around a window whose score its pixels average
+HALO = FEATURE_HALO + SCORE_HALO  # context read around every window
 SEED = 0
 CancelCheck = Callable[[], bool]
 
@@ -57,14 +60,15 @@ class Block:
     inner: tuple[slice, slice]  # the window's own rows and columns inside the block
 
 
-def read_block(scene: SarScene, guide: Guide, window: Window) -> Block:
-    """SAR dB and the reference's RGB over `window` plus its context."""
+def read_block(scene: SarScene, guide: Guide, window: Window, dataset=None) -> Block:
+    """SAR dB and the reference's RGB over `window` plus its context (`dataset`: the scene's raster, default its own
+    handle; another thread must pass its own, `core.scene.second_view`)."""
     height, width = scene.georef.height, scene.georef.width
     row0, col0 = max(0, int(window.row_off) - HALO), max(0, int(window.col_off) - HALO)
     row1 = min(height, int(window.row_off + window.height) + HALO)
     col1 = min(width, int(window.col_off + window.width) + HALO)
     block = Window(col0, row0, col1 - col0, row1 - row0)
-    db, valid = read_band_db(scene.dataset, scene.band, scene.encoding, block, scene.path.name)
+    db, valid = read_band_db(dataset or scene.dataset, scene.band, scene.encoding, block, scene.path.name)
     rgb, covered = guide.read(block)
     top, left = int(window.row_off) - row0, int(window.col_off) - col0
     inner = (slice(top, top + int(window.height)), slice(left, left + int(window.width)))
@@ -85,10 +89,10 @@ def disagreement(guide_lab: np.ndarray, median: np.ndarray, scale: np.ndarray, c
     return np.where(share > 1e-3, total / np.maximum(share, 1e-3), 0.0).astype(np.float32)
 
 
-def sar_weight(score: np.ndarray) -> np.ndarray:
-    """The SAR's share of each pixel's colour: `SAR_SHARE` where reference and SAR agree, 1 where they disagree."""
+def sar_weight(score: np.ndarray, share: float = SAR_SHARE) -> np.ndarray:
+    """The SAR's share of each pixel's colour: `share` where reference and SAR agree, 1 where they disagree."""
     change = np.clip((score - CHANGE_START) / (CHANGE_FULL - CHANGE_START), 0.0, 1.0)
-    return 1.0 - (1.0 - SAR_SHARE) * (1.0 - change)
+    return 1.0 - (1.0 - share) * (1.0 - change)
 
 
 @dataclass
@@ -97,7 +101,7 @@ class GuideFit:
 
     colour: ColourFit
     left_out: float  # share of sampled pixels the second fit left out (coherent disagreement)
-    coverage: float  # share of the scene's valid pixels the reference covers (estimated from the windows)
+    coverage: float  # share of the scene's valid pixels the reference covers (`coverage`)
 
 
 @dataclass
@@ -131,18 +135,25 @@ def _overlap(scene: SarScene, guide: Guide) -> Window:
     return Window(col0, row0, col1 - col0, row1 - row0)
 
 
-def _samples(scene: SarScene, guide: Guide, cancelled: CancelCheck | None) -> tuple[list[_Sample], float]:
-    """Features and reference colours of pixels drawn from each fit window; the share of SAR pixels covered."""
+def coverage(scene: SarScene, guide: Guide) -> float:
+    """The share of the scene's valid pixels that the reference has data for (on a coarse grid)."""
+    _, valid, grid = decimated_read(scene.dataset, [scene.band], COVERAGE_SIDE)
+    covered = guide.covered_on(valid.shape, grid, scene.georef.crs)
+    return float((covered & valid).sum() / max(int(valid.sum()), 1))
+
+
+def _samples(scene: SarScene, guide: Guide, cancelled: CancelCheck | None) -> list[_Sample]:
+    """Features and reference colours of pixels drawn from each fit window."""
     area = _overlap(scene, guide)
     windows = fit_windows(area)
     rng = np.random.default_rng(SEED)
-    samples, shared, sar = [], 0, 0
+    samples, shared = [], 0
     for window in windows:
         if cancelled and cancelled():
             raise JobCancelled("The job was cancelled; no output was written.")
         block = read_block(scene, guide, window)
         usable = (block.sar_valid & block.covered)[block.inner].ravel()
-        shared, sar = shared + int(usable.sum()), sar + int(block.sar_valid[block.inner].sum())
+        shared += int(usable.sum())
         picks = np.flatnonzero(usable)
         picks = rng.choice(picks, min(len(picks), SAMPLE_PIXELS // len(windows)), replace=False)
         features = sar_features(block.db)[block.inner].reshape(-1, FEATURES)[picks]
@@ -153,8 +164,7 @@ def _samples(scene: SarScene, guide: Guide, cancelled: CancelCheck | None) -> tu
             f"{guide.name} covers too little of {scene.path.name}: {shared:,} pixels with data in both where "
             f"at least {MIN_OVERLAP_PIXELS:,} are needed (does it show the same place? has it no-data there?)."
         )
-    region_share = (area.width * area.height) / (scene.region.width * scene.region.height)
-    return samples, region_share * shared / max(sar, 1)
+    return samples
 
 
 def _agreeing(scene: SarScene, guide: Guide, sample: _Sample, colour: ColourFit) -> np.ndarray:
@@ -167,7 +177,7 @@ def _agreeing(scene: SarScene, guide: Guide, sample: _Sample, colour: ColourFit)
 
 def fit_guide(scene: SarScene, guide: Guide, cancelled: CancelCheck | None = None) -> GuideFit:
     """Learn this scene's SAR -> colour from the reference, leaving out where they disagree over an area."""
-    samples, coverage = _samples(scene, guide, cancelled)
+    samples = _samples(scene, guide, cancelled)
     features = np.concatenate([s.features for s in samples])
     lab = np.concatenate([s.lab for s in samples])
     first = ColourFit.fit(features, lab)
@@ -178,33 +188,50 @@ def fit_guide(scene: SarScene, guide: Guide, cancelled: CancelCheck | None = Non
         keep.append(_agreeing(scene, guide, sample, first))
     agree = np.concatenate(keep)
     colour = ColourFit.fit(features[agree], lab[agree]) if agree.sum() >= MIN_OVERLAP_PIXELS else first
-    return GuideFit(colour, float(1.0 - agree.mean()), float(min(coverage, 1.0)))
+    return GuideFit(colour, float(1.0 - agree.mean()), coverage(scene, guide))
 
 
-def guided_colours(block: Block, colour: ColourFit) -> tuple[np.ndarray, np.ndarray]:
-    """The guided RGB (3 x h x w) of the block's inner window, and how much of it to use there (h x w, 0-1)."""
-    covered = block.covered & block.sar_valid
-    median, scale = colour.predict(sar_features(block.db))
-    guide_lab = reference_lab(block.rgb)
-    guide_lab = np.where(covered[..., None], guide_lab, median)  # holes in the reference: the SAR's colour
-    weight = sar_weight(disagreement(guide_lab, median, scale, covered))
+def guided_colours(block: Block, colour: ColourFit, share: float = SAR_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """The guided RGB (3 x h x w) of the block's inner window, and how much of it to use there (h x w, 0-1).
+
+    `share`: the SAR's share where reference and SAR agree (the product uses `SAR_SHARE`; evaluation varies it).
+    Colours are predicted only where the inner window's scores need them (`SCORE_HALO` around it).
+    """
     rows, cols = block.inner
-    lab = guide_lab[rows, cols] + weight[rows, cols, None] * (median[rows, cols] - guide_lab[rows, cols])
+    height, width = block.db.shape
+    r0, r1 = max(0, rows.start - SCORE_HALO), min(height, rows.stop + SCORE_HALO)
+    c0, c1 = max(0, cols.start - SCORE_HALO), min(width, cols.stop + SCORE_HALO)
+    near = (slice(r0, r1), slice(c0, c1))
+    inner = (slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
+    median, scale = colour.predict(sar_features(block.db)[near])
+    covered = (block.covered & block.sar_valid)[near]
+    guide_lab = np.where(covered[..., None], reference_lab(block.rgb[:, r0:r1, c0:c1]), median)  # holes: the SAR's
+    weight = sar_weight(disagreement(guide_lab, median, scale, covered), share)[inner]
+    lab = guide_lab[inner] + weight[..., None] * (median[inner] - guide_lab[inner])
     lab[..., 0] = np.clip(lab[..., 0], 0.0, 100.0)
     rgb = np.clip(lab2rgb(lab), 0.0, 1.0).astype(np.float32).transpose(2, 0, 1)
-    inside = np.clip(2.0 * gaussian_filter(block.covered.astype(np.float32), EDGE_FEATHER, truncate=TRUNCATE) - 1.0,
-                     0.0, 1.0)  # fmt: skip
-    return rgb, inside[rows, cols]
+    edge = gaussian_filter(block.covered[near].astype(np.float32), EDGE_FEATHER, truncate=TRUNCATE)
+    return rgb, np.clip(2.0 * edge - 1.0, 0.0, 1.0)[inner]
 
 
 class GuidedWriter:
-    """An `RgbaWriter` in front of which each window's model colours are replaced by the guided ones."""
+    """An `RgbaWriter` in front of which each window's model colours are replaced by the guided ones.
+
+    It runs in the pipeline's writer thread while the reader thread reads the scene, so it reads the
+    SAR through its own handle (`close` it); the guide is read by this thread alone once the fit is done.
+    """
 
     def __init__(self, writer, scene: SarScene, guide: Guide, fit: GuideFit) -> None:
         self.writer = writer
         self.scene = scene
         self.guide = guide
         self.fit = fit
+        self.source, self.view = second_view(scene)
+
+    def close(self) -> None:
+        if self.view is not self.source:
+            self.view.close()
+        self.source.close()
 
     def write(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> None:
         """Compose the guided colours over the model's where the reference covers the window, then write."""
@@ -220,7 +247,20 @@ class GuidedWriter:
 
     def _compose(self, part: Window, window: Window, rgb01: np.ndarray) -> None:
         """Blend the guided colours of `part` (inside `window`) into `rgb01` in place."""
-        guided, inside = guided_colours(read_block(self.scene, self.guide, part), self.fit.colour)
+        guided, inside = guided_colours(read_block(self.scene, self.guide, part, self.view), self.fit.colour)
         y, x = int(part.row_off - window.row_off), int(part.col_off - window.col_off)
         target = rgb01[:, y : y + int(part.height), x : x + int(part.width)]
         target += inside * (guided - target)
+
+
+@contextlib.contextmanager
+def guided_writer(writer, scene: SarScene, guide: Guide | None, fit: GuideFit | None) -> Iterator:
+    """`writer` itself without a guide; else a `GuidedWriter` in front of it, closed on exit."""
+    if guide is None or fit is None:
+        yield writer
+        return
+    guided = GuidedWriter(writer, scene, guide, fit)
+    try:
+        yield guided
+    finally:
+        guided.close()

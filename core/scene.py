@@ -238,6 +238,14 @@ def _georeferenced_view(src: rasterio.io.DatasetReader) -> tuple[rasterio.io.Dat
     return src, False
 
 
+def second_view(scene: SarScene) -> tuple[rasterio.io.DatasetReader, rasterio.io.DatasetReader | WarpedVRT]:
+    """Another handle on the scene's raster (file, georeferenced view) for another thread: GDAL handles are not
+    thread-safe. Close the file (and the view, when it is another object) when done."""
+    src = open_raster(scene.path)
+    view, _ = _georeferenced_view(src)
+    return src, view
+
+
 def decimated_read(
     dataset,
     bands: list[int],

@@ -5,6 +5,7 @@ Imported by `pages/colorize.py` behind a spinner, so the page's title paints bef
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
@@ -101,15 +102,35 @@ def _inputs() -> tuple[str, Path, str | None, Path | None, tuple[int, int, int] 
     return sample.sar.name, sample.sar, sample.optical.name, sample.optical, None
 
 
-def _start(user: User, model_path: Path, scene: tuple, options: ColorizeOptions) -> None:
-    """Load the model and queue the scene as the user's; the job is followed from `st.session_state["job_id"]`."""
+def _guide_choice(scene: tuple | None) -> bool:
+    """Whether to colour from the scene's optical reference (asked only when it has one)."""
+    if scene is None or scene[3] is None:
+        return False
+    return st.toggle(
+        "Colour from the reference optical (guided)",
+        key="guided",
+        help="The result takes this place's colours from the reference (another date is fine): its colours where "
+        "the SAR agrees with it, the SAR's where the SAR shows a change (new water, a cleared field). Outside the "
+        "reference, the model colours. Scores against that same reference then measure agreement with it, not an "
+        "independent check.",
+    )
+
+
+def _start(user: User, model_path: Path, scene: tuple, options: ColorizeOptions, guided: bool = False) -> None:
+    """Load the model and queue the scene as the user's; the job is followed from `st.session_state["job_id"]`.
+
+    `guided`: the reference also guides the colour (the job's settings name it as the analyst gave it).
+    """
     name, path, ref_name, ref_path, ref_bands = scene
+    if guided:
+        options = replace(options, guide=str(ref_path), guide_bands=ref_bands, guide_name=ref_name)
+    shown = {"reference_bands": ref_bands, "guide": ref_name if guided else None, "guide_bands": None,
+             "guide_name": None}  # fmt: skip
     with reported(icon=":material/block:"):
         try:
             job = ui.runner().start(
                 user, name, path, ui.load_model(model_path), options, size_bytes=path.stat().st_size,
-                settings={"reference_bands": ref_bands}, reference_name=ref_name,
-                reference_path=str(ref_path) if ref_path else None,
+                settings=shown, reference_name=ref_name, reference_path=str(ref_path) if ref_path else None,
             )
         except StorageLimitError:
             st.session_state["offer_cleanup"] = True
@@ -170,9 +191,10 @@ def main() -> None:
     if model_path is None:
         ui.no_model_message()
     scene = _inputs()
+    guided = _guide_choice(scene)
     if st.button("Colorize", type="primary", icon=":material/palette:", disabled=scene is None or model_path is None,
                  key="run"):
-        _start(user, model_path, scene, options)
+        _start(user, model_path, scene, options, guided)
     if st.session_state.get("offer_cleanup"):
         _cleanup_offer(user)
 

@@ -113,6 +113,7 @@ def _facts(job: Job, r: RunSummary) -> list[tuple[str, str]]:
         ("Encoding", f"{r.encoding} ({'detected' if r.encoding_detected else 'set by you'})"),
         ("Stretch (dB)", f"{r.stretch_db[0]:.1f} … {r.stretch_db[1]:.1f}"),
         ("Model", job.model or "–"),
+        ("Colour", r.guide or "the model alone"),
         ("Tiles", f"{r.tiles} (tile {job.settings.get('tile')} px, overlap {job.settings.get('overlap')} px)"),
         ("Time", f"{fmt_seconds(r.seconds)} ({r.megapixels_per_second:.2f} Mpx/s)"),
         ("Device", r.device),
@@ -153,6 +154,10 @@ def show_result(job: Job, downloads: bool = True) -> None:
     cols[1].metric("Time", fmt_seconds(r.seconds))
     cols[2].metric("Tiles", r.tiles)
     cols[3].metric("Device", r.device.split(" (")[0])
+    if r.guide:
+        st.info(f"{r.guide[0].upper()}{r.guide[1:]}: its colours where the SAR agrees with it, the SAR's where the "
+                "SAR shows a change; the model's outside it. Still synthetic: generated from SAR, not observed.",
+                icon=":material/palette:")  # fmt: skip
     for warning in r.warnings:
         st.warning(warning)
     with reported():
@@ -198,6 +203,9 @@ def _compare_tab(job: Job, rasters: dict[str, Raster], output: Path) -> None:
     if error:
         st.warning(error)
     else:
+        if job.summary and job.summary.guide and job.settings.get("guide"):
+            st.caption("The colour was guided by this same reference: these scores measure agreement with it, "
+                       "not an independent check of the colour.")  # fmt: skip
         show_scores(scores)
 
 
