@@ -5,12 +5,12 @@ scales, local standard deviation at two). `ColourFit` is a small MLP (7 -> 32 ->
 that predicts, from them, the median CIELAB colour of the reference and its spread (a
 Laplace scale per channel): trained with the Laplace negative log-likelihood, it says both
 what colour this SAR has in this place and how sure that colour is. It fits 200 k pixels in
-about a second on one CPU core and predicts about 3 Mpx/s.
+0.6-1.6 s on one CPU core and predicts 0.4 s per Mpx (RGB included).
 
 Chosen by measurement (models/eval/guided.json, `methods`): on the volkov spatial hold-out
-(fit on one half of a scene, score the other) it matches scikit-learn's HistGradientBoosting on
-the same features in PSNR and per-pixel ΔE00 and predicts ~10x faster; a 30 s fine-tune of the
-default U-Net on the scene scores lower.
+(fit on one half of a scene, score the other), scikit-learn's HistGradientBoosting on the same
+features scores the same PSNR with a higher ΔE00 and predicts 14x slower; a 30 s fine-tune of
+the default U-Net on the scene is within noise of both and takes 47x longer to fit.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ Nothing here trains on the data it scores; the guided fit learns at run time fro
 Truths are the optical images as the analyst's files render them (`core.normalise.optical_to_unit`,
 the dashboard's rule). The default model paints on its training footing (SEN1-2's brightness), so it
 is also scored against each truth brightness-matched to it (peeking), to show how much of its gap is
-brightness alone. Writes `models/eval/guided.json` and `models/eval/guided.png`.
+brightness alone. Writes `models/eval/guided.json`, `guided.png` (SAR | guide | guided | default | truth) and
+`guided_planted.png` (`--pictures-only` redraws the pictures from the JSON's cases).
 """
 
 from __future__ import annotations
@@ -506,6 +507,23 @@ def _pictures(root: Path, model: LoadedModel, rows: list[dict], workdir: Path, p
     return contact_sheet(sheet, path)
 
 
+def _planted_picture(root: Path, model: LoadedModel, workdir: Path, path: Path) -> Path:
+    """The planted lake: SAR with the pasted block | the guide (forest there) | guided | default, block outlined."""
+    planted = planted_water_scene(root, workdir)
+    guided, _ = colorized(model, planted.sar, workdir, encoding="linear_u8", polarisation="VH",
+                          guide=str(planted.guide))  # fmt: skip
+    default, _ = colorized(model, planted.sar, workdir, encoding="linear_u8", polarisation="VH")
+    with Image.open(planted.sar) as image:
+        grey = np.asarray(image.convert("L"), np.float32) / 255.0
+    images = [np.repeat(grey[..., None], 3, 2), read_optical(planted.guide), guided, default]
+    rows, cols = planted.block
+    for image in images:  # a yellow outline around the pasted block
+        inside = image[rows, cols].copy()
+        image[rows.start - 3 : rows.stop + 3, cols.start - 3 : cols.stop + 3] = (1.0, 0.85, 0.0)
+        image[rows, cols] = inside
+    return contact_sheet([("planted", images)], path, side=400)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Measure guided colour: temporal pairs, volkov, a planted change.")
     parser.add_argument("--data-root", type=Path, default=shared_data_dir())
@@ -513,9 +531,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=models_dir() / "eval" / "guided.json")
     parser.add_argument("--skip-methods", action="store_true", help="leave out the slower method comparison")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--pictures-only", action="store_true", help="redraw the pictures from --out's cases")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = load_checkpoint(args.checkpoint)
+    if args.pictures_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = json.loads(args.out.read_text())["temporal"]["cases"]
+            _pictures(args.data_root, model, rows, Path(tmp), args.out.with_suffix(".png"))
+            _planted_picture(args.data_root, model, Path(tmp), args.out.with_name(f"{args.out.stem}_planted.png"))
+        return
     report: dict = {"checkpoint": args.checkpoint.name, "sar_share": SAR_SHARE, "threads": args.threads}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -530,6 +555,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.skip_methods:
             report["methods"] = run_methods(args.data_root, model, workdir)
         _pictures(args.data_root, model, rows, workdir, args.out.with_suffix(".png"))
+        _planted_picture(args.data_root, model, workdir, args.out.with_name(f"{args.out.stem}_planted.png"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     print(f"{args.out} written")
