@@ -23,7 +23,7 @@ from rasterio.windows import Window
 
 from core.checkpoints import LoadedModel
 from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
-from core.errors import InvalidSettingsError, JobCancelled
+from core.errors import InvalidSettingsError, stop_if_cancelled
 from core.guide import Guide, open_guide
 from core.guided import SAR_SHARE, GuideFit, fit_guide, guided_writer
 from core.inference import Predictor, prediction_pool
@@ -186,8 +186,7 @@ def _stream_rows(
     with ThreadPoolExecutor(1, "sarcolor-write") as writing, contextlib.closing(strips), contextlib.closing(rows):
         written, waiting = None, None  # a row is written once its seams with the row below are known
         for row_index, (predictions, valid) in enumerate(rows):
-            if cancelled and cancelled():
-                raise JobCancelled("The job was cancelled; no output was written.")
+            stop_if_cancelled(cancelled)
             seams.record_row(row_index, predictions)
             if waiting:
                 seams.record_pair(waiting[0], waiting[1], predictions)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class SarColorError(Exception):
     """Base class: a problem the user can understand and fix; never a crash."""
@@ -37,6 +39,12 @@ class OutputError(SarColorError):
 
 class JobCancelled(SarColorError):
     """The job was cancelled by the user; nothing was written."""
+
+
+def stop_if_cancelled(cancelled: Callable[[], bool] | None) -> None:
+    """Raise `JobCancelled` when the job's cancel check says so (None: the job cannot be cancelled)."""
+    if cancelled and cancelled():
+        raise JobCancelled("The job was cancelled; no output was written.")
 
 
 class ReferenceBandsUnknown(UnsupportedRasterError):

@@ -103,9 +103,7 @@ class Guide:
         else:
             raw = self.view.read(list(self.bands), window=window)
             mask = self.view.dataset_mask(window=window) >= 128
-        if np.dtype(self.source.dtypes[0]).kind in "ui":
-            mask &= raw.any(axis=0)  # all three bands exactly 0: Sentinel-2's no-data value
-        return optical_to_unit(raw, self.source.dtypes[0]), mask
+        return optical_to_unit(raw, self.source.dtypes[0]), self._with_data(mask, raw)
 
     def covered_on(self, shape: tuple[int, int], transform: Affine, crs: CRS | None) -> np.ndarray:
         """Where the reference has data on a coarse grid of the scene (`shape`, `transform`, `crs`): h x w bool."""
@@ -117,12 +115,16 @@ class Guide:
             mask = self.view.dataset_mask(out_shape=shape, resampling=Resampling.nearest) >= 128
         else:  # the reference's own coarse mask, placed on the coarse grid
             raw, own, grid = decimated_read(self.source, list(self.bands), 2 * max(shape))
-            valid = own & (raw.any(axis=0) if np.dtype(self.source.dtypes[0]).kind in "ui" else True)
+            valid = self._with_data(own, raw)
             placed = np.zeros(shape, np.uint8)
             reproject(valid.astype(np.uint8), placed, src_transform=grid, src_crs=self.source.crs,
                       dst_transform=transform, dst_crs=crs, resampling=Resampling.nearest, dst_nodata=0)  # fmt: skip
             return placed > 0
-        return mask & (values.any(axis=0) if np.dtype(self.source.dtypes[0]).kind in "ui" else True)
+        return self._with_data(mask, values)
+
+    def _with_data(self, mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """`mask` without the pixels whose three integer bands are exactly 0 (Sentinel-2's no-data value)."""
+        return mask & values.any(axis=0) if np.dtype(self.source.dtypes[0]).kind in "ui" else mask
 
     def close(self) -> None:
         if self.view is not self.source:
@@ -134,12 +136,17 @@ def check_guide_bands(path: str | Path, bands: tuple[int, int, int] | None = Non
     """Check, before any scene is read, that an optical image has red, green and blue; returns how they are read."""
     name = name or Path(path).name
     with open_raster(path) as src:
-        if src.count < 3:
-            raise GuideError(f"{name} has {src.count} band(s); an optical reference needs red, green and blue.")
+        _require_three_bands(src, name)
         try:
             return reference_band_names(src, rgb_bands(src, bands))
         except ReferenceBandsUnknown as exc:
             raise ReferenceBandsUnknown(f"{exc} (on the command line: --guide-bands 4,3,2 for B4, B3, B2)") from exc
+
+
+def _require_three_bands(src: rasterio.io.DatasetReader, name: str) -> None:
+    """`GuideError` for a raster with fewer than three bands."""
+    if src.count < 3:
+        raise GuideError(f"{name} has {src.count} band(s); an optical reference needs red, green and blue.")
 
 
 def _warped(src: rasterio.io.DatasetReader, georef: Georef) -> WarpedVRT:
@@ -221,8 +228,7 @@ def open_guide(
     name = name or Path(path).name
     src = open_raster(path)
     try:
-        if src.count < 3:
-            raise GuideError(f"{name} has {src.count} band(s); an optical reference needs red, green and blue.")
+        _require_three_bands(src, name)
         rgb = rgb_bands(src, bands)
         band_names = reference_band_names(src, rgb)
         date = guide_date(src, name)

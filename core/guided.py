@@ -23,12 +23,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from rasterio.errors import WindowError
 from rasterio.windows import Window
 from scipy.ndimage import gaussian_filter
 from skimage.color import lab2rgb, rgb2lab
 
 from core.colour_fit import FEATURE_HALO, FEATURES, TRUNCATE, ColourFit, sar_features
-from core.errors import JobCancelled
+from core.errors import stop_if_cancelled
 from core.guide import Guide, GuideError
 from core.scene import SarScene, decimated_read, read_band_db, second_view
 
@@ -126,13 +127,10 @@ def fit_windows(area: Window) -> list[Window]:
 
 def _overlap(scene: SarScene, guide: Guide) -> Window:
     """The scene's valid region inside the reference's footprint."""
-    region, foot = scene.region, guide.footprint
-    col0, row0 = max(region.col_off, foot.col_off), max(region.row_off, foot.row_off)
-    col1 = min(region.col_off + region.width, foot.col_off + foot.width)
-    row1 = min(region.row_off + region.height, foot.row_off + foot.height)
-    if col1 <= col0 or row1 <= row0:
-        raise GuideError(f"{guide.name} does not overlap the valid pixels of {scene.path.name}.")
-    return Window(col0, row0, col1 - col0, row1 - row0)
+    try:
+        return scene.region.intersection(guide.footprint)
+    except WindowError:
+        raise GuideError(f"{guide.name} does not overlap the valid pixels of {scene.path.name}.") from None
 
 
 def coverage(scene: SarScene, guide: Guide) -> float:
@@ -149,8 +147,7 @@ def _samples(scene: SarScene, guide: Guide, cancelled: CancelCheck | None) -> li
     rng = np.random.default_rng(SEED)
     samples, shared = [], 0
     for window in windows:
-        if cancelled and cancelled():
-            raise JobCancelled("The job was cancelled; no output was written.")
+        stop_if_cancelled(cancelled)
         block = read_block(scene, guide, window)
         usable = (block.sar_valid & block.covered)[block.inner].ravel()
         shared += int(usable.sum())
@@ -183,8 +180,7 @@ def fit_guide(scene: SarScene, guide: Guide, cancelled: CancelCheck | None = Non
     first = ColourFit.fit(features, lab)
     keep = []
     for sample in samples:
-        if cancelled and cancelled():
-            raise JobCancelled("The job was cancelled; no output was written.")
+        stop_if_cancelled(cancelled)
         keep.append(_agreeing(scene, guide, sample, first))
     agree = np.concatenate(keep)
     colour = ColourFit.fit(features[agree], lab[agree]) if agree.sum() >= MIN_OVERLAP_PIXELS else first
@@ -235,13 +231,15 @@ class GuidedWriter:
 
     def write(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> None:
         """Compose the guided colours over the model's where the reference covers the window, then write."""
-        foot = self.guide.footprint
-        rows = (max(window.row_off, foot.row_off), min(window.row_off + window.height, foot.row_off + foot.height))
-        cols = (max(window.col_off, foot.col_off), min(window.col_off + window.width, foot.col_off + foot.width))
-        if valid.any() and rows[1] > rows[0] and cols[1] > cols[0]:
+        try:
+            covered = window.intersection(self.guide.footprint) if valid.any() else None
+        except WindowError:  # the window lies outside the reference
+            covered = None
+        if covered is not None:
             rgb01 = rgb01.copy()
-            for col0 in range(cols[0], cols[1], COLUMN_CHUNK):
-                part = Window(col0, rows[0], min(COLUMN_CHUNK, cols[1] - col0), rows[1] - rows[0])
+            col_end = int(covered.col_off + covered.width)
+            for col0 in range(int(covered.col_off), col_end, COLUMN_CHUNK):
+                part = Window(col0, covered.row_off, min(COLUMN_CHUNK, col_end - col0), covered.height)
                 self._compose(part, window, rgb01)
         self.writer.write(window, rgb01, valid)
 

@@ -113,16 +113,31 @@ def server(tmp_path_factory):
         yield url, tmp
 
 
-@pytest.fixture(scope="module")
-def page(server):
+@contextlib.contextmanager
+def chromium() -> Iterator:
+    """Debian's Chromium, headless with the offline flags, driven by Playwright."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def visitor(browser, url: str, path: str = ""):
+    """A fresh browser context (its own cookies and session) on the app, once its script has run."""
+    page = browser.new_context(viewport={"width": 1400, "height": 1200}, accept_downloads=True).new_page()
+    page.goto(f"{url}/{path}")
+    _settled(page)
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1440, "height": 1700}, accept_downloads=True)
         yield context.new_page()
         context.close()
-        browser.close()
 
 
 def _settled(page, timeout: float = 60_000) -> None:

@@ -7,11 +7,10 @@ The app runs with a built-in account file (`streamlit run`, Debian's Chromium th
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
-from test_dashboard_browser import CHROMIUM_ARGS, _settled, _shot, needs_chromium, streamlit_server
+from test_dashboard_browser import _settled, _shot, chromium, needs_chromium, streamlit_server, visitor
 
 from core.checkpoints import save_checkpoint, untrained_model
 from core.jobs import JobStore
@@ -38,24 +37,13 @@ def team(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(team):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
-
-def _visitor(browser, url: str, path: str = ""):
-    """A fresh browser context (its own cookies and session) on the app."""
-    page = browser.new_context(viewport={"width": 1400, "height": 1200}, accept_downloads=True).new_page()
-    page.goto(f"{url}/{path}")
-    _settled(page)
-    return page
 
 
 def _sign_in(browser, url: str, user_id: str):
-    page = _visitor(browser, url)
+    page = visitor(browser, url)
     page.get_by_label("Account name").fill(user_id)
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name=re.compile("Sign in")).click()
@@ -89,7 +77,7 @@ def _download(page, label: str) -> tuple[str, bytes]:
 def test_signed_out_visitor_sees_only_sign_in(team, browser):
     url, _ = team
     for path in ("", "history", "models"):
-        page = _visitor(browser, url, path)
+        page = visitor(browser, url, path)
         page.get_by_role("heading", name="Sign in to sarcolor").wait_for(timeout=60_000)
         text = page.locator('[data-testid="stApp"]').inner_text()
         assert "History" not in text and "Colorize a Sentinel-1 scene" not in text, path
@@ -120,7 +108,7 @@ def test_two_analysts_in_two_browsers_and_the_admin(team, browser):
     assert "2 job(s)." in _history_text(boss)
     _shot(boss, "team-admin-history")
 
-    stranger = _visitor(browser, url).context.request
+    stranger = visitor(browser, url).context.request
     for download in (alice_download, bob_download):  # the files' URLs from another browser, once the pages moved on
         assert stranger.get(download).status == 404, download
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 from pathlib import Path
 
 import pytest
-from test_dashboard_browser import CHROMIUM_ARGS, _free_port, _settled, _shot, needs_chromium, streamlit_server
+from test_dashboard_browser import _free_port, _settled, _shot, chromium, needs_chromium, streamlit_server, visitor
 
 from core.checkpoints import save_checkpoint, untrained_model
 from core.jobs import JobStore
@@ -64,24 +63,14 @@ def app(provider, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(app):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
-
-def _visitor(browser, url: str, path: str = ""):
-    page = browser.new_context(viewport={"width": 1400, "height": 1200}, accept_downloads=True).new_page()
-    page.goto(f"{url}/{path}")
-    _settled(page)
-    return page
 
 
 def _sign_in(browser, url: str, subject: str):
     """Sign in through the provider's own authorization form; returns the page, back in the app."""
-    page = _visitor(browser, url)
+    page = visitor(browser, url)
     page.get_by_role("heading", name="Sign in to sarcolor").wait_for(timeout=60_000)
     page.get_by_role("button", name=re.compile("Sign in")).click()
     page.get_by_placeholder("sub").fill(subject)  # the provider's page, not the app's
@@ -114,7 +103,7 @@ def _colorize_sample(page) -> tuple[str, bytes]:
 def test_signed_out_visitor_sees_only_the_provider_sign_in(app, browser):
     url, _ = app
     for path in ("", "history", "models"):
-        page = _visitor(browser, url, path)
+        page = visitor(browser, url, path)
         page.get_by_role("heading", name="Sign in to sarcolor").wait_for(timeout=60_000)
         text = page.locator('[data-testid="stApp"]').inner_text()
         assert "organisation's account" in text and "Colorize a Sentinel-1 scene" not in text, path
