@@ -4,9 +4,9 @@
 
 Scenes of about 1, 16 and 100 Mpx are mosaicked from real Sentinel-1 patches
 (`../shared/data/volkov` fragments if present, else SEN1-2 chips, else the built-in
-BigEarthNet samples), converted to float32 dB and written as georeferenced GeoTIFFs
-(EPSG:3395, 10 m). Every run happens in a fresh subprocess so that its peak RSS
-(VmHWM) is its own. Per scene: end-to-end time, the model's own time on the same
+BigEarthNet samples), converted to float32 VV-equivalent dB (relative values anchored as the
+pipeline anchors them) and written as georeferenced GeoTIFFs (EPSG:3395, 10 m). Every run happens in
+a fresh subprocess so that its peak RSS (VmHWM) is its own. Per scene: end-to-end time, the model's own time on the same
 tiles (a real tile row of the scene through the pipeline's own prediction path, the
 same batches and parallel streams, once per tile row, nothing else), their ratio, the
 redundancy (predicted pixels over scene pixels) and peak RSS.
@@ -41,7 +41,7 @@ from rasterio.windows import Window
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.normalise import Encoding, to_db  # noqa: E402
+from core.normalise import Encoding, level_offset_db, to_db  # noqa: E402
 from core.settings import shared_data_dir  # noqa: E402
 
 SCENE_ORIGIN = (-13234943.64, 4048140.83)  # EPSG:3395, volkov fragment 003 (upper left)
@@ -67,12 +67,19 @@ def patch_sources() -> tuple[str, list[Path], Encoding | None]:
 
 
 def read_patch_db(path: Path, encoding: Encoding | None) -> np.ndarray:
-    """One patch as float32 dB (NaN where not valid)."""
+    """One patch as float32 VV-equivalent dB (NaN where not valid).
+
+    Relative encodings (volkov's `linear_u8`) get the pipeline's own anchoring (`level_offset_db`) before they
+    are written as calibrated dB: without it the scene's level is meaningless and the picture unfair.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(path) as src:
             values = src.read(1)
-    return values.astype(np.float32) if encoding is None else to_db(values, encoding)
+    if encoding is None:
+        return values.astype(np.float32)
+    db = to_db(values, encoding)
+    return db + np.float32(level_offset_db(encoding, "VV", float(np.nanmedian(db)))[0])
 
 
 def build_scene(path: Path, side: int, files: list[Path], encoding: Encoding | None) -> Path:
