@@ -24,7 +24,7 @@ from training.colouriser import (
 )
 from training.data import PSEUDO_KIND, TargetFooting, read_manifest, sampling_weights, with_pseudo_colour
 from training.footing import EUROSAT_SOURCE, colour_statistics, eurosat_pixels, footing_statistics
-from training.pseudo_colour import check_on_truths, lab_of, write_pseudo_colour
+from training.pseudo_colour import LightnessMatch, check_on_truths, lab_of, sen12_to_eurosat, write_pseudo_colour
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +105,17 @@ def test_pseudo_colour_keeps_the_grey_truths_lightness(shared_data: Path, tmp_pa
     coloured = np.asarray(Image.open(swapped[0].optical).convert("RGB"), np.float32) / 255
     lightness_error = np.abs(lab_of(coloured)[..., 0] - lab_of(original)[..., 0])
     assert np.median(lightness_error) < 1.5  # only gamut clipping moves L
+
+
+def test_lightness_match_maps_sen12_onto_eurosat(shared_data: Path) -> None:
+    """SEN1-2's grey targets are lighter in the mid-tones than EuroSAT on the footing; the map is monotone."""
+    grey = [r for r in read_manifest(shared_data, ("train",)) if r.source == "sen12-gray"]
+    match = sen12_to_eurosat(shared_data, grey, every=50)
+    ramp = np.linspace(0.0, 100.0, 101)
+    assert np.all(np.diff(match(ramp)) >= 0)
+    assert match(np.array([match.source[100]]))[0] == pytest.approx(match.reference[100])  # median onto median
+    assert match.source[100] > match.reference[100] + 2  # measured: 40 against 35
+    assert np.array_equal(LightnessMatch.identity()(ramp), ramp)
 
 
 def test_pseudo_colour_samples_with_the_grey_share(shared_data: Path, tmp_path) -> None:

@@ -72,6 +72,28 @@ def test_dataset_crops_and_augments_pairs_consistently(shared_data: Path) -> Non
     assert dataset.crops_in(0) == 64  # 1024 px / 128 px crops, squared
 
 
+def test_level_jitter_moves_level_and_contrast_within_bounds(shared_data: Path) -> None:
+    from core.normalise import FIXED_DB_RANGE, InputSpace
+    from training.data import LevelJitter
+
+    record = [r for r in read_manifest(shared_data, ("train",)) if r.source == "sen12-gray"][0]
+    sar = PairDataset([record], {}, crop=256, augment=False, space=InputSpace.FIXED)[0][0].numpy()
+    rng = np.random.default_rng(0)
+    assert LevelJitter()(sar, rng) is sar
+    unit = 2.0 / (FIXED_DB_RANGE[1] - FIXED_DB_RANGE[0])
+    shifts = []
+    for _ in range(20):
+        moved = LevelJitter(level_db=3.0)(sar, rng)
+        inside = (np.abs(moved) < 1) & (np.abs(sar) < 1)
+        shift = moved[inside] - sar[inside]
+        assert np.ptp(shift) < 1e-5 and abs(shift[0]) <= 3.0 * unit + 1e-6  # one shift for the whole crop
+        shifts.append(shift[0])
+    assert np.std(shifts) > unit  # and it really varies
+    stretched = LevelJitter(contrast=0.25)(sar, rng)
+    assert np.median(stretched) == pytest.approx(np.median(sar), abs=1e-6)
+    assert stretched.min() >= -1 and stretched.max() <= 1
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_each_variant_learns_on_real_pairs(variant: str, shared_data: Path) -> None:
     torch.manual_seed(0)

@@ -39,6 +39,8 @@ class TrainConfig:
     chroma_spread_weight: float = 0.0  # lab_ab: weight of the per-image a/b spread term (losses.chroma_spread_loss)
     init_from: str = ""  # generator checkpoint to start from (fine-tuning); ignored on --resume
     pseudo_colour: str = ""  # folder of training.pseudo_colour: grey SEN1-2 targets given EuroSAT-learned colour
+    level_jitter_db: float = 0.0  # train crops' SAR level moved by up to +- this (training.data.LevelJitter)
+    contrast_jitter: float = 0.0  # and their contrast by a factor within exp(+- this)
     colour_prior_weight: float = 0.0  # lab_ab: weight of the EuroSAT colour critic's adversarial term
     seed: int = 0
     threads: int = 0  # torch threads; 0 = torch default

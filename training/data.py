@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from core.normalise import Encoding, InputSpace, optical_to_unit, sar_to_model_input
+from core.normalise import FIXED_DB_RANGE, Encoding, InputSpace, optical_to_unit, sar_to_model_input
 from core.samples import build_samples
 
 ENCODINGS = {
@@ -219,6 +219,27 @@ def align(sar: np.ndarray, optical: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return sar[:h, :w], optical[:h, :w]
 
 
+@dataclass(frozen=True)
+class LevelJitter:
+    """Random level and contrast of a SAR crop: the model must read land cover, not a source's footing.
+
+    The sources reach the model on different footings (calibrated BigEarthNet dB, SEN1-2's 8-bit dB anchored or
+    not, volkov's relative values): a model that keys colour to the footing paints every scene of one source alike.
+    """
+
+    level_db: float = 0.0  # the crop's level moves by up to +- this many dB
+    contrast: float = 0.0  # and its contrast about its median by a factor within exp(+- this)
+
+    def __call__(self, sar: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if not (self.level_db or self.contrast):
+            return sar
+        units_per_db = 2.0 / (FIXED_DB_RANGE[1] - FIXED_DB_RANGE[0])
+        shift = rng.uniform(-self.level_db, self.level_db) * units_per_db
+        gain = np.exp(rng.uniform(-self.contrast, self.contrast))
+        median = np.median(sar, axis=(1, 2), keepdims=True)
+        return np.clip((sar - median) * gain + median + shift, -1.0, 1.0).astype(np.float32)
+
+
 class PairDataset(Dataset):
     """Random crops with flips and 90 degree rotations, preloaded in memory.
 
@@ -235,8 +256,10 @@ class PairDataset(Dataset):
         crop: int,
         augment: bool = True,
         space: InputSpace = InputSpace.STRETCH,
+        jitter: LevelJitter = LevelJitter(),
     ) -> None:
         self.records, self.footing, self.crop, self.augment = records, footing, crop, augment
+        self.jitter = jitter
         self.pairs = []
         for record in records:
             sar, optical = load_sar(record, space), load_optical(record)
@@ -271,6 +294,7 @@ class PairDataset(Dataset):
         footing = self.footing.get(self.records[index].source, TargetFooting())
         opt_crop = footing.apply(optical[y : y + c, x : x + c].astype(np.float32) / 255.0).transpose(2, 0, 1) * 2 - 1
         if self.augment:
+            sar_crop = self.jitter(sar_crop, self.rng)
             k = int(self.rng.integers(4))
             sar_crop, opt_crop = np.rot90(sar_crop, k, axes=(1, 2)), np.rot90(opt_crop, k, axes=(1, 2))
             if self.rng.integers(2):

@@ -5,6 +5,10 @@ the colouriser where the truth is known (the val sets' own optical images: their
 scored against their true colour, beside grey and the flat a*b*), then writes one RGB PNG per grey
 SEN1-2 train target: its own lightness, the colouriser's a*b*. Training reads them with
 `--set pseudo_colour=runs/pseudo_colour` (`training.data.with_pseudo_colour`).
+
+SEN1-2 renders land lighter in the mid-tones than EuroSAT on the footing (median L 40 against 35), so a
+target's lightness is first mapped onto EuroSAT's lightness distribution (`LightnessMatch`, quantile to quantile)
+for the colouriser to read; the written image keeps its own lightness.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +39,38 @@ from training.data import (
 )
 
 INDEX = "pseudo_colour.csv"  # pair_id -> file name, in the output folder
+QUANTILES = np.linspace(0.0, 100.0, 201)
+
+
+@dataclass(frozen=True)
+class LightnessMatch:
+    """Monotone map of CIELAB L from one rendering's distribution onto another's (quantile to quantile)."""
+
+    source: np.ndarray
+    reference: np.ndarray
+
+    @classmethod
+    def fit(cls, source_lightness: np.ndarray, reference_lightness: np.ndarray) -> LightnessMatch:
+        return cls(np.percentile(source_lightness, QUANTILES), np.percentile(reference_lightness, QUANTILES))
+
+    @classmethod
+    def identity(cls) -> LightnessMatch:
+        return cls(QUANTILES, QUANTILES)
+
+    def __call__(self, lightness: np.ndarray) -> np.ndarray:
+        return np.interp(lightness, self.source, self.reference)
+
+
+UNMATCHED = LightnessMatch.identity()
+
+
+def sen12_to_eurosat(data_root: Path, grey: list[PairRecord], every: int = 10) -> LightnessMatch:
+    """The map from the grey SEN1-2 targets' lightness (every `every`-th) onto EuroSAT's on the footing."""
+    from training.footing import EUROSAT_SOURCE, eurosat_pixels, footing_with_eurosat
+
+    eurosat = footing_with_eurosat(data_root)[1][EUROSAT_SOURCE].apply(eurosat_pixels(data_root))
+    sen12 = np.concatenate([lab_of(load_optical(r)[::4, ::4])[..., 0].ravel() for r in grey[::every]])
+    return LightnessMatch.fit(sen12, lab_of(eurosat[None])[0, :, 0])
 
 
 def lab_of(rgb01: np.ndarray) -> np.ndarray:
@@ -52,7 +89,14 @@ def colour_scores(prediction: np.ndarray, truth: np.ndarray) -> dict[str, float]
     return {"pixel_delta_e": delta_e, **vars(counts)}
 
 
-def check_on_truths(model: Colouriser, records: list[PairRecord], footing: dict) -> dict[str, dict]:
+def colourise_matched(model: Colouriser, lightness: np.ndarray, match: LightnessMatch = UNMATCHED) -> np.ndarray:
+    """CIELAB of a lightness image: its own L, the a*b* the colouriser gives its matched lightness."""
+    return np.dstack([lightness, colourise(model, match(lightness))[..., 1:]])
+
+
+def check_on_truths(
+    model: Colouriser, records: list[PairRecord], footing: dict, match: LightnessMatch = UNMATCHED
+) -> dict[str, dict]:
     """Per val set: the colouriser, grey and the flat a*b* on the truths' own lightness (mean ΔE00, pooled green)."""
     per_set: dict[str, dict[str, list[dict]]] = {}
     truths = {r.pair_id: load_target(r, footing) for r in records}
@@ -61,7 +105,7 @@ def check_on_truths(model: Colouriser, records: list[PairRecord], footing: dict)
         truth = truths[record.pair_id]
         lab = lab_of(truth)
         guesses = {
-            "colouriser": rgb_of(colourise(model, lab[..., 0])),
+            "colouriser": rgb_of(colourise_matched(model, lab[..., 0], match)),
             "grey": rgb_of(np.dstack([lab[..., 0], np.zeros_like(lab[..., :2])])),
             "flat_ab": rgb_of(np.dstack([lab[..., 0], np.broadcast_to(flat_ab, lab[..., :2].shape)])),
         }
@@ -80,14 +124,17 @@ def _pool(rows: list[dict]) -> dict[str, float]:
     }
 
 
-def write_pseudo_colour(model: Colouriser, records: list[PairRecord], out: Path) -> int:
+def write_pseudo_colour(
+    model: Colouriser, records: list[PairRecord], out: Path, match: LightnessMatch = UNMATCHED
+) -> int:
     """One RGB PNG per grey target (its lightness, the colouriser's a*b*) and the index; returns the count."""
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for record in records:
         lightness = lab_of(load_optical(record))[..., 0]
         name = record.pair_id.replace("/", "__") + ".png"
-        Image.fromarray((rgb_of(colourise(model, lightness)) * 255).round().astype(np.uint8)).save(out / name)
+        rgb = rgb_of(colourise_matched(model, lightness, match))
+        Image.fromarray((rgb * 255).round().astype(np.uint8)).save(out / name)
         rows.append({"pair_id": record.pair_id, "file": name})
     with open(out / INDEX, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["pair_id", "file"])
@@ -102,19 +149,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for the pseudo-colour PNGs")
     parser.add_argument("--data-root", type=Path, default=shared_data_dir())
     parser.add_argument("--check-only", action="store_true", help="score on the val truths, colour nothing")
+    parser.add_argument(
+        "--no-lightness-match", action="store_true", help="colour SEN1-2 lightness as is (the first default's rule)"
+    )
     args = parser.parse_args(argv)
     model = load_colouriser(args.colouriser)
     records = read_manifest(args.data_root)
     footing = measure_footing(footing_samples([r for r in records if r.split == "train"]))
     val = [r for r in records if r.split == "val" and r.has_colour] + bigearthnet_records()[::2]  # one per patch
-    check = check_on_truths(model, val, footing)
+    grey = [r for r in records if r.source == REFERENCE_SOURCE and r.split == "train" and r.optical_kind != PSEUDO_KIND]
+    match = UNMATCHED if args.no_lightness_match else sen12_to_eurosat(args.data_root, grey)
+    check = check_on_truths(model, val, footing, match)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "colouriser_check.json").write_text(json.dumps(check, indent=1))
     print(json.dumps(check, indent=1))
     if args.check_only:
         return
-    grey = [r for r in records if r.source == REFERENCE_SOURCE and r.split == "train" and r.optical_kind != PSEUDO_KIND]
-    print(f"{write_pseudo_colour(model, grey, args.out)} grey targets coloured into {args.out}")
+    print(f"{write_pseudo_colour(model, grey, args.out, match)} grey targets coloured into {args.out}")
 
 
 if __name__ == "__main__":

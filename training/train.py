@@ -40,6 +40,7 @@ from training.colouriser import EUROSAT_DIR
 from training.config import TrainConfig, load_config
 from training.data import (
     REFERENCE_SOURCE,
+    LevelJitter,
     PairDataset,
     TargetFooting,
     bigearthnet_records,
@@ -85,7 +86,8 @@ def load_data(config: TrainConfig, rank: int) -> TrainingData:
     train_records = [r for r in records if r.split == "train"]
     if config.pseudo_colour:
         train_records = with_pseudo_colour(train_records, Path(config.pseudo_colour))
-    train_set = PairDataset(train_records, {}, config.crop, space=space)
+    jitter = LevelJitter(config.level_jitter_db, config.contrast_jitter)
+    train_set = PairDataset(train_records, {}, config.crop, space=space, jitter=jitter)
     samples = train_set.footing_samples()  # no second read of the train images
     if config.pseudo_colour:  # the reference brightness is the grey truth's, not its pseudo-colour's
         samples[REFERENCE_SOURCE] = footing_samples([r for r in records if r.source == REFERENCE_SOURCE])[
