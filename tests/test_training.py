@@ -76,7 +76,7 @@ def test_level_jitter_moves_level_and_contrast_within_bounds(shared_data: Path) 
     from core.normalise import FIXED_DB_RANGE, InputSpace
     from training.data import LevelJitter
 
-    record = [r for r in read_manifest(shared_data, ("train",)) if r.source == "sen12-gray"][0]
+    record = next(r for r in read_manifest(shared_data, ("train",)) if r.source == "sen12-gray")
     sar = PairDataset([record], {}, crop=256, augment=False, space=InputSpace.FIXED)[0][0].numpy()
     rng = np.random.default_rng(0)
     assert LevelJitter()(sar, rng) is sar
