@@ -9,6 +9,8 @@ File names and the log format live in `core.run_artefacts`. The evaluation files
   those keys, and they are null for sets scored before them.
 - `per_image.csv` — columns model, split, source, group, pair_id, then `PER_IMAGE_NUMERIC` (blank or NaN
   where not scored).
+And by `training.green_ceiling`: `green_ceiling.json` — `{source: {CEILINGS key: {green_share, auc,
+false_green_at_recall} or null, ...}}`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ PIXEL_COLOUR = {  # metric (a scoreboard column, with _low and _high): its summa
     "green_recall": ("green_recall_pooled", "green_recall_ci95"),
     "false_green": ("false_green_pooled", "false_green_ci95"),
 }
+CEILINGS = {  # green_ceiling.json key: what that ranking is, as the Evaluation page names it
+    "sar": "SAR ceiling: classifier trained in scene",
+    "network_in_scene": "SAR ceiling: U-Net fine-tuned in scene",
+    "sar_and_truth_lightness": "SAR + true lightness (needs optical)",
+}
+CEILING_RECALL = 0.5  # the recall at which `training.green_ceiling` reads false green
 BASELINE_PREFIX = "baseline_"
 BASELINE_NAMES = {  # what each baseline of `training.evaluate` paints, as pages and charts name it
     "baseline_flat_colour": "flat training colour",
@@ -118,3 +126,16 @@ def read_per_image(folder: EvalFolder) -> list[dict]:
             except ValueError:
                 row[key] = math.nan
     return rows
+
+
+def ceiling_points(folder: EvalFolder, set_key: str) -> list[dict]:
+    """Green ceilings of one scoreboard set ('val/sen12-accioy'): false green at recall 0.5; [] if not measured."""
+    try:
+        measured = json.loads(folder.green_ceiling.read_text(encoding="utf-8")).get(set_key.split("/")[-1]) or {}
+    except (OSError, json.JSONDecodeError):
+        return []
+    return [
+        {"model": label, "green_recall": CEILING_RECALL, "false_green": measured[key]["false_green_at_recall"]}
+        for key, label in CEILINGS.items()
+        if isinstance(measured.get(key), dict)
+    ]

@@ -163,10 +163,12 @@ class EvalFolder:
     path: Path
     summary: Path = field(init=False)
     per_image: Path = field(init=False)
+    green_ceiling: Path = field(init=False)  # what the SAR itself can tell of green (`training.green_ceiling`)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
         self.summary, self.per_image = self.path / "summary.json", self.path / "per_image.csv"
+        self.green_ceiling = self.path / "green_ceiling.json"
 
     def grid(self, model: str, split: str) -> Path:
         """Sample grid (SAR | prediction | truth) of a model on a split."""

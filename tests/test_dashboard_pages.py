@@ -25,7 +25,7 @@ from streamlit.testing.v1 import AppTest
 from core.checkpoints import save_checkpoint, untrained_model
 from core.jobs import JobStore
 from core.networks import GeneratorConfig
-from core.reports import display_name
+from core.reports import CEILINGS, display_name
 from core.run_artefacts import JsonLinesLog, ModelsFolder, RunFolder, config_record, epoch_record, step_record
 from core.samples import build_samples, default_sample
 from core.users import LOCAL
@@ -250,6 +250,15 @@ def test_evaluation_page(env):
     charts = [chart.proto.spec for chart in at.get("vega_lite_chart")]
     assert any("green_recall" in spec and "false_green" in spec for spec in charts)
     assert len(at.dataframe[1].value) == 60  # per-image table
+    assert not any("Grey diamonds" in c.value for c in at.caption)  # no ceiling measured yet
+    ceiling = {"green_share": 0.6, "auc": 0.46, "false_green_at_recall": 0.52}
+    measured = {"sar": ceiling, "network_in_scene": None, "sar_and_truth_lightness": ceiling | {"auc": 0.75}}
+    ModelsFolder(env["models"]).eval.green_ceiling.write_text(json.dumps({"sen12": measured, "other": {}}))
+    at.run()
+    chart = next(c for c in at.get("vega_lite_chart") if "diamond" in c.proto.spec)
+    plotted = pd.concat(pa.ipc.open_stream(d.data.data).read_pandas() for d in chart.proto.datasets)
+    assert {CEILINGS["sar"], CEILINGS["sar_and_truth_lightness"]} <= set(plotted["model"])
+    assert any("Grey diamonds" in c.value for c in at.caption)
     assert any("no backbone weights" in c.value for c in at.caption)
     assert any("oracle flat" in c.value for c in at.caption)
 

@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.reports import PIXEL_COLOUR, display_name, read_per_image, read_summary, scoreboard
+from core.reports import PIXEL_COLOUR, ceiling_points, display_name, read_per_image, read_summary, scoreboard
 from core.run_artefacts import ModelsFolder
 from core.settings import models_dir
 
@@ -110,13 +110,26 @@ with tab_board:
                 alt.Y("green_recall:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
                 alt.Color("kind:N", title=None),
             )
-            st.altair_chart(
+            chart = (
                 points.mark_rule().encode(alt.X("false_green_low:Q", title=x_title), alt.X2("false_green_high:Q"))
                 + points.mark_rule().encode(alt.Y("green_recall_low:Q", title=y_title), alt.Y2("green_recall_high:Q"))
                 + points.mark_point(filled=True, size=80).encode(tooltip=["model", "green_recall", "false_green"])
-                + points.mark_text(align="left", dx=6).encode(text="model:N"),
-                width="stretch",
+                + points.mark_text(align="left", dx=6).encode(text="model:N")
             )
+            ceilings = pd.DataFrame(ceiling_points(folder, chosen_set))
+            if not ceilings.empty:
+                marks = alt.Chart(ceilings).encode(alt.X("false_green:Q"), alt.Y("green_recall:Q"))
+                chart += marks.mark_point(shape="diamond", size=90, color="grey", filled=True).encode(
+                    tooltip=["model", "false_green"]
+                ) + marks.mark_text(align="left", dx=6, dy=-8, color="grey").encode(text="model:N")
+            st.altair_chart(chart, width="stretch")
+            if not ceilings.empty:
+                st.caption(
+                    "Grey diamonds: what the SAR itself can tell on this set (`training.green_ceiling`). At green "
+                    "recall 0.5, classifiers trained on labels from the same scene paint this share of the other "
+                    "pixels green; with the true lightness added (which needs an optical image, see guided "
+                    "colour) far less. A model cannot place green better than its input allows."
+                )
     for key, note in (summary or {}).items():
         if isinstance(note, str):
             st.caption(f"**{key}**: {note}")
