@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from core.settings import default_checkpoint
 from training.dark_sar import dark_and_lightness, dark_sar_table
 from training.data import bigearthnet_records
 from training.green_ceiling import (
@@ -57,7 +57,7 @@ def test_network_ceiling_finds_a_label_the_sar_carries(images: list[ImagePixels]
     """The default's U-Net, fine-tuned on held-in images, ranks the brighter half of held-out ones."""
     records = [r for r in bigearthnet_records() if r.polarisation == "VV"]
     learnable = [replace(i, green=i.level > np.median(i.level)) for i in images]
-    ceiling = network_ceiling(Path("models/default.pt"), records, learnable, folds=2, steps=40)
+    ceiling = network_ceiling(default_checkpoint(), records, learnable, folds=2, steps=40)
     assert ceiling.auc > 0.8
 
 

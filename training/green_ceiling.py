@@ -34,7 +34,7 @@ from core.metrics import GREEN_A_STAR
 from core.normalise import InputSpace
 from core.reports import CEILING_RECALL
 from core.run_artefacts import ModelsFolder
-from core.settings import models_dir, shared_data_dir
+from core.settings import default_checkpoint, models_dir, shared_data_dir
 from training.data import PairRecord, align, bigearthnet_records, load_optical, load_sar, read_manifest
 from training.evaluate import model_predictor
 from training.pixel_reference import SCALES, pixel_features
@@ -215,7 +215,7 @@ def measure(records: list[PairRecord], checkpoint: Path | None, per_image: int =
         "level_auc_per_image": {image.pair_id: level_auc(image) for image in images},
     }
     if checkpoint is not None:
-        result["model"] = {"checkpoint": str(checkpoint), **asdict(model_ranking(checkpoint, records, images))}
+        result["model"] = {"checkpoint": checkpoint.resolve().stem, **asdict(model_ranking(checkpoint, records, images))}
     return result
 
 
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=shared_data_dir())
     parser.add_argument("--per-image", type=int, default=4000, help="training pixels sampled from each image")
-    parser.add_argument("--checkpoint", type=Path, default=Path("models/default.pt"), help="model to rank too")
+    parser.add_argument("--checkpoint", type=Path, default=default_checkpoint(), help="model to rank too")
     parser.add_argument("--out", type=Path, default=ModelsFolder(models_dir()).eval.green_ceiling)
     args = parser.parse_args(argv)
     sets = val_sets(args.data_root)
