@@ -215,7 +215,8 @@ def measure(records: list[PairRecord], checkpoint: Path | None, per_image: int =
         "level_auc_per_image": {image.pair_id: level_auc(image) for image in images},
     }
     if checkpoint is not None:
-        result["model"] = {"checkpoint": checkpoint.resolve().stem, **asdict(model_ranking(checkpoint, records, images))}
+        ranking = asdict(model_ranking(checkpoint, records, images))
+        result["model"] = {"checkpoint": checkpoint.resolve().stem, **ranking}
     return result
 
 
