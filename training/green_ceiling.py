@@ -57,7 +57,7 @@ class ImagePixels:
 
 @dataclass(frozen=True)
 class Ceiling:
-    """The leave-one-image-out scores of one set and one feature choice."""
+    """How well one ranking finds a set's green: pooled ROC AUC and the false green at recall 0.5."""
 
     green_share: float
     auc: float
@@ -128,7 +128,8 @@ def network_ceiling(
     a stronger ceiling than `leave_one_out`: the model's pretrained SAR features plus in-scene labels.
     """
     side = 256
-    inputs = torch.stack([_padded_input(r, load_checkpoint(checkpoint).config.input_space, side) for r in records])
+    space = load_checkpoint(checkpoint).config.input_space
+    inputs = torch.stack([_padded_input(r, space, side) for r in records])
     labels = torch.zeros(len(images), side, side)
     known = torch.zeros_like(labels, dtype=torch.bool)
     for i, image in enumerate(images):
