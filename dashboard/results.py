@@ -31,6 +31,10 @@ from dashboard.messages import reported
 from dashboard.ui import fmt_bytes, fmt_seconds
 
 SAR, COLORIZED, REFERENCE = "SAR", "Colorized (synthetic)", "Reference optical"
+UNGUIDED_COLOUR = (  # what the facts table says of a run without an optical guide (measured: models/README.md)
+    "the model alone: a plausible guess from one SAR band, which cannot tell green fields from bare ones; "
+    "give an optical image of the place for its true colours"
+)
 
 
 @st.cache_data(show_spinner="Preparing display copies…", max_entries=8)
@@ -113,7 +117,7 @@ def _facts(job: Job, r: RunSummary) -> list[tuple[str, str]]:
         ("Encoding", f"{r.encoding} ({'detected' if r.encoding_detected else 'set by you'})"),
         ("Stretch (dB)", f"{r.stretch_db[0]:.1f} … {r.stretch_db[1]:.1f}"),
         ("Model", job.model or "–"),
-        ("Colour", r.guide or "the model alone"),
+        ("Colour", r.guide or UNGUIDED_COLOUR),
         ("Tiles", f"{r.tiles} (tile {job.settings.get('tile')} px, overlap {job.settings.get('overlap')} px)"),
         ("Time", f"{fmt_seconds(r.seconds)} ({r.megapixels_per_second:.2f} Mpx/s)"),
         ("Device", r.device),

@@ -15,6 +15,7 @@ from core.jobs import Job, JobStore
 from core.samples import default_sample
 from core.scores import ImageScores, ReferenceScores
 from core.users import LOCAL
+from dashboard.results import UNGUIDED_COLOUR
 
 GIVEN = "/home/analyst/My Scenes/Ems estuary σ0.tif"  # what the analyst's browser sends
 LABELS = {"psnr": "PSNR vs reference", "ssim": "SSIM", "delta_e": "Mean-colour ΔE00",
@@ -119,6 +120,7 @@ def test_scene_facts_give_bounds_to_5_decimals_and_pixels_in_metres(env) -> None
     assert facts["Pixel size"] == "10.00 × 10.00 m"
     assert re.fullmatch(r"([\d,]+\.\d{5}, ){3}[\d,]+\.\d{5} \(left, bottom, right, top, CRS units\)", facts["Bounds"])
     assert re.fullmatch(r"(-?\d+\.\d{5}, ){3}-?\d+\.\d{5}", facts["Bounds (lon/lat)"])
+    assert facts["Colour"] == UNGUIDED_COLOUR  # unguided: says colour is a guess and how to get the real one
 
 
 def test_a_history_from_before_scores_opens_and_gains_the_column(tmp_path) -> None:
