@@ -9,8 +9,9 @@ A second run adds the truth's own lightness at the same scales: the ceiling of c
 
 Reported per set: the share of green pixels, the pooled ROC AUC (0.5 = chance), the false green at green
 recall 0.5 (issue 16 asks recall >= 0.5 with false green <= 0.25), the per-image AUC of the smoothed SAR
-level alone (whether "brighter is greener" holds, and whether it flips between images), a model's own a* as a
-ranking, and on the dual-pol BigEarthNet patches the AUC of VV, VH and the cross-polarisation ratio VH - VV.
+level alone (whether "brighter is greener" holds, and whether it flips between images), each published model's
+own a* as a ranking, and on the dual-pol BigEarthNet patches the AUC of VV, VH and the cross-polarisation ratio
+VH - VV.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from torch.nn import functional
 
-from core.checkpoints import load_checkpoint
+from core.checkpoints import list_checkpoints, load_checkpoint
 from core.metrics import GREEN_A_STAR
 from core.normalise import InputSpace
 from core.reports import CEILING_RECALL
@@ -205,20 +206,24 @@ def model_ranking(checkpoint: Path, records: list[PairRecord], images: list[Imag
     return Ceiling(float(green.mean()), float(roc_auc_score(green, score)), false_green_at_recall(score, green))
 
 
-def measure(records: list[PairRecord], checkpoint: Path | None, per_image: int = 4000, seed: int = 0) -> dict:
-    """Both ceilings (SAR; SAR + truth lightness), a model's own ranking, and per-image level AUCs of one set."""
+def measure(
+    records: list[PairRecord], checkpoint: Path, ranked: list[Path], per_image: int = 4000, seed: int = 0
+) -> dict:
+    """The ceilings (SAR; SAR + truth lightness; `checkpoint` fine-tuned in scene), each `ranked` model's own
+    ranking, and the per-image level AUCs of one set."""
     images = [image_pixels(r) for r in records]
-    result = {
+    return {
         "images": len(images),
         "sar": asdict(leave_one_out(images, False, per_image, seed)),
         "sar_and_truth_lightness": asdict(leave_one_out(images, True, per_image, seed)),
-        "network_in_scene": asdict(network_ceiling(checkpoint, records, images)) if checkpoint else None,
+        "network_in_scene": asdict(network_ceiling(checkpoint, records, images)) | {"checkpoint": _name(checkpoint)},
         "level_auc_per_image": {image.pair_id: level_auc(image) for image in images},
+        "models": {_name(c): asdict(model_ranking(c, records, images)) for c in ranked},
     }
-    if checkpoint is not None:
-        ranking = asdict(model_ranking(checkpoint, records, images))
-        result["model"] = {"checkpoint": checkpoint.resolve().stem, **ranking}
-    return result
+
+
+def _name(checkpoint: Path) -> str:
+    return checkpoint.resolve().stem  # default.pt -> the model it links to
 
 
 def _ranking(label: str, ceiling: dict) -> str:
@@ -233,26 +238,32 @@ def describe(name: str, stats: dict) -> str:
         f"{name}: green {stats['sar']['green_share']:.2f}",
         _ranking("SAR ceiling", stats["sar"]),
         _ranking("with the truth's lightness", stats["sar_and_truth_lightness"]),
-        _ranking("the model fine-tuned in scene", stats["network_in_scene"]) if stats["network_in_scene"] else "",
+        _ranking("the model fine-tuned in scene", stats["network_in_scene"]),
         f"per-image SAR-level AUC {min(levels):.2f}-{max(levels):.2f}",
+        *(_ranking(f"{model}'s own a*", ranking) for model, ranking in stats["models"].items()),
     ]
-    if "model" in stats:
-        parts.append(_ranking("the model's own a*", stats["model"]))
     if "cross_pol_auc" in stats:
         aucs = ", ".join(f"{band} {auc:.2f}" for band, auc in stats["cross_pol_auc"].items())
         parts.append(f"AUC of the smoothed level {aucs}")
     return "; ".join(parts)
 
 
+def _published(folder: Path) -> list[Path]:
+    """Every published checkpoint once (default.pt is a link to one of them)."""
+    return sorted({path.resolve() for path in list_checkpoints(folder)})
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=shared_data_dir())
     parser.add_argument("--per-image", type=int, default=4000, help="training pixels sampled from each image")
-    parser.add_argument("--checkpoint", type=Path, default=default_checkpoint(), help="model to rank too")
+    parser.add_argument("--checkpoint", type=Path, default=default_checkpoint(), help="model fine-tuned in scene")
+    parser.add_argument("--rank", type=Path, nargs="*", help="models whose own a* ranks green (default: all published)")
     parser.add_argument("--out", type=Path, default=ModelsFolder(models_dir()).eval.green_ceiling)
     args = parser.parse_args(argv)
+    ranked = args.rank if args.rank is not None else _published(models_dir())
     sets = val_sets(args.data_root)
-    result = {name: measure(records, args.checkpoint, args.per_image) for name, records in sets.items()}
+    result = {name: measure(records, args.checkpoint, ranked, args.per_image) for name, records in sets.items()}
     result["bigearthnet"]["cross_pol_auc"] = cross_pol_auc(sets["bigearthnet"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

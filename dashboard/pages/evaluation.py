@@ -117,11 +117,12 @@ with tab_board:
                 + points.mark_text(align="left", dx=6).encode(text="model:N")
             )
             ceilings = pd.DataFrame(ceiling_points(folder, chosen_set))
-            if not ceilings.empty:
-                marks = alt.Chart(ceilings).encode(alt.X("false_green:Q"), alt.Y("green_recall:Q"))
+            if not ceilings.empty:  # labels stacked above their diamonds: the ceilings often lie close together
+                ceilings["label_y"] = ceilings["green_recall"] + 0.07 * (1 + ceilings.index)
+                marks = alt.Chart(ceilings).encode(alt.X("false_green:Q"))
                 chart += marks.mark_point(shape="diamond", size=90, color="grey", filled=True).encode(
-                    tooltip=["model", "false_green"]
-                ) + marks.mark_text(align="left", dx=6, dy=-8, color="grey").encode(text="model:N")
+                    alt.Y("green_recall:Q"), tooltip=["model", "false_green"]
+                ) + marks.mark_text(align="left", color="grey").encode(alt.Y("label_y:Q"), text="model:N")
             st.altair_chart(chart, width="stretch")
             if not ceilings.empty:
                 st.caption(
