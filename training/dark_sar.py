@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from core.normalise import FIXED_DB_RANGE, InputSpace
+from core.normalise import InputSpace, fixed_scale
 from core.settings import shared_data_dir
 from training.data import PairRecord, align, bigearthnet_records, load_optical, load_sar, read_manifest
 from training.pseudo_colour import lab_of
@@ -27,10 +27,9 @@ SMOOTH_PX = 2.0  # Gaussian sigma against speckle
 
 def dark_and_lightness(record: PairRecord) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel: whether the smoothed VV-equivalent level is below `DARK_DB`, and the truth's lightness."""
-    low, high = FIXED_DB_RANGE
     sar, optical = align(load_sar(record, InputSpace.FIXED)[0], load_optical(record))
-    level_db = (gaussian_filter(sar, SMOOTH_PX) + 1.0) * 0.5 * (high - low) + low
-    return level_db < DARK_DB, lab_of(np.clip(optical, 0.0, 1.0))[..., 0]
+    dark = gaussian_filter(sar, SMOOTH_PX) < fixed_scale(np.array([DARK_DB], np.float32))[0]  # in model units
+    return dark, lab_of(np.clip(optical, 0.0, 1.0))[..., 0]
 
 
 def dark_sar_table(records: list[PairRecord]) -> dict:

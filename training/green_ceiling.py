@@ -168,22 +168,19 @@ def level_auc(image: ImagePixels) -> float | None:
     return float(roc_auc_score(image.green, image.level))
 
 
-def cross_pol_auc(records: list[PairRecord]) -> dict[str, float]:
+def cross_pol_auc(records: list[PairRecord], images: list[ImagePixels]) -> dict[str, float]:
     """Pooled AUC of the smoothed VV, VH and VH - VV (dB) for the truth's green, on dual-pol val patches.
 
     The cross-polarisation ratio measures volume scattering (vegetation); the product colours one band at a time.
     """
     levels: dict[str, list[np.ndarray]] = {"VV": [], "VH": [], "VH-VV": []}
-    green = []
-    for record in records:
+    for record, image in zip(records, images, strict=True):
         with rasterio.open(record.sar) as src:
             vv, vh = (gaussian_filter(src.read(band), LEVEL_SIGMA) for band in (1, 2))
-        truth = image_pixels(record)
-        h, w = truth.truth_shape
+        h, w = image.truth_shape
         for name, level in (("VV", vv), ("VH", vh), ("VH-VV", vh - vv)):
             levels[name].append(level[:h, :w].ravel())
-        green.append(truth.green)
-    labels = np.concatenate(green)
+    labels = np.concatenate([image.green for image in images])
     return {name: float(roc_auc_score(labels, np.concatenate(values))) for name, values in levels.items()}
 
 
@@ -207,11 +204,15 @@ def model_ranking(checkpoint: Path, records: list[PairRecord], images: list[Imag
 
 
 def measure(
-    records: list[PairRecord], checkpoint: Path, ranked: list[Path], per_image: int = 4000, seed: int = 0
+    records: list[PairRecord],
+    images: list[ImagePixels],
+    checkpoint: Path,
+    ranked: list[Path],
+    per_image: int = 4000,
+    seed: int = 0,
 ) -> dict:
     """The ceilings (SAR; SAR + truth lightness; `checkpoint` fine-tuned in scene), each `ranked` model's own
-    ranking, and the per-image level AUCs of one set."""
-    images = [image_pixels(r) for r in records]
+    ranking, and the per-image level AUCs of one set (`images`: `image_pixels` of `records`)."""
     return {
         "images": len(images),
         "sar": asdict(leave_one_out(images, False, per_image, seed)),
@@ -263,8 +264,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     ranked = args.rank if args.rank is not None else _published(models_dir())
     sets = val_sets(args.data_root)
-    result = {name: measure(records, args.checkpoint, ranked, args.per_image) for name, records in sets.items()}
-    result["bigearthnet"]["cross_pol_auc"] = cross_pol_auc(sets["bigearthnet"])
+    pixels = {name: [image_pixels(r) for r in records] for name, records in sets.items()}  # read once
+    result = {name: measure(sets[name], pixels[name], args.checkpoint, ranked, args.per_image) for name in sets}
+    result["bigearthnet"]["cross_pol_auc"] = cross_pol_auc(sets["bigearthnet"], pixels["bigearthnet"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     for name, stats in result.items():
