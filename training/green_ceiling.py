@@ -11,7 +11,7 @@ Reported per set: the share of green pixels, the pooled ROC AUC (0.5 = chance), 
 recall 0.5 (issue 16 asks recall >= 0.5 with false green <= 0.25), the per-image AUC of the smoothed SAR
 level alone (whether "brighter is greener" holds, and whether it flips between images), each published model's
 own a* as a ranking, and on the dual-pol BigEarthNet patches the AUC of VV, VH and the cross-polarisation ratio
-VH - VV.
+VH - VV, split into what a patch's mean ratio alone gets and the ratio's AUC within each patch.
 """
 
 from __future__ import annotations
@@ -168,11 +168,8 @@ def level_auc(image: ImagePixels) -> float | None:
     return float(roc_auc_score(image.green, image.level))
 
 
-def cross_pol_auc(records: list[PairRecord], images: list[ImagePixels]) -> dict[str, float]:
-    """Pooled AUC of the smoothed VV, VH and VH - VV (dB) for the truth's green, on dual-pol val patches.
-
-    The cross-polarisation ratio measures volume scattering (vegetation); the product colours one band at a time.
-    """
+def polarisation_levels(records: list[PairRecord], images: list[ImagePixels]) -> dict[str, list[np.ndarray]]:
+    """The smoothed VV, VH and VH - VV (dB) of each dual-pol val patch, cut to its truth, flattened."""
     levels: dict[str, list[np.ndarray]] = {"VV": [], "VH": [], "VH-VV": []}
     for record, image in zip(records, images, strict=True):
         with rasterio.open(record.sar) as src:
@@ -180,8 +177,31 @@ def cross_pol_auc(records: list[PairRecord], images: list[ImagePixels]) -> dict[
         h, w = image.truth_shape
         for name, level in (("VV", vv), ("VH", vh), ("VH-VV", vh - vv)):
             levels[name].append(level[:h, :w].ravel())
+    return levels
+
+
+def cross_pol_auc(levels: dict[str, list[np.ndarray]], images: list[ImagePixels]) -> dict[str, float]:
+    """Pooled AUC of each polarisation level for the truth's green.
+
+    The cross-polarisation ratio measures volume scattering (vegetation); the product colours one band at a time.
+    """
     labels = np.concatenate([image.green for image in images])
     return {name: float(roc_auc_score(labels, np.concatenate(values))) for name, values in levels.items()}
+
+
+def cross_pol_within(ratios: list[np.ndarray], images: list[ImagePixels]) -> dict:
+    """Does VH - VV rank green within a patch, or only tell greener patches from others?
+
+    `patch_mean_auc` scores every pixel by its patch's mean ratio (between patches only); `per_patch` is each
+    patch's own AUC (None where it is all green or none).
+    """
+    labels = np.concatenate([image.green for image in images])
+    patch_means = np.concatenate([np.full(ratio.shape, ratio.mean()) for ratio in ratios])
+    per_patch = {
+        image.pair_id: None if image.green.all() or not image.green.any() else float(roc_auc_score(image.green, ratio))
+        for ratio, image in zip(ratios, images, strict=True)
+    }
+    return {"patch_mean_auc": float(roc_auc_score(labels, patch_means)), "per_patch": per_patch}
 
 
 def val_sets(data_root: Path) -> dict[str, list[PairRecord]]:
@@ -246,6 +266,12 @@ def describe(name: str, stats: dict) -> str:
     if "cross_pol_auc" in stats:
         aucs = ", ".join(f"{band} {auc:.2f}" for band, auc in stats["cross_pol_auc"].items())
         parts.append(f"AUC of the smoothed level {aucs}")
+        within = stats["cross_pol_within"]
+        patches = [auc for auc in within["per_patch"].values() if auc is not None]
+        parts.append(
+            f"VH - VV: AUC {within['patch_mean_auc']:.2f} from each patch's mean alone, "
+            f"{min(patches):.2f}-{max(patches):.2f} within patches"
+        )
     return "; ".join(parts)
 
 
@@ -266,7 +292,9 @@ def main(argv: list[str] | None = None) -> None:
     sets = val_sets(args.data_root)
     pixels = {name: [image_pixels(r) for r in records] for name, records in sets.items()}  # read once
     result = {name: measure(sets[name], pixels[name], args.checkpoint, ranked, args.per_image) for name in sets}
-    result["bigearthnet"]["cross_pol_auc"] = cross_pol_auc(sets["bigearthnet"], pixels["bigearthnet"])
+    levels = polarisation_levels(sets["bigearthnet"], pixels["bigearthnet"])
+    result["bigearthnet"]["cross_pol_auc"] = cross_pol_auc(levels, pixels["bigearthnet"])
+    result["bigearthnet"]["cross_pol_within"] = cross_pol_within(levels["VH-VV"], pixels["bigearthnet"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     for name, stats in result.items():
