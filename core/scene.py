@@ -178,7 +178,13 @@ def choose_band(src: rasterio.io.DatasetReader, wanted: str, limits: Limits, nam
 
 
 def detect_encoding(sample_db_candidates: np.ndarray, dtype: np.dtype, tags: dict[str, str]) -> Encoding:
-    """Guess the encoding from the dtype, metadata and value range of a sample."""
+    """Guess the encoding from the dtype, metadata and value range of a sample.
+
+    A tag `encoding=<name>` naming one of ours (as `linear_u8` on volkov exports) wins when it fits the dtype.
+    """
+    declared = next((v.strip().lower() for k, v in tags.items() if k.lower() == "encoding"), "")
+    if declared in {e.value for e in Encoding} and declared.endswith("_u8") == (dtype == np.uint8):
+        return Encoding(declared)
     text = " ".join(f"{k}={v}" for k, v in tags.items()).lower()
     if "db" in text.replace("dbf", "") and dtype.kind == "f":
         return Encoding.DB

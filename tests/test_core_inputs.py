@@ -104,6 +104,8 @@ def _write(path: Path, samples, values: np.ndarray, tags: dict | None = None) ->
         ("float_amplitude", Encoding.AMPLITUDE),
         ("uint16_dn", Encoding.AMPLITUDE),
         ("u8", Encoding.DB_U8),
+        ("u8_declared_linear", Encoding.LINEAR_U8),
+        ("u8_units_db", Encoding.DB_U8),
     ],
 )
 def test_encoding_detection(samples, tmp_path: Path, kind: str, expected: Encoding) -> None:
@@ -115,8 +117,14 @@ def test_encoding_detection(samples, tmp_path: Path, kind: str, expected: Encodi
         "float_amplitude": db_to_amplitude_dn(db).astype(np.float32),
         "uint16_dn": db_to_amplitude_dn(db),
         "u8": db_to_u8(db),
+        "u8_declared_linear": db_to_u8(db),
+        "u8_units_db": db_to_u8(db),
     }[kind]
-    tags = {"units": "dB"} if kind == "db_tagged" else None
+    tags = {
+        "db_tagged": {"units": "dB"},
+        "u8_declared_linear": {"ENCODING": "linear_u8"},
+        "u8_units_db": {"units": "dB"},
+    }.get(kind)
     scene = open_scene(_write(tmp_path / f"{kind}.tif", samples, values, tags))
     try:
         assert scene.encoding == expected and scene.encoding_detected
