@@ -7,16 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.checkpoints import load_checkpoint, save_checkpoint, untrained_model
+from core.checkpoints import load_checkpoint, untrained_model
 from core.errors import CheckpointError
 from core.networks import GeneratorConfig
 from training.soup import interpolate, main
 
 PUBLISHED = Path(__file__).resolve().parent.parent / "models"
-
-
-def _saved(folder: Path, name: str, config: GeneratorConfig, seed: int):
-    return load_checkpoint(save_checkpoint(folder / f"{name}.pt", untrained_model(config, seed=seed).generator))
 
 
 def test_soup_of_the_published_fine_tunes_lies_between_them(tmp_path: Path) -> None:
@@ -36,9 +32,9 @@ def test_soup_of_the_published_fine_tunes_lies_between_them(tmp_path: Path) -> N
         assert all(torch.equal(ends[k], expected[k]) for k in moved)
 
 
-def test_soup_refuses_different_architectures_and_weights_outside_0_1(tmp_path: Path) -> None:
-    small = _saved(tmp_path, "small", GeneratorConfig(ngf=4, depth=5), seed=0)
-    wider = _saved(tmp_path, "wider", GeneratorConfig(ngf=8, depth=5), seed=1)
+def test_soup_refuses_different_architectures_and_weights_outside_0_1() -> None:
+    small = untrained_model(GeneratorConfig(ngf=4, depth=5), seed=0)
+    wider = untrained_model(GeneratorConfig(ngf=8, depth=5), seed=1)
     with pytest.raises(CheckpointError, match="different architectures"):
         interpolate(small, wider, 0.5)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):

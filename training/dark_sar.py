@@ -17,7 +17,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from core.normalise import InputSpace, fixed_scale
-from core.settings import shared_data_dir
+from core.run_artefacts import ModelsFolder
+from core.settings import models_dir, shared_data_dir
 from training.data import PairRecord, align, bigearthnet_records, load_optical, load_sar, read_manifest
 from training.pseudo_colour import lab_of
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=shared_data_dir())
     parser.add_argument("--every-grey", type=int, default=4, help="every n-th grey SEN1-2 target")
-    parser.add_argument("--out", type=Path, default=Path("models/eval/dark_sar.json"))
+    parser.add_argument("--out", type=Path, default=ModelsFolder(models_dir()).eval.path / "dark_sar.json")
     args = parser.parse_args(argv)
     result = {name: dark_sar_table(recs) for name, recs in sources(args.data_root, args.every_grey).items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -64,6 +64,11 @@ class Ceiling:
     auc: float
     false_green_at_recall: float
 
+    @classmethod
+    def of(cls, score: np.ndarray, green: np.ndarray) -> Ceiling:
+        """The ceiling of per-pixel scores (higher = greener) against the truth's green labels."""
+        return cls(float(green.mean()), float(roc_auc_score(green, score)), false_green_at_recall(score, green))
+
 
 def image_pixels(record: PairRecord) -> ImagePixels:
     """Features and labels of one val pair (SAR on the model's fixed+stretch input, truth as read)."""
@@ -104,8 +109,7 @@ def leave_one_out(images: list[ImagePixels], with_lightness: bool, per_image: in
         classifier = HistGradientBoostingClassifier(max_iter=150, random_state=seed).fit(x, y)
         scores.append(classifier.predict_proba(features(image))[:, 1])
         labels.append(image.green)
-    score, green = np.concatenate(scores), np.concatenate(labels)
-    return Ceiling(float(green.mean()), float(roc_auc_score(green, score)), false_green_at_recall(score, green))
+    return Ceiling.of(np.concatenate(scores), np.concatenate(labels))
 
 
 def _padded_input(record: PairRecord, space: str, side: int) -> torch.Tensor:
@@ -157,15 +161,17 @@ def network_ceiling(
             logits = _green_logit(model.eval(), inputs[held])
         for i, logit in zip(held, logits, strict=True):
             scores[i] = logit[known[i]].numpy()
-    score, green = np.concatenate(scores), np.concatenate([image.green for image in images])
-    return Ceiling(float(green.mean()), float(roc_auc_score(green, score)), false_green_at_recall(score, green))
+    return Ceiling.of(np.concatenate(scores), np.concatenate([image.green for image in images]))
+
+
+def within_image_auc(green: np.ndarray, score: np.ndarray) -> float | None:
+    """AUC of `score` for green inside one image (None when it is all green or none)."""
+    return None if green.all() or not green.any() else float(roc_auc_score(green, score))
 
 
 def level_auc(image: ImagePixels) -> float | None:
     """AUC of "brighter SAR is greener" within one image (None when it is all green or none)."""
-    if image.green.all() or not image.green.any():
-        return None
-    return float(roc_auc_score(image.green, image.level))
+    return within_image_auc(image.green, image.level)
 
 
 def polarisation_levels(records: list[PairRecord], images: list[ImagePixels]) -> dict[str, list[np.ndarray]]:
@@ -198,8 +204,7 @@ def cross_pol_within(ratios: list[np.ndarray], images: list[ImagePixels]) -> dic
     labels = np.concatenate([image.green for image in images])
     patch_means = np.concatenate([np.full(ratio.shape, ratio.mean()) for ratio in ratios])
     per_patch = {
-        image.pair_id: None if image.green.all() or not image.green.any() else float(roc_auc_score(image.green, ratio))
-        for ratio, image in zip(ratios, images, strict=True)
+        image.pair_id: within_image_auc(image.green, ratio) for ratio, image in zip(ratios, images, strict=True)
     }
     return {"patch_mean_auc": float(roc_auc_score(labels, patch_means)), "per_patch": per_patch}
 
@@ -219,8 +224,7 @@ def model_ranking(checkpoint: Path, records: list[PairRecord], images: list[Imag
             rgb, _ = predict(record, np.empty(0))
             h, w = image.truth_shape
             scores.append(-lab_of(rgb[:h, :w])[..., 1].ravel())
-    score, green = np.concatenate(scores), np.concatenate([image.green for image in images])
-    return Ceiling(float(green.mean()), float(roc_auc_score(green, score)), false_green_at_recall(score, green))
+    return Ceiling.of(np.concatenate(scores), np.concatenate([image.green for image in images]))
 
 
 def measure(

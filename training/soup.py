@@ -10,6 +10,7 @@ included, becomes (1 - weight) × base + weight × other; the result costs nothi
 from __future__ import annotations
 
 import argparse
+import copy
 from pathlib import Path
 
 from core.checkpoints import LoadedModel, load_checkpoint, save_checkpoint
@@ -24,7 +25,7 @@ def interpolate(base: LoadedModel, other: LoadedModel, weight: float) -> LoadedM
         raise CheckpointError(f"{base.name} and {other.name} have different architectures; they cannot be averaged.")
     ours, theirs = base.generator.state_dict(), other.generator.state_dict()
     mixed = {k: (1 - weight) * v + weight * theirs[k] if v.is_floating_point() else v for k, v in ours.items()}
-    soup = load_checkpoint(base.path)
+    soup = copy.deepcopy(base)
     soup.generator.load_state_dict(mixed)
     soup.metadata = {**base.metadata, "soup": {"base": base.name, "other": other.name, "weight": weight}}
     return soup
