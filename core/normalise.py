@@ -9,7 +9,8 @@ one of three input spaces (`InputSpace`, stored in its checkpoint):
   level (water < -18 dB, vegetation -12..-6, built-up > -5 in VV). Cross-polarised bands
   (VH, HV) are raised by `CROSS_POL_OFFSET_DB`. A scene without a trustworthy absolute
   level is anchored instead: its median is placed at `ANCHOR_MEDIAN_DB`. That applies to
-  relative encodings (`linear_u8`: intensity over the scene's 99th percentile), to raw
+  relative encodings (`linear_u8`: intensity over the scene's 99th percentile; `db_minmax_u8`: dB
+  stretched by the image's own min and max), to raw
   amplitude DN (uncalibrated: 20 log10 DN is not sigma0), and to 8-bit dB renderings whose
   median is implausible for sigma0 read as [-25, 0] dB (outside `PLAUSIBLE_MEDIAN_DB`: 1 %
   of SEN1-2 train images, every sen12-accioy image). Calibrated float inputs (sigma0 or
@@ -36,6 +37,9 @@ CROSS_POL_OFFSET_DB = 6.0  # median VV - VH over the BigEarthNet sample patches 
 ANCHOR_MEDIAN_DB = -12.0  # VV-equivalent median of scenes without an absolute level (SEN1-2 train: -13.2)
 PLAUSIBLE_MEDIAN_DB = (-20.0, -6.0)  # an 8-bit dB rendering whose VV-equivalent median falls outside is anchored
 CROSS_POLARISATIONS = ("VH", "HV")
+# db_minmax_u8: dB per 8-bit step, so that OMBRIA's 10-90 % spread (104 steps, median image) equals SEN1-2's
+# (11.5 dB); the level is relative (min and max are per image and not stored) and is anchored like linear_u8.
+DB_MINMAX_SPAN_DB = 28.0
 
 
 class InputSpace(StrEnum):
@@ -58,6 +62,7 @@ class Encoding(StrEnum):
     AMPLITUDE = "amplitude"  # integer amplitude DN (raw GRD)
     DB_U8 = "db_u8"  # 8-bit rendering of dB (SEN1-2, display images)
     LINEAR_U8 = "linear_u8"  # 8-bit linear intensity / per-scene p99
+    DB_MINMAX_U8 = "db_minmax_u8"  # 8-bit dB stretched by the image's own min and max (OMBRIA, Earth Engine exports)
 
 
 def to_db(values: np.ndarray, encoding: Encoding) -> np.ndarray:
@@ -75,6 +80,8 @@ def to_db(values: np.ndarray, encoding: Encoding) -> np.ndarray:
             db = lo + v * ((hi - lo) / 255.0)
         elif encoding == Encoding.LINEAR_U8:
             db = 10.0 * np.log10(np.where(v > 0, v / 255.0, np.nan))
+        elif encoding == Encoding.DB_MINMAX_U8:
+            db = (v / 255.0 - 1.0) * DB_MINMAX_SPAN_DB
         else:  # pragma: no cover - Enum is closed
             raise ValueError(encoding)
     return db.astype(np.float32, copy=False)
@@ -154,7 +161,7 @@ def level_offset_db(encoding: Encoding, polarisation: str, median_db: float) -> 
     offset = CROSS_POL_OFFSET_DB if polarisation.upper() in CROSS_POLARISATIONS else 0.0
     median = median_db + offset
     low, high = PLAUSIBLE_MEDIAN_DB
-    relative = encoding in (Encoding.LINEAR_U8, Encoding.AMPLITUDE)
+    relative = encoding in (Encoding.LINEAR_U8, Encoding.DB_MINMAX_U8, Encoding.AMPLITUDE)
     anchored = relative or (encoding == Encoding.DB_U8 and not low <= median <= high)
     return (offset + ANCHOR_MEDIAN_DB - median, True) if anchored else (offset, False)
 

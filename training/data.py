@@ -28,6 +28,7 @@ ENCODINGS = {
     "db_u8": Encoding.DB_U8,
     "unknown_u8": Encoding.DB_U8,
     "linear_u8": Encoding.LINEAR_U8,
+    "db_minmax_u8": Encoding.DB_MINMAX_U8,
     "db_float": Encoding.DB,
 }
 REFERENCE_SOURCE = "sen12-gray"  # SEN1-2 train optical: the brightness every source is matched to
@@ -61,10 +62,19 @@ class PairRecord:
         return self.has_colour and self.optical_kind != PSEUDO_KIND
 
 
+def manifest_rows(data_root: Path) -> list[dict[str, str]]:
+    """Rows of `manifest.csv` and of each source folder's own `manifest.csv` (OMBRIA's), each pair once."""
+    rows: dict[str, dict[str, str]] = {}
+    for path in [data_root / "manifest.csv", *sorted(data_root.glob("*/manifest.csv"))]:
+        with open(path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                rows.setdefault(row["pair_id"], row)
+    return list(rows.values())
+
+
 def read_manifest(data_root: Path, splits: tuple[str, ...] | None = None) -> list[PairRecord]:
-    """Rows of the manifest, optionally limited to some splits."""
-    with open(data_root / "manifest.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    """Rows of the manifests, optionally limited to some splits."""
+    rows = manifest_rows(data_root)
     records = [
         PairRecord(
             r["pair_id"],
