@@ -80,7 +80,7 @@ def child(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     marks: dict[str, float] = {}
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, stage: str = "tiles") -> None:
         marks.setdefault("first_progress", time.perf_counter() - started)
 
     def cancelled() -> bool:

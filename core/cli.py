@@ -55,7 +55,10 @@ def _colorize_one(source: Path, output: Path, options, args: argparse.Namespace)
     model = load_checkpoint(args.model or default_checkpoint())
     with tqdm(total=None, unit="tile", disable=args.quiet, file=sys.stderr) as bar:
 
-        def progress(done: int, total: int) -> None:
+        def progress(done: int, total: int, stage: str = "tiles") -> None:
+            if stage != bar.desc:  # a new stage (the guide's fit, then the tiles): a fresh count
+                bar.set_description_str(stage)
+                bar.reset(total)
             bar.total = total
             bar.update(done - bar.n)
 

@@ -38,7 +38,8 @@ from core.tone import SeamMatcher
 GUIDE_TAG = "SARCOLOR_GUIDE"  # 'colour guided by <optical file> (<its date>)'
 GUIDE_DETAIL_TAG = "SARCOLOR_GUIDE_DETAIL"
 NODATA_ROWS = 256  # transparent rows written at a time above and below the valid region
-ProgressCallback = Callable[[int, int], None]
+ProgressCallback = Callable[..., None]  # progress(done, total) for tiles; progress(done, total, stage) before them
+FIT_STAGE = "fitting the guide's colours"  # the stage named while a guided run learns from its guide (windows)
 CancelCheck = Callable[[], bool]
 
 
@@ -223,6 +224,11 @@ def _open_guide(scene: SarScene, options: ColorizeOptions, source_name: str) -> 
     return open_guide(options.guide, scene.georef, options.guide_bands, options.guide_name, source_name)
 
 
+def _staged(progress: ProgressCallback | None, stage: str) -> Callable[[int, int], None] | None:
+    """`progress` for a stage before the tiles: called as progress(done, total, stage)."""
+    return None if progress is None else lambda done, total: progress(done, total, stage)
+
+
 def guide_tags(guide: Guide | None, fit: GuideFit | None) -> dict[str, str]:
     """GeoTIFF metadata of a guided result: by which optical image, read how, covering how much."""
     if guide is None or fit is None:
@@ -231,7 +237,8 @@ def guide_tags(guide: Guide | None, fit: GuideFit | None) -> dict[str, str]:
         GUIDE_TAG: guide.label,
         GUIDE_DETAIL_TAG: f"{guide.band_names} read as red/green/blue; covers {fit.coverage:.0%} of the scene; there "
         f"{1 - SAR_SHARE:.0%} the reference's colour and {SAR_SHARE:.0%} the colour this SAR has in it, all the "
-        "SAR's where it shows a change; elsewhere the model's colour",
+        "SAR's where it shows a change (new water: the learned change prior); elsewhere the colour fitted to this "
+        "scene's SAR where the guide covers it; per pixel: the .confidence.tif sidecar",
     }
 
 
@@ -241,7 +248,10 @@ def _guide_notes(guide: Guide | None, fit: GuideFit | None) -> list[str]:
         return []
     notes = list(guide.warnings)
     if fit.coverage < 0.99:
-        notes.append(f"{guide.name} covers about {fit.coverage:.0%} of the scene: the rest is coloured by the model.")
+        notes.append(
+            f"{guide.name} covers about {fit.coverage:.0%} of the scene: the rest is coloured by the mapping from SAR "
+            "to colour fitted where the guide covers it (the .confidence.tif sidecar shows which pixels)."
+        )
     return notes
 
 
@@ -306,12 +316,12 @@ def _colorize(
     guide = fit = None
     try:
         guide = _open_guide(scene, options, source_name)
-        fit = fit_guide(scene, guide, cancelled) if guide else None
+        fit = fit_guide(scene, guide, cancelled, _staged(progress, FIT_STAGE)) if guide else None
         frame = 2 * EDGE_MARGIN
         grid = TileGrid(scene.region.width + frame, scene.region.height + frame, options.tile, options.overlap)
         space = InputSpace(model.config.input_space)
         tags = provenance_tags(model, scene, source_name) | guide_tags(guide, fit)
-        with cog_writer(output, scene.georef, tags) as cog, guided_writer(cog, scene, guide, fit) as writer:
+        with cog_writer(output, scene.georef, tags) as cog, guided_writer(cog, scene, guide, fit, output) as writer:
             _stream_rows(scene, space, grid, predictor, options.batch, writer, progress, cancelled)
         facts = RunSummary.of(
             scene.georef,

@@ -144,13 +144,18 @@ def rgb_bands(src, override: tuple[int, int, int] | None = None) -> tuple[int, i
 
 
 def reference_band_names(src, rgb: tuple[int, int, int]) -> str:
-    """Which bands were read as red, green, blue: 'B4/B3/B2 of 13', 'bands 1/2/3 of 3 (RGB)'."""
-    named = [re.sub(r"^B0(\d)$", r"B\1", (d or "").strip().upper()) for d in src.descriptions]
+    """Which bands were read as red, green, blue: 'B4/B3/B2 of 13', 'red/green/blue of 3', 'bands 1/2/3 of 3 (RGB)'.
+
+    Names are the file's own (B04 shortened to B4), used only when the three differ: a file that calls every
+    band 'bands' is described by number.
+    """
+    named = [re.sub(r"^B0(\d)$", r"B\1", (d or "").strip(), flags=re.I) for d in src.descriptions]
     stack = S2_STACK_NAMES.get(src.count) if not any(named) else None
     if stack:
         return f"{'/'.join(stack[b - 1] for b in rgb)} of {src.count}"
-    if all(named[b - 1] for b in rgb):
-        return f"{'/'.join(named[b - 1] for b in rgb)} of {src.count}"
+    picked = [named[b - 1] for b in rgb]
+    if all(picked) and len({p.lower() for p in picked}) == 3:
+        return f"{'/'.join(picked)} of {src.count}"
     suffix = " (RGB)" if src.count == 3 and rgb == (1, 2, 3) else ""
     return f"bands {'/'.join(map(str, rgb))} of {src.count}{suffix}"
 

@@ -20,29 +20,28 @@ import numpy as np
 import rasterio
 from rasterio.crs import CRS
 from rasterio.enums import ColorInterp, Resampling
+from rasterio.errors import CRSError
 from rasterio.transform import Affine
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window
 
 from core.display import reference_band_names, rgb_bands
-from core.errors import ReferenceBandsUnknown, UnsupportedRasterError
+from core.errors import ReferenceBandsUnknown
+from core.guide_checks import GuideError, check_optical
 from core.normalise import optical_to_unit
 from core.scene import Georef, decimated_read, open_raster
 
 DATE_TAGS = (  # dataset tags that hold an acquisition date, most specific first
-    "ACQUISITION_DATE", "SENSING_TIME", "DATATAKE_1_DATATAKE_SENSING_START", "PRODUCT_START_TIME",
-    "DATE_ACQUIRED", "SENSING_DATE", "DATE", "TIFFTAG_DATETIME",
+    "DATETIME", "ACQUISITION_DATE", "ACQUISITIONDATE", "SENSING_TIME", "DATATAKE_1_DATATAKE_SENSING_START",
+    "PRODUCT_START_TIME", "DATE_ACQUIRED", "SENSING_DATE", "DATE", "TIFFTAG_DATETIME",
 )  # fmt: skip
 ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_.:]?(0[1-9]|1[0-2])[-_.:]?(0[1-9]|[12]\d|3[01])(?!\d)")
+GUIDE_WHAT = "an optical image (red, green and blue) to guide the colour"
 MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name} | {
     name.lower(): number for number, name in enumerate(calendar.month_abbr) if name
 }
 MONTH_WORD = re.compile(r"(?<![a-z])(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")(?![a-z])", re.I)
-
-
-class GuideError(UnsupportedRasterError):
-    """The optical reference cannot guide this scene (no overlap, no georeference, unreadable)."""
 
 
 def iso_date(text: str) -> str | None:
@@ -61,7 +60,7 @@ def date_from_name(name: str) -> str | None:
 
 def guide_date(src: rasterio.io.DatasetReader, name: str) -> str | None:
     """The reference's acquisition date from its tags, else from its file name; None when neither says."""
-    tags = {key.upper(): value for key, value in src.tags().items()}
+    tags = {key.upper(): value for domain in ("", "IMAGERY") for key, value in src.tags(ns=domain or None).items()}
     found = (iso_date(tags[key]) for key in DATE_TAGS if key in tags)
     return next((date for date in found if date), None) or date_from_name(name)
 
@@ -135,12 +134,14 @@ class Guide:
 def check_guide_bands(path: str | Path, bands: tuple[int, int, int] | None = None, name: str | None = None) -> str:
     """Check, before any scene is read, that an optical image has red, green and blue; returns how they are read."""
     name = name or Path(path).name
-    with open_raster(path) as src:
+    with open_raster(path, GUIDE_WHAT, name) as src:
         _require_three_bands(src, name)
         try:
-            return reference_band_names(src, rgb_bands(src, bands))
+            rgb = rgb_bands(src, bands)
         except ReferenceBandsUnknown as exc:
             raise ReferenceBandsUnknown(f"{exc} (on the command line: --guide-bands 4,3,2 for B4, B3, B2)") from exc
+        check_optical(src, rgb, name)
+        return reference_band_names(src, rgb)
 
 
 def _require_three_bands(src: rasterio.io.DatasetReader, name: str) -> None:
@@ -168,12 +169,18 @@ def _warped(src: rasterio.io.DatasetReader, georef: Georef) -> WarpedVRT:
 def _footprint(src: rasterio.io.DatasetReader, georef: Georef, name: str, scene_name: str) -> Window:
     """The scene pixels inside the reference's bounds; `GuideError` when there are none."""
     crs = src.crs or src.gcps[1]
-    left, bottom, right, top = transform_bounds(crs, georef.crs, *_source_bounds(src), densify_pts=21)
+    try:
+        left, bottom, right, top = transform_bounds(crs, georef.crs, *_source_bounds(src), densify_pts=21)
+    except (CRSError, ValueError):  # not expressible in the scene's CRS: far away
+        left = bottom = right = top = np.nan
     inverse = ~georef.transform
     cols, rows = zip(*(inverse * corner for corner in ((left, top), (right, top), (left, bottom), (right, bottom))),
                      strict=True)  # fmt: skip
-    col0, col1 = max(0, int(np.floor(min(cols)))), min(georef.width, int(np.ceil(max(cols))))
-    row0, row1 = max(0, int(np.floor(min(rows)))), min(georef.height, int(np.ceil(max(rows))))
+    placed = np.isfinite(cols).all() and np.isfinite(rows).all()  # NaN: the reference lies beyond the scene's CRS
+    col0 = max(0, int(np.floor(min(cols)))) if placed else 0
+    col1 = min(georef.width, int(np.ceil(max(cols)))) if placed else 0
+    row0 = max(0, int(np.floor(min(rows)))) if placed else 0
+    row1 = min(georef.height, int(np.ceil(max(rows)))) if placed else 0
     if col1 <= col0 or row1 <= row0:
         raise GuideError(
             f"{name} does not overlap {scene_name}: the reference shows another place "
@@ -226,10 +233,11 @@ def open_guide(
     `name`: the file's name as the analyst gave it, for messages and the label.
     """
     name = name or Path(path).name
-    src = open_raster(path)
+    src = open_raster(path, GUIDE_WHAT, name)
     try:
         _require_three_bands(src, name)
         rgb = rgb_bands(src, bands)
+        check_optical(src, rgb, name)
         band_names = reference_band_names(src, rgb)
         date = guide_date(src, name)
         if _check_georeference(src, georef, name, scene_name):

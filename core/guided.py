@@ -25,10 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 from rasterio.errors import WindowError
 from rasterio.windows import Window
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import distance_transform_edt, gaussian_filter
 from skimage.color import lab2rgb, rgb2lab
 
+from core.change import ChangePrior, ExpectedSar, change_features, default_prior
 from core.colour_fit import FEATURE_HALO, FEATURES, TRUNCATE, ColourFit, sar_features
+from core.confidence import confidence_bands, confidence_writer
 from core.errors import stop_if_cancelled
 from core.guide import Guide, GuideError
 from core.scene import SarScene, decimated_read, read_band_db, second_view
@@ -48,6 +50,7 @@ SCORE_HALO = int(TRUNCATE * CHANGE_SMOOTHING + 0.5)  # px around a window whose 
 HALO = FEATURE_HALO + SCORE_HALO  # context read around every window
 SEED = 0
 CancelCheck = Callable[[], bool]
+FitProgress = Callable[[int, int], None]
 
 
 @dataclass
@@ -98,11 +101,31 @@ def sar_weight(score: np.ndarray, share: float = SAR_SHARE) -> np.ndarray:
 
 @dataclass
 class GuideFit:
-    """A scene's fitted colour, and what the fit saw: left-out share of its sample, reference coverage."""
+    """A scene's fitted colour, and what the fit saw: left-out share of its sample, reference coverage.
+
+    `expected`: the SAR level each guide colour has in this scene (for the change prior); `prior`: the learned
+    change prior (None: no change to water is painted); `distance`: px from each cell of a coarse grid of the
+    scene to the nearest cell the guide covers, `cell` scene px a side.
+    """
 
     colour: ColourFit
     left_out: float  # share of sampled pixels the second fit left out (coherent disagreement)
     coverage: float  # share of the scene's valid pixels the reference covers (`coverage`)
+    expected: ExpectedSar | None = None
+    prior: ChangePrior | None = None
+    distance: np.ndarray | None = None  # coarse grid, scene px
+    cell: tuple[float, float] = (1.0, 1.0)  # scene px per coarse cell (rows, columns)
+
+    def distance_in(self, window: Window) -> np.ndarray:
+        """Scene px from each pixel of `window` to the nearest guide pixel (on the coarse grid: +- a cell)."""
+        shape = (int(window.height), int(window.width))
+        if self.distance is None:
+            return np.zeros(shape, np.float32)
+        rows = ((np.arange(shape[0]) + window.row_off + 0.5) / self.cell[0]).astype(int)
+        cols = ((np.arange(shape[1]) + window.col_off + 0.5) / self.cell[1]).astype(int)
+        rows = np.clip(rows, 0, self.distance.shape[0] - 1)
+        cols = np.clip(cols, 0, self.distance.shape[1] - 1)
+        return self.distance[np.ix_(rows, cols)]
 
 
 @dataclass
@@ -133,21 +156,37 @@ def _overlap(scene: SarScene, guide: Guide) -> Window:
         raise GuideError(f"{guide.name} does not overlap the valid pixels of {scene.path.name}.") from None
 
 
-def coverage(scene: SarScene, guide: Guide) -> float:
-    """The share of the scene's valid pixels that the reference has data for (on a coarse grid)."""
+@dataclass
+class Coverage:
+    """Where the reference has data, on a coarse grid of the scene."""
+
+    share: float  # of the scene's valid pixels
+    distance: np.ndarray  # scene px from each coarse cell to the nearest covered one
+    cell: tuple[float, float]  # scene px per cell (rows, columns)
+
+
+def coverage(scene: SarScene, guide: Guide) -> Coverage:
+    """The share of the scene's valid pixels that the reference has data for, and the distance to it."""
     _, valid, grid = decimated_read(scene.dataset, [scene.band], COVERAGE_SIDE)
     covered = guide.covered_on(valid.shape, grid, scene.georef.crs)
-    return float((covered & valid).sum() / max(int(valid.sum()), 1))
+    cell = (scene.georef.height / valid.shape[0], scene.georef.width / valid.shape[1])
+    distance = distance_transform_edt(~covered, sampling=cell) if covered.any() else np.full(valid.shape, np.inf)
+    share = float((covered & valid).sum() / max(int(valid.sum()), 1))
+    return Coverage(share, distance.astype(np.float32), cell)
 
 
-def _samples(scene: SarScene, guide: Guide, cancelled: CancelCheck | None) -> list[_Sample]:
+def _samples(
+    scene: SarScene, guide: Guide, cancelled: CancelCheck | None, progress: FitProgress | None
+) -> list[_Sample]:
     """Features and reference colours of pixels drawn from each fit window."""
     area = _overlap(scene, guide)
     windows = fit_windows(area)
     rng = np.random.default_rng(SEED)
     samples, shared = [], 0
-    for window in windows:
+    for index, window in enumerate(windows):
         stop_if_cancelled(cancelled)
+        if progress:
+            progress(index, 2 * len(windows))
         block = read_block(scene, guide, window)
         usable = (block.sar_valid & block.covered)[block.inner].ravel()
         shared += int(usable.sum())
@@ -172,26 +211,71 @@ def _agreeing(scene: SarScene, guide: Guide, sample: _Sample, colour: ColourFit)
     return score[block.inner].ravel()[sample.picks] <= DROP_ABOVE
 
 
-def fit_guide(scene: SarScene, guide: Guide, cancelled: CancelCheck | None = None) -> GuideFit:
-    """Learn this scene's SAR -> colour from the reference, leaving out where they disagree over an area."""
-    samples = _samples(scene, guide, cancelled)
+def fit_guide(
+    scene: SarScene,
+    guide: Guide,
+    cancelled: CancelCheck | None = None,
+    progress: FitProgress | None = None,
+    prior: ChangePrior | bool | None = True,
+) -> GuideFit:
+    """Learn this scene's SAR -> colour from the reference, leaving out where they disagree over an area.
+
+    `progress(done, total)`: fit windows read, over both passes. `prior`: True for the committed change prior,
+    or one to use, or None/False for none.
+    """
+    samples = _samples(scene, guide, cancelled, progress)
     features = np.concatenate([s.features for s in samples])
     lab = np.concatenate([s.lab for s in samples])
     first = ColourFit.fit(features, lab)
     keep = []
-    for sample in samples:
+    for index, sample in enumerate(samples):
         stop_if_cancelled(cancelled)
+        if progress:
+            progress(len(samples) + index, 2 * len(samples))
         keep.append(_agreeing(scene, guide, sample, first))
     agree = np.concatenate(keep)
     colour = ColourFit.fit(features[agree], lab[agree]) if agree.sum() >= MIN_OVERLAP_PIXELS else first
-    return GuideFit(colour, float(1.0 - agree.mean()), coverage(scene, guide))
+    covers = coverage(scene, guide)
+    if progress:
+        progress(2 * len(samples), 2 * len(samples))
+    chosen = default_prior() if prior is True else prior or None
+    return GuideFit(colour, float(1.0 - agree.mean()), covers.share, ExpectedSar.learn(features, lab), chosen,
+                    covers.distance, covers.cell)  # fmt: skip
 
 
-def guided_colours(block: Block, colour: ColourFit, share: float = SAR_SHARE) -> tuple[np.ndarray, np.ndarray]:
-    """The guided RGB (3 x h x w) of the block's inner window, and how much of it to use there (h x w, 0-1).
+@dataclass
+class Composed:
+    """The guided colours of a window and where they came from (each h x w, 0-1)."""
 
-    `share`: the SAR's share where reference and SAR agree (the product uses `SAR_SHARE`; evaluation varies it).
-    Colours are predicted only where the inner window's scores need them (`SCORE_HALO` around it).
+    rgb: np.ndarray  # 3 x h x w RGB in [0, 1]
+    guide_share: np.ndarray  # the share of the reference's own colour
+    change: np.ndarray  # the share of the learned change colour: the SAR overrode the reference (new water)
+
+
+def edge_proximity(covered: np.ndarray) -> np.ndarray:
+    """0 outside the reference's coverage, rising to 1 about 2 `EDGE_FEATHER` px inside it: no seam at its edge."""
+    near = gaussian_filter(covered.astype(np.float32), EDGE_FEATHER, truncate=TRUNCATE)
+    return np.clip(2.0 * near - 1.0, 0.0, 1.0) * covered
+
+
+def guide_terms(block: Block, fit: GuideFit, near: tuple[slice, slice]) -> tuple[np.ndarray, ...]:
+    """Over `near` of the block: SAR features, fitted CIELAB, the reference's CIELAB (the fitted colour in its
+    holes), coverage, disagreement score. The one place these are made, for the product and for training."""
+    sar = sar_features(block.db)[near]
+    median, scale = fit.colour.predict(sar)
+    covered = (block.covered & block.sar_valid)[near]
+    reference = reference_lab(block.rgb[:, near[0], near[1]])
+    guide_lab = np.where(covered[..., None], reference, median)
+    return sar, median, guide_lab, covered, disagreement(guide_lab, median, scale, covered)
+
+
+def guided_colours(block: Block, fit: GuideFit, share: float = SAR_SHARE) -> Composed:
+    """The guided colours of the block's inner window: the reference's where it covers, the fitted colour elsewhere.
+
+    Lab = fitted + g (reference - fitted), g = (1 - the SAR's share) x proximity to the coverage's inside; then
+    moved towards the prior's water colour by its probability of change. `share`: the SAR's share where reference
+    and SAR agree (the product uses `SAR_SHARE`; evaluation varies it). Colours are predicted only where the inner
+    window's scores need them (`SCORE_HALO` around it).
     """
     rows, cols = block.inner
     height, width = block.db.shape
@@ -199,29 +283,35 @@ def guided_colours(block: Block, colour: ColourFit, share: float = SAR_SHARE) ->
     c0, c1 = max(0, cols.start - SCORE_HALO), min(width, cols.stop + SCORE_HALO)
     near = (slice(r0, r1), slice(c0, c1))
     inner = (slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
-    median, scale = colour.predict(sar_features(block.db)[near])
-    covered = (block.covered & block.sar_valid)[near]
-    guide_lab = np.where(covered[..., None], reference_lab(block.rgb[:, r0:r1, c0:c1]), median)  # holes: the SAR's
-    weight = sar_weight(disagreement(guide_lab, median, scale, covered), share)[inner]
-    lab = guide_lab[inner] + weight[..., None] * (median[inner] - guide_lab[inner])
+    sar, median, guide_lab, covered, score = guide_terms(block, fit, near)
+    proximity = edge_proximity(covered)
+    guide_share = (1.0 - sar_weight(score, share)) * proximity
+    lab = median + guide_share[..., None] * (guide_lab - median)
+    change = np.zeros_like(guide_share)
+    if fit.prior is not None and fit.expected is not None and covered.any():
+        probability, water = fit.prior.predict(change_features(sar, guide_lab, median, score, fit.expected))
+        change = probability * proximity
+        lab += change[..., None] * (water - lab)
+    lab = lab[inner]
     lab[..., 0] = np.clip(lab[..., 0], 0.0, 100.0)
     rgb = np.clip(lab2rgb(lab), 0.0, 1.0).astype(np.float32).transpose(2, 0, 1)
-    edge = gaussian_filter(block.covered[near].astype(np.float32), EDGE_FEATHER, truncate=TRUNCATE)
-    return rgb, np.clip(2.0 * edge - 1.0, 0.0, 1.0)[inner]
+    return Composed(rgb, guide_share[inner] * (1.0 - change[inner]), change[inner])
 
 
 class GuidedWriter:
-    """An `RgbaWriter` in front of which each window's model colours are replaced by the guided ones.
+    """An `RgbaWriter` in front of which each window's model colours are replaced by the guided ones, and the
+    confidence of each pixel written to the sidecar (`core.confidence`).
 
     It runs in the pipeline's writer thread while the reader thread reads the scene, so it reads the
     SAR through its own handle (`close` it); the guide is read by this thread alone once the fit is done.
     """
 
-    def __init__(self, writer, scene: SarScene, guide: Guide, fit: GuideFit) -> None:
+    def __init__(self, writer, scene: SarScene, guide: Guide, fit: GuideFit, sidecar=None) -> None:
         self.writer = writer
         self.scene = scene
         self.guide = guide
         self.fit = fit
+        self.sidecar = sidecar
         self.source, self.view = second_view(scene)
 
     def close(self) -> None:
@@ -230,35 +320,33 @@ class GuidedWriter:
         self.source.close()
 
     def write(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> None:
-        """Compose the guided colours over the model's where the reference covers the window, then write."""
-        try:
-            covered = window.intersection(self.guide.footprint) if valid.any() else None
-        except WindowError:  # the window lies outside the reference
-            covered = None
-        if covered is not None:
+        """Compose the guided colours of the window's valid pixels (column chunks), then write both files."""
+        height, width = valid.shape
+        share, change = np.zeros(valid.shape, np.float32), np.zeros(valid.shape, np.float32)
+        if valid.any():
             rgb01 = rgb01.copy()
-            col_end = int(covered.col_off + covered.width)
-            for col0 in range(int(covered.col_off), col_end, COLUMN_CHUNK):
-                part = Window(col0, covered.row_off, min(COLUMN_CHUNK, col_end - col0), covered.height)
-                self._compose(part, window, rgb01)
+            used = np.flatnonzero(valid.any(axis=0))
+            for col0 in range(int(used[0]), int(used[-1]) + 1, COLUMN_CHUNK):
+                part = Window(window.col_off + col0, window.row_off, min(COLUMN_CHUNK, width - col0), height)
+                composed = guided_colours(read_block(self.scene, self.guide, part, self.view), self.fit)
+                columns = slice(col0, col0 + int(part.width))
+                rgb01[:, :, columns] = composed.rgb
+                share[:, columns], change[:, columns] = composed.guide_share, composed.change
         self.writer.write(window, rgb01, valid)
-
-    def _compose(self, part: Window, window: Window, rgb01: np.ndarray) -> None:
-        """Blend the guided colours of `part` (inside `window`) into `rgb01` in place."""
-        guided, inside = guided_colours(read_block(self.scene, self.guide, part, self.view), self.fit.colour)
-        y, x = int(part.row_off - window.row_off), int(part.col_off - window.col_off)
-        target = rgb01[:, y : y + int(part.height), x : x + int(part.width)]
-        target += inside * (guided - target)
+        if self.sidecar is not None:
+            bands = confidence_bands(share, change, self.fit.distance_in(window), valid)
+            self.sidecar.write(bands, window=window)
 
 
 @contextlib.contextmanager
-def guided_writer(writer, scene: SarScene, guide: Guide | None, fit: GuideFit | None) -> Iterator:
-    """`writer` itself without a guide; else a `GuidedWriter` in front of it, closed on exit."""
+def guided_writer(writer, scene: SarScene, guide: Guide | None, fit: GuideFit | None, output=None) -> Iterator:
+    """`writer` itself without a guide; else a `GuidedWriter` in front of it (and, given the `output` path, its
+    confidence sidecar), closed on exit."""
     if guide is None or fit is None:
         yield writer
         return
-    guided = GuidedWriter(writer, scene, guide, fit)
-    try:
+    with contextlib.ExitStack() as stack:
+        sidecar = stack.enter_context(confidence_writer(output, scene.georef)) if output is not None else None
+        guided = GuidedWriter(writer, scene, guide, fit, sidecar)
+        stack.callback(guided.close)
         yield guided
-    finally:
-        guided.close()

@@ -39,6 +39,7 @@ class JobHandle:
     finished: threading.Event = field(default_factory=threading.Event)
     done_tiles: int = 0
     total_tiles: int = 0
+    stage: str = ""  # '' while tiles are counted; else what runs before them (e.g. the guide's fit)
 
     @property
     def fraction(self) -> float:
@@ -176,8 +177,8 @@ class JobRunner:
         started = time.time()
         self.store.update(job.id, status=JobStatus.RUNNING, started_at=started, output_path=str(output))
 
-        def progress(done: int, total: int) -> None:
-            handle.done_tiles, handle.total_tiles = done, total
+        def progress(done: int, total: int, stage: str = "") -> None:
+            handle.done_tiles, handle.total_tiles, handle.stage = done, total, stage
 
         try:
             if handle.cancel_event.is_set():

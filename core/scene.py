@@ -203,16 +203,18 @@ def detect_encoding(sample_db_candidates: np.ndarray, dtype: np.dtype, tags: dic
     return Encoding.LINEAR if p50 < 1.0 and p99 < 50.0 else Encoding.AMPLITUDE
 
 
-def open_raster(path: str | Path) -> rasterio.io.DatasetReader:
-    """rasterio.open with analyst-readable errors for files that are not rasters."""
+def open_raster(path: str | Path, what: str = "a SAR scene", name: str | None = None) -> rasterio.io.DatasetReader:
+    """rasterio.open with analyst-readable errors for files that are not rasters (`what` the file should hold,
+    `name` the file's name as the analyst gave it)."""
     path = Path(path)
+    name = name or path.name
     try:
         return rasterio.open(path)
     except RasterioIOError as exc:
         if "bands" in str(exc).lower():  # GDAL refuses 0-band datasets at open
-            raise UnsupportedRasterError(f"{path.name} has no usable bands; {BAND_HINT}.") from exc
+            raise UnsupportedRasterError(f"{name} has no usable bands; {BAND_HINT}.") from exc
         raise NotARasterError(
-            f"{path.name} is not a readable raster image: expected a GeoTIFF, PNG or JPEG of a SAR scene."
+            f"{name} is not a readable raster image: expected a GeoTIFF, PNG or JPEG of {what}."
         ) from exc
 
 

@@ -158,6 +158,13 @@ def _cleanup_offer(user: User) -> None:
             st.rerun()
 
 
+def progress_text(done: int, total: int, stage: str) -> str:
+    """'120 / 480 tiles', 'Fitting the guide's colours: 3 / 48', 'Starting…' before anything is counted."""
+    if stage:
+        return f"{stage[0].upper()}{stage[1:]}: {done} / {total}"
+    return f"{done} / {total} tiles" if total else "Starting…"
+
+
 def _follow(job: Job) -> Job:
     """Live progress of a running or queued job, with a cancel button; returns the finished job."""
     runner = ui.runner()
@@ -172,7 +179,7 @@ def _follow(job: Job) -> Job:
         while not handle.finished.wait(0.3):
             position = runner.queue_position(job.id)
             text = (f"Waiting for a free slot (queue position {position})" if position
-                    else f"{handle.done_tiles} / {handle.total_tiles or '?'} tiles")
+                    else progress_text(handle.done_tiles, handle.total_tiles, handle.stage))
             bar.progress(handle.fraction, text=text)
         cancel_slot.empty()
         job = ui.store().get(job.id, current_user()) or job

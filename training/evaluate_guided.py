@@ -161,7 +161,7 @@ def guided_sweep(case: TemporalCase, shares: tuple[float, ...] = SHARES) -> dict
         try:
             fit = fit_guide(scene, guide)
             block = read_block(scene, guide, Window(0, 0, scene.georef.width, scene.georef.height))
-            return {share: guided_colours(block, fit.colour, share)[0].transpose(1, 2, 0) for share in shares}
+            return {share: guided_colours(block, fit, share).rgb.transpose(1, 2, 0) for share in shares}
         finally:
             guide.close()
 
