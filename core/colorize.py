@@ -21,19 +21,19 @@ import rasterio
 import torch
 from rasterio.windows import Window
 
-from core.checkpoints import LoadedModel
-from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
+from core.colour.guide import Guide, open_guide
+from core.colour.guided import SAR_SHARE, GuideFit, fit_guide, guided_writer
 from core.errors import InvalidSettingsError, stop_if_cancelled
-from core.guide import Guide, open_guide
-from core.guided import SAR_SHARE, GuideFit, fit_guide, guided_writer
-from core.inference import Predictor, prediction_pool
-from core.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
+from core.model.checkpoints import LoadedModel
+from core.model.inference import Predictor, prediction_pool
+from core.rasters.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
+from core.rasters.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
+from core.rasters.scene import SarScene, open_scene
+from core.rasters.tiling import EDGE_MARGIN, StripBlender, TileGrid, mirror
+from core.rasters.tone import SeamMatcher
+from core.records.artefacts import FLAT_COLOUR
 from core.result import ColorizeResult, RunSummary
-from core.run_artefacts import FLAT_COLOUR
-from core.scene import SarScene, open_scene
 from core.settings import Limits
-from core.tiling import EDGE_MARGIN, StripBlender, TileGrid, mirror
-from core.tone import SeamMatcher
 
 GUIDE_TAG = "SARCOLOR_GUIDE"  # 'colour guided by <optical file> (<its date>)'
 GUIDE_DETAIL_TAG = "SARCOLOR_GUIDE_DETAIL"
@@ -54,7 +54,7 @@ class ColorizeOptions:
     batch: int = 4  # tiles a call: fastest per CPU stream (16 Mpx: 2.42 s; 8: 2.66; 16: 2.90); raise it on a GPU
     device: str = "auto"
     precision: str = "auto"
-    guide: str | None = None  # an optical image of the place (path): its colours guide the result (core.guided)
+    guide: str | None = None  # an optical image of the place (path): its colours guide the result (core.colour.guided)
     guide_bands: tuple[int, int, int] | None = None  # the guide's red, green, blue bands when the file does not say
     guide_name: str | None = None  # the guide's name as the analyst gave it (default: its file name)
 

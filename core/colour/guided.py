@@ -28,10 +28,10 @@ from rasterio.windows import Window
 from scipy.ndimage import gaussian_filter
 from skimage.color import lab2rgb, rgb2lab
 
-from core.colour_fit import FEATURE_HALO, FEATURES, TRUNCATE, ColourFit, sar_features
+from core.colour.colour_fit import FEATURE_HALO, FEATURES, TRUNCATE, ColourFit, sar_features
+from core.colour.guide import Guide, GuideError
 from core.errors import stop_if_cancelled
-from core.guide import Guide, GuideError
-from core.scene import SarScene, decimated_read, read_band_db, second_view
+from core.rasters.scene import SarScene, decimated_read, read_band_db, second_view
 
 SAR_SHARE = 0.4  # where reference and SAR agree: the best on the Jan <-> Jul pairs for every left-out patch (README)
 CHANGE_SMOOTHING = 6.0  # px: a change is a patch, not a pixel (the score's Gaussian sigma)
@@ -63,7 +63,7 @@ class Block:
 
 def read_block(scene: SarScene, guide: Guide, window: Window, dataset=None) -> Block:
     """SAR dB and the reference's RGB over `window` plus its context (`dataset`: the scene's raster, default its own
-    handle; another thread must pass its own, `core.scene.second_view`)."""
+    handle; another thread must pass its own, `core.rasters.scene.second_view`)."""
     height, width = scene.georef.height, scene.georef.width
     row0, col0 = max(0, int(window.row_off) - HALO), max(0, int(window.col_off) - HALO)
     row1 = min(height, int(window.row_off + window.height) + HALO)
