@@ -20,8 +20,9 @@ from streamlit.testing.v1 import AppTest
 
 import core.colour.guided
 from core.cli import main as cli_main
-from core.colorize import GUIDE_TAG, ColorizeOptions, colorize
+from core.colorize import ColorizeOptions, colorize
 from core.colour.guide import GuideError, date_from_name, guide_label, iso_date
+from core.colour.guided import GUIDE_TAG
 from core.errors import JobCancelled, ReferenceBandsUnknown
 from core.model.checkpoints import load_checkpoint, save_checkpoint, untrained_model
 from core.model.networks import GeneratorConfig
