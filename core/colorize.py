@@ -1,8 +1,10 @@
 """The one pipeline: SAR raster in, georeferenced colour COG out, streamed strip by strip.
 
-open_scene -> for each tile row: read strip, cut tiles, predict in batches, blend,
-write finished rows -> COG -> rename. Reading, prediction and writing overlap in
-threads. Memory is bounded by a few strips (tile x width).
+read (`core.rasters.scene`) -> normalise (`core.rasters.normalise`) -> tile (`core.rasters.tiling`)
+-> colour (`core.colour.sources`: the model, or a guide's fitted colour over it) -> write
+(`core.rasters.cog`). Per tile row: read the strip, cut tiles, predict in batches, blend, paint,
+write the finished rows; the COG is renamed into place when whole. Reading, prediction and writing
+overlap in threads. Memory is bounded by a few strips (tile x width).
 """
 
 from __future__ import annotations
@@ -21,22 +23,19 @@ import rasterio
 import torch
 from rasterio.windows import Window
 
-from core.checkpoints import LoadedModel
-from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
+from core.colour.sources import ColourSource, GuideRequest, colour_source
 from core.errors import InvalidSettingsError, stop_if_cancelled
-from core.guide import Guide, open_guide
-from core.guided import SAR_SHARE, GuideFit, fit_guide, guided_writer
-from core.inference import Predictor, prediction_pool
-from core.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
+from core.model.checkpoints import LoadedModel
+from core.model.inference import Predictor, prediction_pool
+from core.rasters.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
+from core.rasters.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
+from core.rasters.scene import SarScene, open_scene
+from core.rasters.tiling import EDGE_MARGIN, StripBlender, TileGrid, mirror
+from core.rasters.tone import SeamMatcher
+from core.records.artefacts import FLAT_COLOUR
 from core.result import ColorizeResult, RunSummary
-from core.run_artefacts import FLAT_COLOUR
-from core.scene import SarScene, open_scene
 from core.settings import Limits
-from core.tiling import EDGE_MARGIN, StripBlender, TileGrid, mirror
-from core.tone import SeamMatcher
 
-GUIDE_TAG = "SARCOLOR_GUIDE"  # 'colour guided by <optical file> (<its date>)'
-GUIDE_DETAIL_TAG = "SARCOLOR_GUIDE_DETAIL"
 NODATA_ROWS = 256  # transparent rows written at a time above and below the valid region
 ProgressCallback = Callable[..., None]  # progress(done, total) for tiles; progress(done, total, stage) before them
 FIT_STAGE = "fitting the guide's colours"  # the stage named while a guided run learns from its guide (windows)
@@ -55,7 +54,7 @@ class ColorizeOptions:
     batch: int = 4  # tiles a call: fastest per CPU stream (16 Mpx: 2.42 s; 8: 2.66; 16: 2.90); raise it on a GPU
     device: str = "auto"
     precision: str = "auto"
-    guide: str | None = None  # an optical image of the place (path): its colours guide the result (core.guided)
+    guide: str | None = None  # an optical image of the place (path): its colours guide the result (core.colour.guided)
     guide_bands: tuple[int, int, int] | None = None  # the guide's red, green, blue bands when the file does not say
     guide_name: str | None = None  # the guide's name as the analyst gave it (default: its file name)
 
@@ -79,8 +78,10 @@ def _read_strip(
     return strip, valid[rows - first] & inside[:, None]
 
 
-def _write_rows(writer, window: Window, rgb: np.ndarray, valid: np.ndarray, scene: SarScene) -> None:
-    """Write the released framed rows that belong to the region, without the frame, at full scene width."""
+def _write_rows(
+    writer: RgbaWriter, window: Window, rgb: np.ndarray, valid: np.ndarray, scene: SarScene, colour: ColourSource
+) -> None:
+    """Paint and write the released framed rows that belong to the region, without the frame, at full scene width."""
     region = scene.region
     first = max(window.row_off, EDGE_MARGIN)  # framed rows kept: those of the region
     stop = min(window.row_off + window.height, EDGE_MARGIN + region.height)
@@ -90,7 +91,7 @@ def _write_rows(writer, window: Window, rgb: np.ndarray, valid: np.ndarray, scen
         colours, validity = rgb[:, rows, EDGE_MARGIN : EDGE_MARGIN + region.width], valid[rows]
         if region.width < scene.georef.width:
             colours, validity = _widened(colours, validity, region.col_off, scene.georef.width)
-        writer.write(target, colours, validity)
+        writer.write(target, colour.paint(target, colours, validity), validity)
 
 
 def _widened(rgb: np.ndarray, valid: np.ndarray, left: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -155,13 +156,13 @@ def _stream_rows(
     scene: SarScene,
     space: InputSpace,
     grid: TileGrid,
-    predictor: Predictor,
+    colour: ColourSource,
     batch: int,
     writer: RgbaWriter,
     progress: ProgressCallback | None,
     cancelled: CancelCheck | None,
 ) -> None:
-    """Read, predict, blend and write tile row by tile row, the stages overlapped.
+    """Read, predict, blend, paint and write tile row by tile row, the stages overlapped.
 
     A reader thread prepares the next strip, the prediction streams (`prediction_pool`) work on
     this row's and the next row's batches, and a writer thread blends and writes the previous
@@ -178,12 +179,12 @@ def _stream_rows(
         for col_index, prediction in enumerate(predictions):
             seams.apply(row_index, col_index, prediction)
             blender.add(prediction, row_index, col_index)
-        _write_rows(writer, *blender.finish_row(row_index), valid, scene)
+        _write_rows(writer, *blender.finish_row(row_index), valid, scene, colour)
 
     region, width = scene.region, scene.georef.width
     _write_nodata_rows(writer, 0, region.row_off, width)
     strips = _read_ahead(read, len(grid.rows))
-    rows = predicted_rows(strips, predictor, grid, batch)
+    rows = predicted_rows(strips, colour.predictor, grid, batch)
     with ThreadPoolExecutor(1, "sarcolor-write") as writing, contextlib.closing(strips), contextlib.closing(rows):
         written, waiting = None, None  # a row is written once its seams with the row below are known
         for row_index, (predictions, valid) in enumerate(rows):
@@ -215,44 +216,6 @@ def provenance_tags(model: LoadedModel, scene: SarScene, source_name: str) -> di
     if FLAT_COLOUR in model.metadata:  # the mean training colour: what a wash would paint
         tags[FLAT_COLOUR_TAG] = " ".join(f"{v:.4f}" for v in model.metadata[FLAT_COLOUR])
     return tags
-
-
-def _open_guide(scene: SarScene, options: ColorizeOptions, source_name: str) -> Guide | None:
-    """The optical guide of this run on the scene's grid, checked before any work; None without one."""
-    if not options.guide:
-        return None
-    return open_guide(options.guide, scene.georef, options.guide_bands, options.guide_name, source_name)
-
-
-def _staged(progress: ProgressCallback | None, stage: str) -> Callable[[int, int], None] | None:
-    """`progress` for a stage before the tiles: called as progress(done, total, stage)."""
-    return None if progress is None else lambda done, total: progress(done, total, stage)
-
-
-def guide_tags(guide: Guide | None, fit: GuideFit | None) -> dict[str, str]:
-    """GeoTIFF metadata of a guided result: by which optical image, read how, covering how much."""
-    if guide is None or fit is None:
-        return {}
-    return {
-        GUIDE_TAG: guide.label,
-        GUIDE_DETAIL_TAG: f"{guide.band_names} read as red/green/blue; covers {fit.coverage:.0%} of the scene; there "
-        f"{1 - SAR_SHARE:.0%} the reference's colour and {SAR_SHARE:.0%} the colour this SAR has in it, all the "
-        "SAR's where it shows a change (new water: the learned change prior); elsewhere the colour fitted to this "
-        "scene's SAR where the guide covers it; per pixel: the .confidence.tif sidecar",
-    }
-
-
-def _guide_notes(guide: Guide | None, fit: GuideFit | None) -> list[str]:
-    """What the analyst should know about the guide: how it was placed, how much of the scene it covers."""
-    if guide is None or fit is None:
-        return []
-    notes = list(guide.warnings)
-    if fit.coverage < 0.99:
-        notes.append(
-            f"{guide.name} covers about {fit.coverage:.0%} of the scene: the rest is coloured by the mapping from SAR "
-            "to colour fitted where the guide covers it (the .confidence.tif sidecar shows which pixels)."
-        )
-    return notes
 
 
 def _level_warning(scene: SarScene, space: InputSpace) -> list[str]:
@@ -313,34 +276,50 @@ def _colorize(
     scene = open_scene(
         source, band=options.band, encoding=options.encoding, limits=limits, polarisation=options.polarisation
     )
-    guide = fit = None
     try:
-        guide = _open_guide(scene, options, source_name)
-        fit = fit_guide(scene, guide, cancelled, _staged(progress, FIT_STAGE)) if guide else None
-        frame = 2 * EDGE_MARGIN
-        grid = TileGrid(scene.region.width + frame, scene.region.height + frame, options.tile, options.overlap)
         space = InputSpace(model.config.input_space)
-        tags = provenance_tags(model, scene, source_name) | guide_tags(guide, fit)
-        with cog_writer(output, scene.georef, tags) as cog, guided_writer(cog, scene, guide, fit, output) as writer:
-            _stream_rows(scene, space, grid, predictor, options.batch, writer, progress, cancelled)
-        facts = RunSummary.of(
-            scene.georef,
-            band=scene.band_name,
-            encoding=scene.encoding.value,
-            encoding_detected=scene.encoding_detected,
-            stretch_db=(scene.stretch.low_db, scene.stretch.high_db),
-            tiles=grid.tile_count,
-            seconds=time.perf_counter() - started,
-            device=predictor.description,
-            warped_from_gcps=scene.warped_from_gcps,
-            warnings=tuple(scene.warnings + _level_warning(scene, space) + _guide_notes(guide, fit)),
-            guide=guide.label if guide else "",
-        )
+        grid = scene_grid(scene, options)
+        guide = GuideRequest(options.guide, options.guide_bands, options.guide_name)
+        fit_progress = _staged(progress, FIT_STAGE)
+        with colour_source(predictor, scene, guide, source_name, cancelled, fit_progress, output) as colour:
+            tags = provenance_tags(model, scene, source_name) | colour.tags()
+            with cog_writer(output, scene.georef, tags) as cog:
+                _stream_rows(scene, space, grid, colour, options.batch, cog, progress, cancelled)
+            notes = scene.warnings + _level_warning(scene, space) + colour.notes()
+            facts = _summary(scene, grid, notes, colour.guide_label, predictor, time.perf_counter() - started)
         return ColorizeResult(Path(output), scene.georef, facts)
     finally:
-        if guide:
-            guide.close()
         scene.close()
+
+
+def _staged(progress: ProgressCallback | None, stage: str) -> Callable[[int, int], None] | None:
+    """`progress` for a stage before the tiles: called as progress(done, total, stage)."""
+    return None if progress is None else lambda done, total: progress(done, total, stage)
+
+
+def scene_grid(scene: SarScene, options: ColorizeOptions) -> TileGrid:
+    """The tiles that cover the scene's valid region framed by `EDGE_MARGIN` px on each side."""
+    frame = 2 * EDGE_MARGIN
+    return TileGrid(scene.region.width + frame, scene.region.height + frame, options.tile, options.overlap)
+
+
+def _summary(
+    scene: SarScene, grid: TileGrid, notes: list[str], guide: str, predictor: Predictor, seconds: float
+) -> RunSummary:
+    """What the run did, as the job history stores it."""
+    return RunSummary.of(
+        scene.georef,
+        band=scene.band_name,
+        encoding=scene.encoding.value,
+        encoding_detected=scene.encoding_detected,
+        stretch_db=(scene.stretch.low_db, scene.stretch.high_db),
+        tiles=grid.tile_count,
+        seconds=seconds,
+        device=predictor.description,
+        warped_from_gcps=scene.warped_from_gcps,
+        warnings=tuple(notes),
+        guide=guide,
+    )
 
 
 __all__ = ["ColorizeOptions", "ColorizeResult", "Encoding", "colorize"]

@@ -20,8 +20,8 @@ from scenes import (
 
 from core import errors
 from core.colorize import ColorizeOptions, colorize
+from core.rasters.tiling import EDGE_MARGIN
 from core.settings import Limits
-from core.tiling import EDGE_MARGIN
 
 
 def _assert_nothing_written(out_dir: Path) -> None:

@@ -16,14 +16,14 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoints import save_checkpoint, untrained_model
 from core.cli import main as cli_main
 from core.colorize import FIT_STAGE, ColorizeOptions, colorize
+from core.colour.guide import check_guide_bands, guide_date, open_guide
+from core.colour.guide_checks import GuideError
 from core.errors import NotARasterError
-from core.guide import check_guide_bands, guide_date, open_guide
-from core.guide_checks import GuideError
-from core.networks import GeneratorConfig
-from core.scene import opened_scene
+from core.model.checkpoints import save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
+from core.rasters.scene import opened_scene
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 

@@ -1,11 +1,11 @@
 """Learn where the SAR shows new water that the optical guide cannot explain: `python -m training.change_prior`.
 
 Data: OMBRIA train (`../shared/data/ombria`, 624 flood sites). Per site the product's own guided fit
-(`core.guided.fit_guide`) learns the SAR after the flood against the optical before it, exactly as
-`sarcolor colorize --guide before.jpg after.png` would; `core.guided.guide_terms` and
-`core.change.change_features` then describe every pixel. Truths: the flood mask (`ombria/mask`,
+(`core.colour.guided.fit_guide`) learns the SAR after the flood against the optical before it, exactly as
+`sarcolor colorize --guide before.jpg after.png` would; `core.colour.guided.guide_terms` and
+`core.colour.change.change_features` then describe every pixel. Truths: the flood mask (`ombria/mask`,
 Copernicus EMS) for the probability of change, and the after-flood optical's CIELAB on flooded pixels
-for the water colour. `SAMPLE` pixels are drawn from each site; the MLP (`core.change.prior_network`)
+for the water colour. `SAMPLE` pixels are drawn from each site; the MLP (`core.colour.change.prior_network`)
 is trained with binary cross-entropy plus L1 on the water colour. Val sites are never read here.
 Writes `models/change_prior.pt` and its card's figures to `models/eval/change_prior_train.json`.
 """
@@ -23,10 +23,10 @@ import torch
 from PIL import Image
 from rasterio.windows import Window
 
-from core.change import CHANGE_FEATURES, PRIOR_FILE, ChangePrior, change_features, prior_network
-from core.guide import open_guide
-from core.guided import fit_guide, guide_terms, read_block, reference_lab
-from core.scene import opened_scene
+from core.colour.change import CHANGE_FEATURES, PRIOR_FILE, ChangePrior, change_features, prior_network
+from core.colour.guide import open_guide
+from core.colour.guided import fit_guide, guide_terms, read_block, reference_lab
+from core.rasters.scene import opened_scene
 from core.settings import PROJECT_ROOT, shared_data_dir
 
 SAMPLE = 6000  # pixels drawn from each site

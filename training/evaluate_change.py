@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from core.metrics import bootstrap_interval, pixel_delta_e, psnr
+from core.scoring.metrics import bootstrap_interval, pixel_delta_e, psnr
 from core.settings import PROJECT_ROOT, shared_data_dir
 from training.change_prior import read_mask, read_rgb, site_paths, sites
 
@@ -49,8 +49,8 @@ def cli_colour(sar: Path, out: Path, guide: Path | None = None, **options: str) 
 
 def in_process_colour(sar: Path, out: Path, guide: Path | None = None, **options: str) -> Path:
     """`core.colorize.colorize`, the function the command line calls (quicker: no start-up per scene)."""
-    from core.checkpoints import load_checkpoint
     from core.colorize import ColorizeOptions, colorize
+    from core.model.checkpoints import load_checkpoint
     from core.settings import default_checkpoint
 
     model = in_process_colour.__dict__.setdefault("model", load_checkpoint(default_checkpoint()))
@@ -64,7 +64,7 @@ def read_output(path: Path) -> np.ndarray:
 
 
 def read_sidecar(path: Path) -> np.ndarray:
-    from core.confidence import read_confidence, sidecar_path
+    from core.colour.confidence import read_confidence, sidecar_path
 
     return read_confidence(sidecar_path(path))
 

@@ -20,8 +20,8 @@ import torch
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
-from core.colour_fit import MEAN_SCALES, TEXTURE_SCALES, TRUNCATE
-from core.inference import single_threaded_torch
+from core.colour.colour_fit import MEAN_SCALES, TEXTURE_SCALES, TRUNCATE
+from core.model.inference import single_threaded_torch
 
 L_BINS, AB_BINS, AB_RANGE = 10, 8, 40.0  # guide CIELAB bins: L* in 10s, a* and b* in 10s over [-40, 40]
 MIN_BIN_PIXELS = 30  # fewer sampled pixels in a colour bin: its lightness row, else the whole scene, stands in
@@ -58,7 +58,7 @@ class ExpectedSar:
 
     @classmethod
     def learn(cls, features: np.ndarray, lab: np.ndarray) -> ExpectedSar:
-        """From N x F SAR features (`core.colour_fit.sar_features`) and the N x 3 guide colours of the same pixels."""
+        """From N x F SAR features (`core.colour.colour_fit.sar_features`) and the N x 3 guide colours there."""
         level = features[:, LEVEL_PLANE]
         full, lightness = _bins(lab)
         whole = _robust(level)

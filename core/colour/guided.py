@@ -6,7 +6,7 @@ in this place, and how sure that colour is. A second fit leaves out the sampled 
 reference disagrees with the first fit over an area (`DROP_ABOVE`): a change must not teach the
 fit that water looks like the field it replaced.
 
-Per window, while the pipeline writes (`GuidedWriter`, in the writer thread): the disagreement
+Per window, while the pipeline writes (`GuidedColour.paint`, in the writer thread): the disagreement
 score is |reference - fitted colour| / fitted spread (CIELAB, mean of the three channels),
 averaged over `CHANGE_SMOOTHING` px so that a coherent patch counts and single pixels do not.
 Each pixel's colour is reference + w (fitted - reference) with w = `SAR_SHARE` where they agree,
@@ -17,9 +17,8 @@ Memory stays flat: fitting holds a sample of pixels, prediction goes window by w
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,12 +27,16 @@ from rasterio.windows import Window
 from scipy.ndimage import distance_transform_edt, gaussian_filter
 from skimage.color import lab2rgb, rgb2lab
 
-from core.change import ChangePrior, ExpectedSar, change_features, default_prior
-from core.colour_fit import FEATURE_HALO, FEATURES, TRUNCATE, ColourFit, sar_features
-from core.confidence import confidence_bands, confidence_writer
+from core.colour.change import ChangePrior, ExpectedSar, change_features, default_prior
+from core.colour.colour_fit import FEATURE_HALO, FEATURES, TRUNCATE, ColourFit, sar_features
+from core.colour.confidence import confidence_bands
+from core.colour.guide import Guide, GuideError
 from core.errors import stop_if_cancelled
-from core.guide import Guide, GuideError
-from core.scene import SarScene, decimated_read, read_band_db, second_view
+from core.model.inference import Predictor
+from core.rasters.scene import SarScene, decimated_read, read_band_db, second_view
+
+GUIDE_TAG = "SARCOLOR_GUIDE"  # 'colour guided by <optical file> (<its date>)'
+GUIDE_DETAIL_TAG = "SARCOLOR_GUIDE_DETAIL"
 
 SAR_SHARE = 0.4  # where reference and SAR agree: the best on the Jan <-> Jul pairs for every left-out patch (README)
 CHANGE_SMOOTHING = 6.0  # px: a change is a patch, not a pixel (the score's Gaussian sigma)
@@ -66,7 +69,7 @@ class Block:
 
 def read_block(scene: SarScene, guide: Guide, window: Window, dataset=None) -> Block:
     """SAR dB and the reference's RGB over `window` plus its context (`dataset`: the scene's raster, default its own
-    handle; another thread must pass its own, `core.scene.second_view`)."""
+    handle; another thread must pass its own, `core.rasters.scene.second_view`)."""
     height, width = scene.georef.height, scene.georef.width
     row0, col0 = max(0, int(window.row_off) - HALO), max(0, int(window.col_off) - HALO)
     row1 = min(height, int(window.row_off + window.height) + HALO)
@@ -298,29 +301,59 @@ def guided_colours(block: Block, fit: GuideFit, share: float = SAR_SHARE) -> Com
     return Composed(rgb, guide_share[inner] * (1.0 - change[inner]), change[inner])
 
 
-class GuidedWriter:
-    """An `RgbaWriter` in front of which each window's model colours are replaced by the guided ones, and the
-    confidence of each pixel written to the sidecar (`core.confidence`).
+def guide_tags(guide: Guide, fit: GuideFit) -> dict[str, str]:
+    """GeoTIFF metadata of a guided result: by which optical image, read how, covering how much."""
+    return {
+        GUIDE_TAG: guide.label,
+        GUIDE_DETAIL_TAG: f"{guide.band_names} read as red/green/blue; covers {fit.coverage:.0%} of the scene; there "
+        f"{1 - SAR_SHARE:.0%} the reference's colour and {SAR_SHARE:.0%} the colour this SAR has in it, all the "
+        "SAR's where it shows a change (new water: the learned change prior); beyond it the colour fitted to this "
+        "scene's SAR where the guide covers it; per pixel: the .confidence.tif sidecar",
+    }
 
-    It runs in the pipeline's writer thread while the reader thread reads the scene, so it reads the
+
+def guide_notes(guide: Guide, fit: GuideFit) -> list[str]:
+    """What the analyst should know about the guide: how it was placed, how much of the scene it covers."""
+    notes = list(guide.warnings)
+    if fit.coverage < 0.99:
+        notes.append(
+            f"{guide.name} covers about {fit.coverage:.0%} of the scene: the rest is coloured by the mapping from SAR "
+            "to colour fitted where the guide covers it (the .confidence.tif sidecar shows which pixels)."
+        )
+    return notes
+
+
+class GuidedColour:
+    """A colour source (`core.colour.sources`): the guide's colours where it covers, the colour fitted to this
+    scene's SAR elsewhere, the learned change colour where the SAR overrides the guide; each pixel's confidence
+    written to the sidecar (`core.colour.confidence`) when one is given.
+
+    `paint` runs in the pipeline's writer thread while the reader thread reads the scene, so it reads the
     SAR through its own handle (`close` it); the guide is read by this thread alone once the fit is done.
     """
 
-    def __init__(self, writer, scene: SarScene, guide: Guide, fit: GuideFit, sidecar=None) -> None:
-        self.writer = writer
+    def __init__(self, predictor: Predictor, scene: SarScene, guide: Guide, fit: GuideFit, sidecar=None) -> None:
+        self.predictor = predictor
         self.scene = scene
         self.guide = guide
         self.fit = fit
         self.sidecar = sidecar
+        self.guide_label = guide.label
         self.source, self.view = second_view(scene)
+
+    def tags(self) -> dict[str, str]:
+        return guide_tags(self.guide, self.fit)
+
+    def notes(self) -> list[str]:
+        return guide_notes(self.guide, self.fit)
 
     def close(self) -> None:
         if self.view is not self.source:
             self.view.close()
         self.source.close()
 
-    def write(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> None:
-        """Compose the guided colours of the window's valid pixels (column chunks), then write both files."""
+    def paint(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """The guided colours of a written window's valid pixels (composed in column chunks); the sidecar written."""
         height, width = valid.shape
         share, change = np.zeros(valid.shape, np.float32), np.zeros(valid.shape, np.float32)
         if valid.any():
@@ -332,21 +365,7 @@ class GuidedWriter:
                 columns = slice(col0, col0 + int(part.width))
                 rgb01[:, :, columns] = composed.rgb
                 share[:, columns], change[:, columns] = composed.guide_share, composed.change
-        self.writer.write(window, rgb01, valid)
         if self.sidecar is not None:
             bands = confidence_bands(share, change, self.fit.distance_in(window), valid)
             self.sidecar.write(bands, window=window)
-
-
-@contextlib.contextmanager
-def guided_writer(writer, scene: SarScene, guide: Guide | None, fit: GuideFit | None, output=None) -> Iterator:
-    """`writer` itself without a guide; else a `GuidedWriter` in front of it (and, given the `output` path, its
-    confidence sidecar), closed on exit."""
-    if guide is None or fit is None:
-        yield writer
-        return
-    with contextlib.ExitStack() as stack:
-        sidecar = stack.enter_context(confidence_writer(output, scene.georef)) if output is not None else None
-        guided = GuidedWriter(writer, scene, guide, fit, sidecar)
-        stack.callback(guided.close)
-        yield guided
+        return rgb01

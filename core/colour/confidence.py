@@ -24,8 +24,8 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from core.cog import partial_path
-from core.scene import Georef
+from core.rasters.cog import partial_path
+from core.rasters.scene import Georef
 
 SUFFIX = ".confidence.tif"
 BANDS = ("source", "guide_share_pct", "change_pct", "distance_px")
