@@ -55,9 +55,13 @@ def _colorize_one(source: Path, output: Path, options, args: argparse.Namespace)
     model = load_checkpoint(args.model or default_checkpoint())
     with tqdm(total=None, unit="tile", disable=args.quiet, file=sys.stderr) as bar:
 
+        stages = ["tiles"]
+
         def progress(done: int, total: int, stage: str = "tiles") -> None:
-            if stage != bar.desc:  # a new stage (the guide's fit, then the tiles): a fresh count
+            if stage != stages[-1]:  # a new stage (the guide's fit, then the tiles): a fresh count
+                stages.append(stage)
                 bar.set_description_str(stage)
+                bar.unit = "tile" if stage == "tiles" else "window"
                 bar.reset(total)
             bar.total = total
             bar.update(done - bar.n)

@@ -3,11 +3,11 @@
 Data: OMBRIA train (`../shared/data/ombria`, 624 flood sites). Per site the product's own guided fit
 (`core.colour.guided.fit_guide`) learns the SAR after the flood against the optical before it, exactly as
 `sarcolor colorize --guide before.jpg after.png` would; `core.colour.guided.guide_terms` and
-`core.colour.change.change_features` then describe every pixel. Truths: the flood mask (`ombria/mask`,
-Copernicus EMS) for the probability of change, and the after-flood optical's CIELAB on flooded pixels
-for the water colour. `SAMPLE` pixels are drawn from each site; the MLP (`core.colour.change.prior_network`)
-is trained with binary cross-entropy plus L1 on the water colour. Val sites are never read here.
-Writes `models/change_prior.pt` and its card's figures to `models/eval/change_prior_train.json`.
+`core.colour.change.change_features` then describe every cell. Truths, pooled to the product's cells:
+the flood mask (`ombria/mask`, Copernicus EMS) for the probability of change, and the after-flood
+optical's CIELAB on flooded cells for the water colour. `SAMPLE` cells are drawn from each site; the
+MLP (`core.colour.change.prior_network`) is trained with binary cross-entropy plus L1 on the water
+colour. Val sites are never read here. Writes `models/change_prior.pt`; its card is `models/change_prior.md`.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ import torch
 from PIL import Image
 from rasterio.windows import Window
 
+from core.colour.cells import pool
 from core.colour.change import CHANGE_FEATURES, PRIOR_FILE, ChangePrior, change_features, prior_network
 from core.colour.guide import open_guide
 from core.colour.guided import fit_guide, guide_terms, read_block, reference_lab
 from core.rasters.scene import opened_scene
 from core.settings import PROJECT_ROOT, shared_data_dir
 
-SAMPLE = 6000  # pixels drawn from each site
+SAMPLE = 2000  # cells (4 x 4 px) drawn from each site (of 4,096)
 STEPS, BATCH, LEARNING_RATE = 4000, 4096, 2e-3
 WATER_WEIGHT = 1.0  # L1 on the normalised water colour beside the cross-entropy
 SEED = 0
@@ -71,14 +72,15 @@ def site_pixels(root: Path, site: str, rng: np.random.Generator, count: int = SA
             block = read_block(scene, guide, Window(0, 0, scene.georef.width, scene.georef.height))
         finally:
             guide.close()
-    whole = (slice(None), slice(None))
-    sar, median, guide_lab, covered, score = guide_terms(block, fit, whole)
+    cells = block.cells
+    sar, median, guide_lab, covered, score = guide_terms(cells, fit, (slice(None), slice(None)))
     features = change_features(sar, guide_lab, median, score, fit.expected)
-    mask = read_mask(paths["mask"])
-    after = reference_lab(read_rgb(paths["truth"]).transpose(2, 0, 1))
-    usable = np.flatnonzero((covered & block.sar_valid).ravel())
+    truths = np.stack([read_mask(paths["mask"]).astype(np.float32), *read_rgb(paths["truth"]).transpose(2, 0, 1)])
+    pooled, _ = pool(truths, np.ones(block.db.shape, bool))
+    flooded, after = pooled[0] >= 0.5, reference_lab(pooled[1:])
+    usable = np.flatnonzero((covered & cells.valid).ravel())
     picks = rng.choice(usable, min(count, len(usable)), replace=False)
-    return {"features": features.reshape(-1, CHANGE_FEATURES)[picks], "flooded": mask.ravel()[picks],
+    return {"features": features.reshape(-1, CHANGE_FEATURES)[picks], "flooded": flooded.ravel()[picks],
             "after": after.reshape(-1, 3)[picks]}  # fmt: skip
 
 

@@ -20,6 +20,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
+from core.colour.cells import POOL
 from core.colour.colour_fit import MEAN_SCALES, TEXTURE_SCALES, TRUNCATE
 from core.model.inference import single_threaded_torch
 
@@ -31,7 +32,7 @@ WIDE_PLANE, WIDEST_PLANE = MEAN_SCALES.index(8.0), MEAN_SCALES.index(16.0)
 TEXTURE_PLANES = (len(MEAN_SCALES), len(MEAN_SCALES) + 1)  # local std of dB at TEXTURE_SCALES
 CHANGE_FEATURES = 12
 HIDDEN = 32
-PROBABILITY_SMOOTHING = 2.0  # px: the change probability is a patch's, not a speckle's
+PROBABILITY_SMOOTHING = 4.0  # px: the change probability is a patch's, not a speckle's
 PRIOR_FILE = "change_prior.pt"
 assert TEXTURE_SCALES == (2.0, 8.0)
 
@@ -141,7 +142,8 @@ class ChangePrior:
                               for k in ("feature_mean", "feature_std", "colour_mean", "colour_std")))  # fmt: skip
 
     def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """H x W x F -> (probability of change to water, smoothed over `PROBABILITY_SMOOTHING` px; water CIELAB)."""
+        """Cells h x w x F -> (probability of change to water, smoothed over `PROBABILITY_SMOOTHING` px; water
+        CIELAB)."""
         flat = features.reshape(-1, features.shape[-1])
         x = torch.from_numpy((flat - self.feature_mean) / self.feature_std)
         with single_threaded_torch(), torch.inference_mode():
@@ -149,7 +151,7 @@ class ChangePrior:
         shape = features.shape[:-1]
         logit = out[:, 0].reshape(shape)
         probability = 1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0)))
-        probability = gaussian_filter(probability, PROBABILITY_SMOOTHING, truncate=TRUNCATE)
+        probability = gaussian_filter(probability, PROBABILITY_SMOOTHING / POOL, truncate=TRUNCATE)
         water = (out[:, 1:] * self.colour_std + self.colour_mean).reshape(*shape, 3)
         return probability.astype(np.float32), water.astype(np.float32)
 

@@ -1,7 +1,8 @@
 """SAR -> colour, learned at run time from one scene's own pixels against its optical reference.
 
-Per pixel, `sar_features` describes the backscatter around it (Gaussian means of dB at five
-scales, local standard deviation at two). `ColourFit` is a small MLP (7 -> 32 -> 32 -> 6)
+Per cell of 4 x 4 px (`core.colour.cells`), `sar_features` describes the backscatter around it
+(Gaussian means of dB at five scales, local standard deviation at two, the cell's own spread
+included). `ColourFit` is a small MLP (7 -> 32 -> 32 -> 6)
 that predicts, from them, the median CIELAB colour of the reference and its spread (a
 Laplace scale per channel): trained with the Laplace negative log-likelihood, it says both
 what colour this SAR has in this place and how sure that colour is. It fits 200 k pixels in
@@ -23,6 +24,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
+from core.colour.cells import POOL
 from core.model.inference import single_threaded_torch
 from core.rasters.normalise import fill_nearest_valid
 
@@ -41,20 +43,21 @@ MAX_LOG_SCALE = 4.0  # the predicted Laplace scale is clamped to exp(+-4) standa
 SEED = 0
 
 
-def sar_features(db: np.ndarray) -> np.ndarray:
-    """H x W dB (NaN: nodata, filled from the nearest valid pixel) -> H x W x `FEATURES` float32.
+def sar_features(db: np.ndarray, square: np.ndarray) -> np.ndarray:
+    """Cells (`core.colour.cells`): mean dB and mean dB² (NaN: no valid pixel, filled from the nearest valid cell)
+    -> h x w x `FEATURES` float32. Scales are in scene px (`MEAN_SCALES`, `TEXTURE_SCALES`), `POOL` px a cell.
 
-    Beyond the array's edges the values are mirrored, so a window read with `FEATURE_HALO` px of
-    context on each side (clipped at the scene's edges) gives its inner pixels the whole scene's features.
+    Beyond the array's edges the values are mirrored, so a block read with `FEATURE_HALO` px of
+    context on each side (clipped at the scene's edges) gives its inner cells the whole scene's features.
     """
     db = fill_nearest_valid(db.astype(np.float32, copy=False))
+    square = fill_nearest_valid(square.astype(np.float32, copy=False))
     if not np.isfinite(db).any():
-        db = np.zeros_like(db)
-    planes = [gaussian_filter(db, sigma, truncate=TRUNCATE) for sigma in MEAN_SCALES]
-    squared = db * db
+        db, square = np.zeros_like(db), np.zeros_like(square)
+    planes = [gaussian_filter(db, sigma / POOL, truncate=TRUNCATE) for sigma in MEAN_SCALES]
     for sigma in TEXTURE_SCALES:
-        mean = planes[MEAN_SCALES.index(sigma)]
-        variance = gaussian_filter(squared, sigma, truncate=TRUNCATE) - mean * mean
+        mean = gaussian_filter(db, sigma / POOL, truncate=TRUNCATE)
+        variance = gaussian_filter(square, sigma / POOL, truncate=TRUNCATE) - mean * mean
         planes.append(np.sqrt(np.clip(variance, 0.0, None)))
     return np.stack(planes, axis=-1)
 

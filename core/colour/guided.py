@@ -22,11 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from rasterio.errors import WindowError
 from rasterio.windows import Window
 from scipy.ndimage import distance_transform_edt, gaussian_filter
 from skimage.color import lab2rgb, rgb2lab
 
+from core.colour.cells import POOL, Cells, aligned, block_cells, upsample
 from core.colour.change import ChangePrior, ExpectedSar, change_features, default_prior
 from core.colour.colour_fit import FEATURE_HALO, FEATURES, TRUNCATE, ColourFit, sar_features
 from core.colour.confidence import confidence_bands
@@ -43,13 +45,14 @@ CHANGE_SMOOTHING = 6.0  # px: a change is a patch, not a pixel (the score's Gaus
 CHANGE_START, CHANGE_FULL = 3.0, 5.0  # disagreement score where a change begins / is complete
 DROP_ABOVE = 2.5  # second fit: sampled pixels scoring above this are left out (0.0-1.8 % of them, measured)
 EDGE_FEATHER = 4.0  # px: the guided colour fades into the model's over ~2 sigma inside the coverage edge
-SAMPLE_PIXELS = 200_000  # pixels the fit learns from, whatever the scene size
+SAMPLE_CELLS = 100_000  # cells (`POOL` x `POOL` px) the fit learns from, whatever the scene size
 FIT_WINDOW = 256  # px side of a sampled window
 MAX_FIT_WINDOWS = 24
 MIN_OVERLAP_PIXELS = 2_000  # fewer valid pixels shared with the reference: refused
 COVERAGE_SIDE = 512  # px: the coarse grid on which the reference's share of the scene is measured
 COLUMN_CHUNK = 1024  # px: a written window is composed this many columns at a time (bounded memory)
 SCORE_HALO = int(TRUNCATE * CHANGE_SMOOTHING + 0.5)  # px around a window whose score its pixels average
+SCORE_CELLS = -(-SCORE_HALO // POOL) + 1  # cells around a window's own whose terms it needs (scores, upsampling)
 HALO = FEATURE_HALO + SCORE_HALO  # context read around every window
 SEED = 0
 CancelCheck = Callable[[], bool]
@@ -58,28 +61,37 @@ FitProgress = Callable[[int, int], None]
 
 @dataclass
 class Block:
-    """A window of the scene with `HALO` px of context (clipped at the scene's edges), SAR and reference."""
+    """A window of the scene with `HALO` px of context (clipped at the scene's edges, starting on a cell
+    boundary), SAR and reference, and its cells (`core.colour.cells`)."""
 
     db: np.ndarray  # h x w dB, NaN where the SAR has no data
     sar_valid: np.ndarray  # h x w bool
     rgb: np.ndarray  # 3 x h x w reference RGB in [0, 1]
     covered: np.ndarray  # h x w bool: the reference has data here
     inner: tuple[slice, slice]  # the window's own rows and columns inside the block
+    first: tuple[int, int]  # the scene (row, col) of the block's first pixel, multiples of `POOL`
+    cells: Cells
+
+    @property
+    def inner_cells(self) -> tuple[slice, slice]:
+        """The cells that hold the window's own pixels."""
+        rows, cols = self.inner
+        return (slice(rows.start // POOL, -(-rows.stop // POOL)), slice(cols.start // POOL, -(-cols.stop // POOL)))
 
 
 def read_block(scene: SarScene, guide: Guide, window: Window, dataset=None) -> Block:
     """SAR dB and the reference's RGB over `window` plus its context (`dataset`: the scene's raster, default its own
     handle; another thread must pass its own, `core.rasters.scene.second_view`)."""
     height, width = scene.georef.height, scene.georef.width
-    row0, col0 = max(0, int(window.row_off) - HALO), max(0, int(window.col_off) - HALO)
-    row1 = min(height, int(window.row_off + window.height) + HALO)
-    col1 = min(width, int(window.col_off + window.width) + HALO)
+    row0, row1 = aligned(int(window.row_off) - HALO, int(window.row_off + window.height) + HALO, height)
+    col0, col1 = aligned(int(window.col_off) - HALO, int(window.col_off + window.width) + HALO, width)
     block = Window(col0, row0, col1 - col0, row1 - row0)
     db, valid = read_band_db(dataset or scene.dataset, scene.band, scene.encoding, block, scene.path.name)
     rgb, covered = guide.read(block)
     top, left = int(window.row_off) - row0, int(window.col_off) - col0
     inner = (slice(top, top + int(window.height)), slice(left, left + int(window.width)))
-    return Block(db, valid, rgb, covered, inner)
+    cells = block_cells(db, valid, rgb, covered, (row0 // POOL, col0 // POOL))
+    return Block(db, valid, rgb, covered, inner, (row0, col0), cells)
 
 
 def reference_lab(rgb: np.ndarray) -> np.ndarray:
@@ -88,11 +100,11 @@ def reference_lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def disagreement(guide_lab: np.ndarray, median: np.ndarray, scale: np.ndarray, covered: np.ndarray) -> np.ndarray:
-    """Mean |reference - fitted| / spread over the channels, averaged over `CHANGE_SMOOTHING` px of coverage."""
+    """Per cell: mean |reference - fitted| / spread over the channels, averaged over `CHANGE_SMOOTHING` px."""
     score = (np.abs(guide_lab - median) / scale).mean(axis=-1)
     weight = covered.astype(np.float32)
-    total = gaussian_filter(score * weight, CHANGE_SMOOTHING, truncate=TRUNCATE)
-    share = gaussian_filter(weight, CHANGE_SMOOTHING, truncate=TRUNCATE)
+    total = gaussian_filter(score * weight, CHANGE_SMOOTHING / POOL, truncate=TRUNCATE)
+    share = gaussian_filter(weight, CHANGE_SMOOTHING / POOL, truncate=TRUNCATE)
     return np.where(share > 1e-3, total / np.maximum(share, 1e-3), 0.0).astype(np.float32)
 
 
@@ -191,12 +203,13 @@ def _samples(
         if progress:
             progress(index, 2 * len(windows))
         block = read_block(scene, guide, window)
-        usable = (block.sar_valid & block.covered)[block.inner].ravel()
-        shared += int(usable.sum())
+        cells, inner = block.cells, block.inner_cells
+        usable = (cells.valid & cells.covered)[inner].ravel()
+        shared += int(usable.sum()) * POOL * POOL
         picks = np.flatnonzero(usable)
-        picks = rng.choice(picks, min(len(picks), SAMPLE_PIXELS // len(windows)), replace=False)
-        features = sar_features(block.db)[block.inner].reshape(-1, FEATURES)[picks]
-        lab = reference_lab(block.rgb)[block.inner].reshape(-1, 3)[picks]
+        picks = rng.choice(picks, min(len(picks), SAMPLE_CELLS // len(windows)), replace=False)
+        features = sar_features(cells.db, cells.square)[inner].reshape(-1, FEATURES)[picks]
+        lab = reference_lab(np.nan_to_num(cells.rgb))[inner].reshape(-1, 3)[picks]
         samples.append(_Sample(window, picks, features, lab))
     if shared < MIN_OVERLAP_PIXELS:
         raise GuideError(
@@ -207,11 +220,11 @@ def _samples(
 
 
 def _agreeing(scene: SarScene, guide: Guide, sample: _Sample, colour: ColourFit) -> np.ndarray:
-    """Which of a window's sampled pixels the reference and the fitted colour agree on (score <= `DROP_ABOVE`)."""
-    block = read_block(scene, guide, sample.window)
-    median, scale = colour.predict(sar_features(block.db))
-    score = disagreement(reference_lab(block.rgb), median, scale, block.covered & block.sar_valid)
-    return score[block.inner].ravel()[sample.picks] <= DROP_ABOVE
+    """Which of a window's sampled cells the reference and the fitted colour agree on (score <= `DROP_ABOVE`)."""
+    cells = (block := read_block(scene, guide, sample.window)).cells
+    median, scale = colour.predict(sar_features(cells.db, cells.square))
+    score = disagreement(reference_lab(np.nan_to_num(cells.rgb)), median, scale, cells.covered & cells.valid)
+    return score[block.inner_cells].ravel()[sample.picks] <= DROP_ABOVE
 
 
 def fit_guide(
@@ -256,49 +269,71 @@ class Composed:
 
 
 def edge_proximity(covered: np.ndarray) -> np.ndarray:
-    """0 outside the reference's coverage, rising to 1 about 2 `EDGE_FEATHER` px inside it: no seam at its edge."""
-    near = gaussian_filter(covered.astype(np.float32), EDGE_FEATHER, truncate=TRUNCATE)
+    """Cells: 0 outside the reference's coverage, rising to 1 about 2 `EDGE_FEATHER` px inside it (no seam)."""
+    near = gaussian_filter(covered.astype(np.float32), EDGE_FEATHER / POOL, truncate=TRUNCATE)
     return np.clip(2.0 * near - 1.0, 0.0, 1.0) * covered
 
 
-def guide_terms(block: Block, fit: GuideFit, near: tuple[slice, slice]) -> tuple[np.ndarray, ...]:
-    """Over `near` of the block: SAR features, fitted CIELAB, the reference's CIELAB (the fitted colour in its
-    holes), coverage, disagreement score. The one place these are made, for the product and for training."""
-    sar = sar_features(block.db)[near]
+def guide_terms(cells: Cells, fit: GuideFit, near: tuple[slice, slice]) -> tuple[np.ndarray, ...]:
+    """Over the cells `near`: SAR features, fitted CIELAB, the reference's CIELAB (the fitted colour where it has
+    none), coverage, disagreement score. The one place these are made, for the product and for training."""
+    sar = sar_features(cells.db, cells.square)[near]
     median, scale = fit.colour.predict(sar)
-    covered = (block.covered & block.sar_valid)[near]
-    reference = reference_lab(block.rgb[:, near[0], near[1]])
+    covered = (cells.covered & cells.valid)[near]
+    reference = reference_lab(np.nan_to_num(cells.rgb[:, near[0], near[1]]))
     guide_lab = np.where(covered[..., None], reference, median)
     return sar, median, guide_lab, covered, disagreement(guide_lab, median, scale, covered)
+
+
+def lab_rgb(lab: np.ndarray) -> np.ndarray:
+    """h x w x 3 CIELAB -> 3 x h x w RGB in [0, 1]."""
+    lab = lab.copy()
+    lab[..., 0] = np.clip(lab[..., 0], 0.0, 100.0)
+    return np.clip(lab2rgb(lab), 0.0, 1.0).astype(np.float32).transpose(2, 0, 1)
 
 
 def guided_colours(block: Block, fit: GuideFit, share: float = SAR_SHARE) -> Composed:
     """The guided colours of the block's inner window: the reference's where it covers, the fitted colour elsewhere.
 
-    Lab = fitted + g (reference - fitted), g = (1 - the SAR's share) x proximity to the coverage's inside; then
-    moved towards the prior's water colour by its probability of change. `share`: the SAR's share where reference
-    and SAR agree (the product uses `SAR_SHARE`; evaluation varies it). Colours are predicted only where the inner
-    window's scores need them (`SCORE_HALO` around it).
+    On cells: g = (1 - the SAR's share) x proximity to the coverage's inside, and the prior's probability of
+    change to water and its colour. At full resolution: RGB = fitted + g (reference - fitted), then moved towards
+    the water colour by the probability; g is 0 wherever the reference has no data. `share`: the SAR's share
+    where reference and SAR agree (the product uses `SAR_SHARE`; evaluation varies it). Cell terms are computed
+    only where the inner window needs them (`SCORE_CELLS` around it).
     """
-    rows, cols = block.inner
-    height, width = block.db.shape
-    r0, r1 = max(0, rows.start - SCORE_HALO), min(height, rows.stop + SCORE_HALO)
-    c0, c1 = max(0, cols.start - SCORE_HALO), min(width, cols.stop + SCORE_HALO)
-    near = (slice(r0, r1), slice(c0, c1))
-    inner = (slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
-    sar, median, guide_lab, covered, score = guide_terms(block, fit, near)
+    cells = block.cells
+    rows, cols = block.inner_cells
+    height, width = cells.db.shape
+    near = (slice(max(0, rows.start - SCORE_CELLS), min(height, rows.stop + SCORE_CELLS)),
+            slice(max(0, cols.start - SCORE_CELLS), min(width, cols.stop + SCORE_CELLS)))  # fmt: skip
+    sar, median, guide_lab, covered, score = guide_terms(cells, fit, near)
     proximity = edge_proximity(covered)
     guide_share = (1.0 - sar_weight(score, share)) * proximity
-    lab = median + guide_share[..., None] * (guide_lab - median)
-    change = np.zeros_like(guide_share)
+    change, water = np.zeros_like(guide_share), median
     if fit.prior is not None and fit.expected is not None and covered.any():
         probability, water = fit.prior.predict(change_features(sar, guide_lab, median, score, fit.expected))
         change = probability * proximity
-        lab += change[..., None] * (water - lab)
-    lab = lab[inner]
-    lab[..., 0] = np.clip(lab[..., 0], 0.0, 100.0)
-    rgb = np.clip(lab2rgb(lab), 0.0, 1.0).astype(np.float32).transpose(2, 0, 1)
-    return Composed(rgb, guide_share[inner] * (1.0 - change[inner]), change[inner])
+    planes = np.concatenate([lab_rgb(median), lab_rgb(water), guide_share[None], change[None]])
+    first = (cells.first[0] + near[0].start, cells.first[1] + near[1].start)
+    origin = (block.first[0] + block.inner[0].start, block.first[1] + block.inner[1].start)
+    shape = (block.inner[0].stop - block.inner[0].start, block.inner[1].stop - block.inner[1].start)
+    fitted, water_rgb, g, c = np.split(upsample(planes, first, origin, shape), [3, 6, 7])
+    g = g[0] * (block.covered & block.sar_valid)[block.inner]
+    rgb = fitted + g * (block.rgb[:, block.inner[0], block.inner[1]] - fitted)
+    rgb += c * (water_rgb - rgb)
+    return Composed(np.clip(rgb, 0.0, 1.0), g * (1.0 - c[0]), c[0])
+
+
+class BlankTiles:
+    """Stands in for the model when the colour source paints every pixel itself: black tiles, at no cost."""
+
+    streams = 1
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+
+    def predict(self, tiles: torch.Tensor) -> torch.Tensor:
+        return torch.zeros((tiles.shape[0], 3, tiles.shape[2], tiles.shape[3]), dtype=torch.float32)
 
 
 def guide_tags(guide: Guide, fit: GuideFit) -> dict[str, str]:
@@ -333,7 +368,7 @@ class GuidedColour:
     """
 
     def __init__(self, predictor: Predictor, scene: SarScene, guide: Guide, fit: GuideFit, sidecar=None) -> None:
-        self.predictor = predictor
+        self.predictor = BlankTiles(predictor.description)  # every valid pixel is painted here: the model is not run
         self.scene = scene
         self.guide = guide
         self.fit = fit

@@ -43,6 +43,7 @@ from rasterio.windows import Window
 from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 
 from core.colorize import ColorizeOptions, colorize
+from core.colour.cells import POOL, pool
 from core.colour.colour_fit import ColourFit, sar_features
 from core.colour.guide import open_guide
 from core.colour.guided import SAR_SHARE, fit_guide, guided_colours, read_block
@@ -286,19 +287,11 @@ def _hold_out(root: Path, name: str, workdir: Path) -> tuple[Path, Rgb, np.ndarr
     return sar, truth, right, write_guide(workdir / f"{name}_left.tif", truth, ~right)
 
 
-def fitted_colour(sar: Path, guide: Path) -> tuple[Rgb, float]:
-    """The colour the product's fit gives every pixel of the scene (its median), and the fit's seconds."""
-    with opened_scene(sar, encoding="linear_u8", polarisation="VH") as scene:
-        opened = open_guide(guide, scene.georef)
-        try:
-            started = time.perf_counter()
-            fit = fit_guide(scene, opened)
-            seconds = time.perf_counter() - started
-            block = read_block(scene, opened, Window(0, 0, scene.georef.width, scene.georef.height))
-            median, _ = fit.colour.predict(sar_features(block.db))
-        finally:
-            opened.close()
-    return lab_to_rgb(median), seconds
+def fitted_colour(model: LoadedModel, sar: Path, guide: Path, workdir: Path) -> tuple[Rgb, float]:
+    """The product's guided output (beyond the guide: the colour fitted where it covers), and its seconds."""
+    started = time.perf_counter()
+    rgb, _ = colorized(model, sar, workdir, encoding="linear_u8", polarisation="VH", guide=str(guide))
+    return rgb, time.perf_counter() - started
 
 
 def lab_to_rgb(lab: np.ndarray) -> Rgb:
@@ -313,7 +306,7 @@ def run_hold_out(root: Path, model: LoadedModel, workdir: Path) -> list[dict]:
     rows = []
     for name in VOLKOV_VAL:
         sar, truth, right, guide = _hold_out(root, name, workdir)
-        fitted, seconds = fitted_colour(sar, guide)
+        fitted, seconds = fitted_colour(model, sar, guide, workdir)
         default, _ = colorized(model, sar, workdir, encoding="linear_u8", polarisation="VH")
         h, w = truth.shape[:2]
         fitted, default = fitted[:h, :w], default[:h, :w]
@@ -384,7 +377,9 @@ def run_methods(root: Path, model: LoadedModel, workdir: Path, scenes: tuple[str
         h, w = truth.shape[:2]
         with Image.open(sar) as image:
             values = np.asarray(image.convert("L"))[:h, :w]
-        features = sar_features(to_db(values, Encoding.LINEAR_U8))
+        db = to_db(values, Encoding.LINEAR_U8)
+        cells, _ = pool(np.stack([db, db * db]), np.isfinite(db))
+        features = np.repeat(np.repeat(sar_features(*cells), POOL, 0), POOL, 1)[:h, :w]  # the product's cells
         lab = rgb2lab(truth).astype(np.float32)
         rng = np.random.default_rng(0)
         picks = rng.choice(np.flatnonzero(~right.ravel()), 200_000, replace=False)

@@ -1,0 +1,79 @@
+"""The grid on which guided colour is computed: cells of `POOL` x `POOL` scene pixels, aligned to the scene.
+
+The fitted colour, the disagreement score and the change prior vary over tens of metres, not from
+pixel to pixel: computing them on 4 x 4 px cells (40 m at 10 m) costs a sixteenth, and the guide's
+own colour, composed at full resolution, keeps the detail. Cells are aligned to the scene's pixel
+grid (a block read for a window starts on a multiple of `POOL`), so a pixel's cell terms are the
+same whatever window asks for them; `upsample` brings cell terms back to pixels bilinearly, in the
+scene's own coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+POOL = 4  # scene px a cell side
+
+
+@dataclass
+class Cells:
+    """A block's SAR and guide pooled to cells. `first`: the scene (row, col) of the block's first pixel."""
+
+    db: np.ndarray  # mean dB of the cell's valid SAR pixels (NaN: none)
+    square: np.ndarray  # mean dB² of the same pixels (for the spread within and around the cell)
+    valid: np.ndarray  # bool: at least half the cell's pixels are valid SAR
+    rgb: np.ndarray  # 3 x h x w mean guide RGB of the cell's covered pixels
+    covered: np.ndarray  # bool: at least half the cell's pixels are covered by the guide (and valid SAR)
+    first: tuple[int, int]
+
+
+def aligned(start: int, stop: int, limit: int) -> tuple[int, int]:
+    """[start, stop) widened to cell boundaries, clipped to [0, limit)."""
+    return max(0, (start // POOL) * POOL), min(limit, -(-stop // POOL) * POOL)
+
+
+def pool(values: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """C x H x W values -> C x h x w weighted cell means (NaN where a cell has no weight), and h x w weight share."""
+    channels, height, width = values.shape
+    rows, cols = -(-height // POOL), -(-width // POOL)
+    padded = np.zeros((channels, rows * POOL, cols * POOL), np.float32)
+    weights = np.zeros((rows * POOL, cols * POOL), np.float32)
+    padded[:, :height, :width] = np.where(weight, values, 0.0)
+    weights[:height, :width] = weight
+    total = padded.reshape(channels, rows, POOL, cols, POOL).sum(axis=(2, 4))
+    count = weights.reshape(rows, POOL, cols, POOL).sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / np.maximum(count, 1e-6), np.nan).astype(np.float32)
+    return mean, count / (POOL * POOL)
+
+
+def block_cells(db: np.ndarray, sar_valid: np.ndarray, rgb: np.ndarray, covered: np.ndarray,
+                first: tuple[int, int]) -> Cells:  # fmt: skip
+    """Pool a block (h x w dB and validity, 3 x h x w guide RGB and coverage) read from scene (row, col) `first`."""
+    finite = sar_valid & np.isfinite(db)
+    clean = np.where(finite, db, 0.0).astype(np.float32)
+    sar, share = pool(np.stack([clean, clean * clean]), finite)
+    seen = covered & finite
+    guide, guide_share = pool(rgb.astype(np.float32, copy=False), seen)
+    return Cells(sar[0], sar[1], share >= 0.5, guide, guide_share >= 0.5, first)
+
+
+def upsample(planes: np.ndarray, first: tuple[int, int], origin: tuple[int, int], shape: tuple[int, int]
+             ) -> np.ndarray:  # fmt: skip
+    """C x h x w cell planes whose cell [0, 0] is scene cell `first` -> C x H x W at scene pixels from `origin`.
+
+    Bilinear between cell centres, clamped at the planes' edges.
+    """
+    out = planes
+    for axis, (cell0, pixel0, size) in enumerate(zip(first, origin, shape, strict=True)):
+        count = planes.shape[axis + 1]
+        position = np.clip((np.arange(size) + pixel0 + 0.5) / POOL - 0.5 - cell0, 0.0, count - 1)
+        low = np.floor(position).astype(int)
+        high = np.minimum(low + 1, count - 1)
+        weight = (position - low).astype(np.float32)
+        shape_w = (1, size, 1) if axis == 0 else (1, 1, size)
+        out = out.take(low, axis=axis + 1) * (1 - weight).reshape(shape_w) + out.take(high, axis=axis + 1) * \
+            weight.reshape(shape_w)
+    return out.astype(np.float32, copy=False)
