@@ -10,12 +10,14 @@ from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 from streamlit_folium import st_folium
 
+from core.colour.confidence import sidecar_path
 from core.errors import SarColorError
 from core.result import RunSummary
 from core.scoring.scores import HIGHER_IS_BETTER, ReferenceScores
 from core.service.display import (
     Overlay,
     Raster,
+    confidence_raster,
     mercator_overlay,
     preview_png,
     quicklook_png,
@@ -31,6 +33,13 @@ from dashboard.messages import reported
 from dashboard.ui import fmt_bytes, fmt_seconds
 
 SAR, COLORIZED, REFERENCE = "SAR", "Colorized (synthetic)", "Reference optical"
+CONFIDENCE = "Where the colour came from (guided)"
+CONFIDENCE_LEGEND = (
+    "**Where the colour came from** (map layer *{layer}*, file `{file}`): green, the guide's own colour; "
+    "blue, the colour fitted to this scene's SAR where the guide covers it, paler the farther from the guide "
+    "(beyond it, in its holes, or where SAR and guide disagree); magenta, the SAR overrode the guide as a change "
+    "(new water, learned from flood sites)."
+)
 UNGUIDED_COLOUR = (  # what the facts table says of a run without an optical guide (measured: models/README.md)
     "the model alone: a plausible guess from one SAR band, which cannot tell green fields from bare ones; "
     "give an optical image of the place for its true colours"
@@ -43,6 +52,8 @@ def _renderings(
 ) -> tuple[dict[str, Raster], str | None]:
     """Display rasters of a job (small, cached per job), and why the reference could not be read (or None)."""
     rasters = {SAR: sar_raster(sar, band=band, encoding=encoding), COLORIZED: rgb_raster(Path(output))}
+    if sidecar_path(output).is_file():
+        rasters[CONFIDENCE] = confidence_raster(sidecar_path(output))
     if not reference:
         return rasters, None
     try:
@@ -160,8 +171,10 @@ def show_result(job: Job, downloads: bool = True) -> None:
     cols[3].metric("Device", r.device.split(" (")[0])
     if r.guide:
         st.info(f"{r.guide[0].upper()}{r.guide[1:]}: its colours where the SAR agrees with it, the SAR's where the "
-                "SAR shows a change; the model's outside it. Still synthetic: generated from SAR, not observed.",
-                icon=":material/palette:")  # fmt: skip
+                "SAR shows a change; beyond it, the colour this scene's SAR has where the guide covers it. Still "
+                "synthetic: generated from SAR, not observed.", icon=":material/palette:")  # fmt: skip
+        if sidecar_path(output).is_file():
+            st.caption(CONFIDENCE_LEGEND.format(layer=CONFIDENCE, file=sidecar_path(output).name))
     for warning in r.warnings:
         st.warning(warning)
     with reported():
@@ -263,6 +276,13 @@ def show_scores(scores: ReferenceScores) -> None:
         + "ΔE00: below 2 indistinguishable, above 10 clearly different. Green: CIELAB a* < −5. The colorized "
         "image is synthetic: generated from SAR, not observed."
     )
+
+
+def colour_column(job: Job) -> str:
+    """History's 'Colour': what painted the job, and for a guided job that its scores measure agreement with it."""
+    if job.summary is not None and job.summary.guide:
+        return "guided (scores: agreement with its guide)"
+    return "model" if job.summary is not None else "–"
 
 
 def score_columns(job: Job) -> dict[str, str]:

@@ -127,3 +127,30 @@ def test_half_guide_in_another_crs_colours_the_rest_without_a_seam(samples, defa
         distance = bands[3][beyond.mean(axis=1) > 0.5].mean(axis=0)
         assert distance[-1] > distance[edge + 2] > 0  # farther from the guide, larger
     assert np.mean(lifts) > 0, lifts
+
+
+def test_dashboard_maps_where_the_colour_came_from_and_history_says_guided(tmp_path, monkeypatch):
+    """The Colorize page's map has the confidence layer with its legend; History marks the job guided."""
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    from core.model.checkpoints import save_checkpoint, untrained_model
+    from core.model.networks import GeneratorConfig
+
+    models, var = tmp_path / "models", tmp_path / "var"
+    save_checkpoint(models / "default.pt", untrained_model(GeneratorConfig(ngf=8)).generator)
+    monkeypatch.setenv("SARCOLOR_MODELS_DIR", str(models))
+    monkeypatch.setenv("SARCOLOR_VAR_DIR", str(var))
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py"), default_timeout=180)
+    at.run()
+    at.toggle(key="guided").set_value(True).run()
+    at.button(key="run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    script = json.loads(at.get("component_instance")[0].proto.json_args)["script"]
+    assert "Where the colour came from (guided)" in script
+    assert any("Where the colour came from" in c.value and "magenta" in c.value for c in at.caption)
+    at.switch_page("pages/history.py").run()
+    history = at.dataframe[0].value
+    assert history["Colour"].iloc[0] == "guided (scores: agreement with its guide)"
+    assert any("agreement with its own guide" in c.value for c in at.caption)

@@ -75,6 +75,22 @@ def confidence_writer(output: str | Path, georef: Georef) -> Iterator[rasterio.i
         raise
 
 
+PALETTE = {GUIDE: (40, 160, 70), FITTED: (60, 110, 220), CHANGE: (230, 40, 160)}  # green, blue, magenta
+FADE_PX = 500.0  # the fitted colour's blue fades to pale this far from the guide
+
+
+def confidence_colours(bands: np.ndarray) -> np.ndarray:
+    """4 x h x w sidecar bands -> 3 x h x w uint8 for a map: the guide's colour green, change magenta, the fitted
+    mapping blue, paler the farther from the guide."""
+    source, distance = bands[0], bands[3].astype(np.float32)
+    rgb = np.zeros((3, *source.shape), np.float32)
+    for code, colour in PALETTE.items():
+        rgb[:, source == code] = np.asarray(colour, np.float32)[:, None]
+    fade = np.clip(distance / FADE_PX, 0.0, 1.0) * 0.7 * (source == FITTED)
+    rgb += fade * (255.0 - rgb)
+    return np.rint(rgb).astype(np.uint8)
+
+
 def read_confidence(path: str | Path, window: Window | None = None) -> np.ndarray:
     """The sidecar's four bands (4 x h x w uint16)."""
     with rasterio.open(path) as src:

@@ -168,6 +168,15 @@ def rgb_raster(path, max_side: int = MAX_SIDE, bands: tuple[int, int, int] | Non
         return Raster(rgb, mask, step, src.crs)
 
 
+def confidence_raster(path, max_side: int = MAX_SIDE) -> Raster:
+    """A guided result's confidence sidecar (`core.colour.confidence`) as a coloured uint8 map rendering."""
+    from core.colour.confidence import confidence_colours
+
+    with open_raster(path) as src:
+        values, _, step = decimated_read(src, [1, 2, 3, 4], max_side, Resampling.nearest)
+        return Raster(confidence_colours(values), values[0] > 0, step, src.crs)
+
+
 def centred_mercator(lon_0: float) -> CRS:
     """EPSG:3857's spherical Mercator with its central meridian at `lon_0` (deg): same y, x shifted."""
     return CRS.from_proj4(

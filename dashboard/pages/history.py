@@ -7,7 +7,7 @@ import streamlit as st
 from core.service.jobs import JobStatus
 from dashboard import ui
 from dashboard.auth import current_user
-from dashboard.results import download_buttons, score_columns, show_result
+from dashboard.results import colour_column, download_buttons, score_columns, show_result
 
 st.title("History")
 user = current_user()
@@ -29,6 +29,7 @@ st.dataframe(
             "Size": ui.fmt_bytes(job.size_bytes),
             "CRS": job.crs or "–",
             "Model": job.model or "–",
+            "Colour": colour_column(job),
             "Time": ui.fmt_seconds(job.seconds),
             **score_columns(job),
             "Error": job.error or "",
@@ -43,7 +44,8 @@ st.dataframe(
 )
 st.caption(
     f"{len(jobs)} job(s). Scores against the reference: the model's, with the better of the two single colours "
-    "(flat training colour, reference's own mean colour) in brackets; ✓ where the model beats both."
+    "(flat training colour, reference's own mean colour) in brackets; ✓ where the model beats both. A guided "
+    "job's scores measure its agreement with its own guide, not an independent check."
 )
 
 st.subheader("Job details")
