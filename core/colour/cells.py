@@ -19,14 +19,14 @@ POOL = 4  # scene px a cell side
 
 @dataclass
 class Cells:
-    """A block's SAR and guide pooled to cells. `first`: the scene (row, col) of the block's first pixel."""
+    """A block's SAR and guide pooled to cells."""
 
     db: np.ndarray  # mean dB of the cell's valid SAR pixels (NaN: none)
     square: np.ndarray  # mean dB² of the same pixels (for the spread within and around the cell)
     valid: np.ndarray  # bool: at least half the cell's pixels are valid SAR
     rgb: np.ndarray  # 3 x h x w mean guide RGB of the cell's covered pixels
     covered: np.ndarray  # bool: at least half the cell's pixels are covered by the guide (and valid SAR)
-    first: tuple[int, int]
+    first: tuple[int, int]  # the scene cell (row, col) of cell [0, 0]
 
 
 def aligned(start: int, stop: int, limit: int) -> tuple[int, int]:
@@ -50,14 +50,21 @@ def pool(values: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def block_cells(db: np.ndarray, sar_valid: np.ndarray, rgb: np.ndarray, covered: np.ndarray,
-                first: tuple[int, int]) -> Cells:  # fmt: skip
-    """Pool a block (h x w dB and validity, 3 x h x w guide RGB and coverage) read from scene (row, col) `first`."""
+                first: tuple[int, int], guide_at: tuple[int, int] = (0, 0)) -> Cells:  # fmt: skip
+    """Pool a block read from scene (row, col) `first`: h x w dB and validity, and the guide's 3 x h' x w' RGB and
+    coverage read over a part of it starting at block pixel `guide_at` (multiples of `POOL`; no guide elsewhere)."""
     finite = sar_valid & np.isfinite(db)
     clean = np.where(finite, db, 0.0).astype(np.float32)
     sar, share = pool(np.stack([clean, clean * clean]), finite)
-    seen = covered & finite
+    top, left = guide_at
+    seen = covered & finite[top : top + covered.shape[0], left : left + covered.shape[1]]
     guide, guide_share = pool(rgb.astype(np.float32, copy=False), seen)
-    return Cells(sar[0], sar[1], share >= 0.5, guide, guide_share >= 0.5, first)
+    cells_rgb = np.full((3, *share.shape), np.nan, np.float32)
+    cells_covered = np.zeros(share.shape, bool)
+    part = (slice(top // POOL, top // POOL + guide.shape[1]), slice(left // POOL, left // POOL + guide.shape[2]))
+    cells_rgb[:, part[0], part[1]] = guide
+    cells_covered[part] = guide_share >= 0.5
+    return Cells(sar[0], sar[1], share >= 0.5, cells_rgb, cells_covered, (first[0] // POOL, first[1] // POOL))
 
 
 def upsample(planes: np.ndarray, first: tuple[int, int], origin: tuple[int, int], shape: tuple[int, int]

@@ -53,7 +53,8 @@ COVERAGE_SIDE = 512  # px: the coarse grid on which the reference's share of the
 COLUMN_CHUNK = 1024  # px: a written window is composed this many columns at a time (bounded memory)
 SCORE_HALO = int(TRUNCATE * CHANGE_SMOOTHING + 0.5)  # px around a window whose score its pixels average
 SCORE_CELLS = -(-SCORE_HALO // POOL) + 1  # cells around a window's own whose terms it needs (scores, upsampling)
-HALO = FEATURE_HALO + SCORE_HALO  # context read around every window
+HALO = FEATURE_HALO + SCORE_HALO  # SAR context read around every window
+GUIDE_HALO = SCORE_CELLS * POOL  # reference context read around every window (its scores and upsampling)
 SEED = 0
 CancelCheck = Callable[[], bool]
 FitProgress = Callable[[int, int], None]
@@ -61,15 +62,16 @@ FitProgress = Callable[[int, int], None]
 
 @dataclass
 class Block:
-    """A window of the scene with `HALO` px of context (clipped at the scene's edges, starting on a cell
-    boundary), SAR and reference, and its cells (`core.colour.cells`)."""
+    """A window of the scene with `HALO` px of SAR context and `GUIDE_HALO` px of the reference (clipped at the
+    scene's edges, starting on cell boundaries), and its cells (`core.colour.cells`)."""
 
     db: np.ndarray  # h x w dB, NaN where the SAR has no data
     sar_valid: np.ndarray  # h x w bool
-    rgb: np.ndarray  # 3 x h x w reference RGB in [0, 1]
-    covered: np.ndarray  # h x w bool: the reference has data here
+    rgb: np.ndarray  # 3 x h' x w' reference RGB in [0, 1], from block pixel `guide_at`
+    covered: np.ndarray  # h' x w' bool: the reference has data here
     inner: tuple[slice, slice]  # the window's own rows and columns inside the block
     first: tuple[int, int]  # the scene (row, col) of the block's first pixel, multiples of `POOL`
+    guide_at: tuple[int, int]  # the block (row, col) of the reference part's first pixel, multiples of `POOL`
     cells: Cells
 
     @property
@@ -78,20 +80,31 @@ class Block:
         rows, cols = self.inner
         return (slice(rows.start // POOL, -(-rows.stop // POOL)), slice(cols.start // POOL, -(-cols.stop // POOL)))
 
+    @property
+    def inner_guide(self) -> tuple[slice, slice]:
+        """The window's own pixels in the reference part."""
+        (rows, cols), (top, left) = self.inner, self.guide_at
+        return slice(rows.start - top, rows.stop - top), slice(cols.start - left, cols.stop - left)
+
 
 def read_block(scene: SarScene, guide: Guide, window: Window, dataset=None) -> Block:
-    """SAR dB and the reference's RGB over `window` plus its context (`dataset`: the scene's raster, default its own
-    handle; another thread must pass its own, `core.rasters.scene.second_view`)."""
+    """SAR dB and the reference's RGB over `window` plus their context (`dataset`: the scene's raster, default its
+    own handle; another thread must pass its own, `core.rasters.scene.second_view`)."""
     height, width = scene.georef.height, scene.georef.width
-    row0, row1 = aligned(int(window.row_off) - HALO, int(window.row_off + window.height) + HALO, height)
-    col0, col1 = aligned(int(window.col_off) - HALO, int(window.col_off + window.width) + HALO, width)
-    block = Window(col0, row0, col1 - col0, row1 - row0)
-    db, valid = read_band_db(dataset or scene.dataset, scene.band, scene.encoding, block, scene.path.name)
-    rgb, covered = guide.read(block)
-    top, left = int(window.row_off) - row0, int(window.col_off) - col0
-    inner = (slice(top, top + int(window.height)), slice(left, left + int(window.width)))
-    cells = block_cells(db, valid, rgb, covered, (row0 // POOL, col0 // POOL))
-    return Block(db, valid, rgb, covered, inner, (row0, col0), cells)
+    top, bottom, left, right = (int(window.row_off), int(window.row_off + window.height), int(window.col_off),
+                                int(window.col_off + window.width))  # fmt: skip
+    row0, row1 = aligned(top - HALO, bottom + HALO, height)
+    col0, col1 = aligned(left - HALO, right + HALO, width)
+    db, valid = read_band_db(dataset or scene.dataset, scene.band, scene.encoding,
+                             Window(col0, row0, col1 - col0, row1 - row0), scene.path.name)  # fmt: skip
+    guide_rows, guide_cols = aligned(top - GUIDE_HALO, bottom + GUIDE_HALO, height), aligned(
+        left - GUIDE_HALO, right + GUIDE_HALO, width)
+    rgb, covered = guide.read(Window(guide_cols[0], guide_rows[0], guide_cols[1] - guide_cols[0],
+                                     guide_rows[1] - guide_rows[0]))  # fmt: skip
+    inner = (slice(top - row0, bottom - row0), slice(left - col0, right - col0))
+    guide_at = (guide_rows[0] - row0, guide_cols[0] - col0)
+    cells = block_cells(db, valid, rgb, covered, (row0, col0), guide_at)
+    return Block(db, valid, rgb, covered, inner, (row0, col0), guide_at, cells)
 
 
 def reference_lab(rgb: np.ndarray) -> np.ndarray:
@@ -318,8 +331,9 @@ def guided_colours(block: Block, fit: GuideFit, share: float = SAR_SHARE) -> Com
     origin = (block.first[0] + block.inner[0].start, block.first[1] + block.inner[1].start)
     shape = (block.inner[0].stop - block.inner[0].start, block.inner[1].stop - block.inner[1].start)
     fitted, water_rgb, g, c = np.split(upsample(planes, first, origin, shape), [3, 6, 7])
-    g = g[0] * (block.covered & block.sar_valid)[block.inner]
-    rgb = fitted + g * (block.rgb[:, block.inner[0], block.inner[1]] - fitted)
+    rows, cols = block.inner_guide
+    g = g[0] * block.covered[rows, cols] * block.sar_valid[block.inner]
+    rgb = fitted + g * (block.rgb[:, rows, cols] - fitted)
     rgb += c * (water_rgb - rgb)
     return Composed(np.clip(rgb, 0.0, 1.0), g * (1.0 - c[0]), c[0])
 
