@@ -88,7 +88,10 @@ def train(features: np.ndarray, flooded: np.ndarray, after: np.ndarray, steps: i
     """The MLP on pooled pixels: cross-entropy on flooded, L1 on the after-flood colour of flooded pixels."""
     torch.manual_seed(SEED)
     water = after[flooded]
-    prior = ChangePrior(prior_network(), features.mean(0), features.std(0) + 1e-6, water.mean(0), water.std(0) + 1e-6)
+    low, high = np.percentile(features, [0.5, 99.5], axis=0).astype(np.float32)
+    features = np.clip(features, low, high)
+    prior = ChangePrior(prior_network(), features.mean(0), features.std(0) + 1e-6, water.mean(0), water.std(0) + 1e-6,
+                        low, high)  # fmt: skip
     x = torch.from_numpy(((features - prior.feature_mean) / prior.feature_std).astype(np.float32))
     y = torch.from_numpy(flooded.astype(np.float32))
     colour = torch.from_numpy(((after - prior.colour_mean) / prior.colour_std).astype(np.float32))

@@ -112,6 +112,13 @@ def flood_summary(rows: list[dict]) -> dict:
 # 2. Dry sand -------------------------------------------------------------------------------------------------
 
 
+def sand_pair_exists(root: Path, patch: int) -> bool:
+    """Both dates of a patch have SAR and optical."""
+    folder = root / "sebastianelli-zone9"
+    return all((folder / kind / f"zone_9_{date}_patch{patch}.tif").exists() for kind in ("sar", "opt")
+               for date in ("a_Jan", "b_Jul"))  # fmt: skip
+
+
 def sand_patch(root: Path, patch: int, guide_date: str, target_date: str, colour: Colour, workdir: Path) -> dict:
     """The share of an arid patch that the product marks as change (it holds no water on either date)."""
     folder = root / "sebastianelli-zone9"
@@ -213,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         if "sand" in parts:
             rows = [sand_patch(args.data, p, g, t, colour, workdir) for p in SAND_PATCHES
                     for g, t in (("a_Jan", "b_Jul"), ("b_Jul", "a_Jan"))
-                    if (args.data / "sebastianelli-zone9" / "sar" / f"zone_9_{t}_patch{p}.tif").exists()]  # fmt: skip
+                    if sand_pair_exists(args.data, p)]  # fmt: skip
             report["sand"] = {"change_share": summary([r["change_share"] for r in rows]), "patches": rows}
             print(json.dumps(report["sand"]["change_share"]), flush=True)
         if "partial" in parts:

@@ -30,7 +30,7 @@ MIN_SPREAD_DB = 0.5  # floor of the expected spread (dB), so a uniform colour bi
 LEVEL_PLANE = MEAN_SCALES.index(2.0)  # the SAR feature plane the expectation is about (dB, Gaussian 2 px)
 WIDE_PLANE, WIDEST_PLANE = MEAN_SCALES.index(8.0), MEAN_SCALES.index(16.0)
 TEXTURE_PLANES = (len(MEAN_SCALES), len(MEAN_SCALES) + 1)  # local std of dB at TEXTURE_SCALES
-CHANGE_FEATURES = 12
+CHANGE_FEATURES = 10
 HIDDEN = 32
 PROBABILITY_SMOOTHING = 4.0  # px: the change probability is a patch's, not a speckle's
 PRIOR_FILE = "change_prior.pt"
@@ -98,10 +98,8 @@ def change_features(
         expected.relative(sar[..., WIDEST_PLANE]),
         sar[..., TEXTURE_PLANES[0]],
         sar[..., TEXTURE_PLANES[1]],
-        guide_lab[..., 0] / 50.0 - 1.0,
-        guide_lab[..., 1] / 50.0,
-        guide_lab[..., 2] / 50.0,
-        (median[..., 0] - guide_lab[..., 0]) / 50.0,
+        guide_lab[..., 0] / 50.0 - 1.0,  # the guide's a* and b* are left out: OMBRIA's land colours are regional
+        (median[..., 0] - guide_lab[..., 0]) / 50.0,  # (with them, 50 % of an arid zone's sand came out water)
         np.minimum(score, 10.0) / 5.0,
     ]
     return np.stack([np.clip(p, -20.0, 20.0).astype(np.float32, copy=False) for p in planes], axis=-1)
@@ -122,12 +120,15 @@ class ChangePrior:
     feature_std: np.ndarray
     colour_mean: np.ndarray
     colour_std: np.ndarray
+    feature_low: np.ndarray  # features are clamped to the training range (0.5th-99.5th percentiles): a scene unlike
+    feature_high: np.ndarray  # OMBRIA's (desert, snow) meets the prior at its edge, not in an extrapolation
 
     def save(self, path: Path, card: dict) -> None:
         """One literal, read back by `load` with the same keys."""
         torch.save({"state": self.network.state_dict(), "feature_mean": self.feature_mean,
                     "feature_std": self.feature_std, "colour_mean": self.colour_mean,
-                    "colour_std": self.colour_std, "features": CHANGE_FEATURES, "card": card}, path)  # fmt: skip
+                    "colour_std": self.colour_std, "feature_low": self.feature_low, "feature_high": self.feature_high,
+                    "features": CHANGE_FEATURES, "card": card}, path)  # fmt: skip
 
     @classmethod
     def load(cls, path: Path) -> ChangePrior:
@@ -139,12 +140,13 @@ class ChangePrior:
         network.load_state_dict(saved["state"])
         network.eval()
         return cls(network, *(np.asarray(saved[k], np.float32)
-                              for k in ("feature_mean", "feature_std", "colour_mean", "colour_std")))  # fmt: skip
+                              for k in ("feature_mean", "feature_std", "colour_mean", "colour_std", "feature_low",
+                                        "feature_high")))  # fmt: skip
 
     def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cells h x w x F -> (probability of change to water, smoothed over `PROBABILITY_SMOOTHING` px; water
         CIELAB)."""
-        flat = features.reshape(-1, features.shape[-1])
+        flat = np.clip(features.reshape(-1, features.shape[-1]), self.feature_low, self.feature_high)
         x = torch.from_numpy((flat - self.feature_mean) / self.feature_std)
         with single_threaded_torch(), torch.inference_mode():
             out = self.network(x).numpy()
