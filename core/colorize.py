@@ -272,18 +272,18 @@ def _colorize(
     """`colorize` inside its GDAL environment."""
     started = time.perf_counter()
     check_options(options, model)
-    predictor = Predictor(model, options.device, options.precision)
-    scene = open_scene(
+    scene = open_scene(  # read
         source, band=options.band, encoding=options.encoding, limits=limits, polarisation=options.polarisation
     )
     try:
-        space = InputSpace(model.config.input_space)
-        grid = scene_grid(scene, options)
+        space = InputSpace(model.config.input_space)  # normalise: what the model sees of the scene's dB
+        grid = TileGrid.framed(scene.region.width, scene.region.height, options.tile, options.overlap)  # tile
+        predictor = Predictor(model, options.device, options.precision)  # colour: the model's ...
         guide = GuideRequest(options.guide, options.guide_bands, options.guide_name)
-        fit_progress = _staged(progress, FIT_STAGE)
+        fit_progress = _staged(progress, FIT_STAGE)  # ... or a guide's, fitted here (its confidence beside output)
         with colour_source(predictor, scene, guide, source_name, cancelled, fit_progress, output) as colour:
             tags = provenance_tags(model, scene, source_name) | colour.tags()
-            with cog_writer(output, scene.georef, tags) as cog:
+            with cog_writer(output, scene.georef, tags) as cog:  # write
                 _stream_rows(scene, space, grid, colour, options.batch, cog, progress, cancelled)
             notes = scene.warnings + _level_warning(scene, space) + colour.notes()
             facts = _summary(scene, grid, notes, colour.guide_label, predictor, time.perf_counter() - started)
@@ -295,12 +295,6 @@ def _colorize(
 def _staged(progress: ProgressCallback | None, stage: str) -> Callable[[int, int], None] | None:
     """`progress` for a stage before the tiles: called as progress(done, total, stage)."""
     return None if progress is None else lambda done, total: progress(done, total, stage)
-
-
-def scene_grid(scene: SarScene, options: ColorizeOptions) -> TileGrid:
-    """The tiles that cover the scene's valid region framed by `EDGE_MARGIN` px on each side."""
-    frame = 2 * EDGE_MARGIN
-    return TileGrid(scene.region.width + frame, scene.region.height + frame, options.tile, options.overlap)
 
 
 def _summary(

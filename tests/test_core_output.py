@@ -184,7 +184,7 @@ def tile_grid_visibility(rgba: np.ndarray, options: ColorizeOptions) -> float:
     """
     luminance = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2]
     height, width = luminance.shape
-    grid = TileGrid(width + 2 * EDGE_MARGIN, height + 2 * EDGE_MARGIN, options.tile, options.overlap)
+    grid = TileGrid.framed(width, height, options.tile, options.overlap)
     seams = [x0 + grid.tile - grid.overlap // 2 - EDGE_MARGIN for x0 in grid.columns[:-1]]
     centres = [x0 + grid.tile // 2 - EDGE_MARGIN for x0 in grid.columns]
     centres = [x for x in centres if 24 <= x <= width - 24]

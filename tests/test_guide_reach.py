@@ -24,7 +24,8 @@ from core.rasters.normalise import optical_to_unit
 from core.scoring.metrics import pixel_delta_e, psnr
 from core.settings import default_checkpoint
 from training.change_prior import read_rgb
-from training.evaluate_change import partial_mask, read_output, write_partial_guide
+from training.evaluate_change import partial_mask, read_output
+from training.studies.evaluate_guided import write_guide
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def default_model():
 
 def _guided_and_unguided(model, sar: Path, truth: np.ndarray, covered: np.ndarray, folder: Path, **options):
     """The product's output with a partial guide cut from `truth`, and without a guide, cropped to the truth."""
-    guide = write_partial_guide(folder / f"{sar.stem}_guide.tif", truth, covered)
+    guide = write_guide(folder / f"{sar.stem}_guide.tif", truth, covered)
     colorize(sar, folder / "guided.tif", model, ColorizeOptions(guide=str(guide), **options))
     colorize(sar, folder / "unguided.tif", model, ColorizeOptions(**options))
     height, width = truth.shape[:2]
@@ -76,7 +77,7 @@ def test_january_july_beyond_a_left_half_guide(shared_data, default_model, tmp_p
         with rasterio.open(truth_path) as src:
             truth = optical_to_unit(src.read([1, 2, 3]), src.dtypes[0]).transpose(1, 2, 0)
         covered = partial_mask(truth.shape[:2], "left_half")
-        guide = write_partial_guide(tmp_path / f"jan_{patch}.tif", np.clip(stale, 0, 1), covered)
+        guide = write_guide(tmp_path / f"jan_{patch}.tif", np.clip(stale, 0, 1), covered)
         sar = folder / "sar" / f"zone_9_b_Jul_patch{patch}.tif"
         colorize(sar, tmp_path / "guided.tif", default_model, ColorizeOptions(encoding="db", guide=str(guide)))
         colorize(sar, tmp_path / "unguided.tif", default_model, ColorizeOptions(encoding="db"))

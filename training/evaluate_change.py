@@ -31,6 +31,7 @@ import rasterio
 from core.scoring.metrics import bootstrap_interval, pixel_delta_e, psnr
 from core.settings import PROJECT_ROOT, shared_data_dir
 from training.change_prior import read_mask, read_rgb, site_paths, sites
+from training.studies.evaluate_guided import write_guide
 
 Colour = Callable[..., Path]  # colour(sar, out, guide=None, encoding=..., polarisation=...) -> out
 VOLKOV_VAL = ("268", "269", "270", "271", "272", "273", "274", "280", "281", "282", "283", "294")
@@ -152,17 +153,6 @@ def partial_mask(shape: tuple[int, int], kind: str) -> np.ndarray:
     return covered
 
 
-def write_partial_guide(path: Path, rgb: np.ndarray, covered: np.ndarray) -> Path:
-    """An ungeoreferenced RGBA GeoTIFF: the optical where `covered`, transparent elsewhere."""
-    alpha = covered.astype(np.uint8) * 255
-    data = np.concatenate([np.rint(rgb * 255).astype(np.uint8).transpose(2, 0, 1), alpha[None]])
-    profile = {"driver": "GTiff", "width": rgb.shape[1], "height": rgb.shape[0], "count": 4, "dtype": "uint8",
-               "photometric": "RGB", "alpha": "YES"}  # fmt: skip
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data)
-    return path
-
-
 def partial_scene(root: Path, name: str, kind: str, colour: Colour, workdir: Path) -> dict:
     """Guided (partial guide) and unguided outputs of one volkov val scene, scored where the guide is absent."""
     sar, optical = root / "volkov" / "sar" / f"{name}.png", root / "volkov" / "opt" / f"{name}.jpg"
@@ -172,7 +162,7 @@ def partial_scene(root: Path, name: str, kind: str, colour: Colour, workdir: Pat
     height, width = min(unguided.shape[0], truth.shape[0]), min(unguided.shape[1], truth.shape[1])
     truth, unguided = truth[:height, :width], unguided[:height, :width]
     covered = partial_mask((height, width), kind)
-    guide = write_partial_guide(workdir / f"{name}_{kind}.tif", truth, covered)
+    guide = write_guide(workdir / f"{name}_{kind}.tif", truth, covered)
     guided = read_output(colour(sar, workdir / f"{name}_{kind}.tif".replace(".tif", "_out.tif"), guide, **options))
     beyond = ~covered
     guided = guided[:height, :width]

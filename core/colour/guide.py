@@ -29,8 +29,8 @@ from rasterio.windows import Window
 from core.colour.guide_checks import GuideError, check_optical
 from core.errors import ReferenceBandsUnknown
 from core.rasters.normalise import optical_to_unit
+from core.rasters.optical import reference_band_names, rgb_bands
 from core.rasters.scene import Georef, decimated_read, open_raster
-from core.service.display import reference_band_names, rgb_bands
 
 DATE_TAGS = (  # dataset tags that hold an acquisition date, most specific first
     "DATETIME", "ACQUISITION_DATE", "ACQUISITIONDATE", "SENSING_TIME", "DATATAKE_1_DATATAKE_SENSING_START",
@@ -174,7 +174,7 @@ def _footprint(src: rasterio.io.DatasetReader, georef: Georef, name: str, scene_
     except (CRSError, ValueError):  # not expressible in the scene's CRS: far away
         left = bottom = right = top = np.nan
     inverse = ~georef.transform
-    cols, rows = zip(*(inverse * corner for corner in ((left, top), (right, top), (left, bottom), (right, bottom))),
+    cols, rows = zip(*(inverse @ corner for corner in ((left, top), (right, top), (left, bottom), (right, bottom))),
                      strict=True)  # fmt: skip
     placed = np.isfinite(cols).all() and np.isfinite(rows).all()  # NaN: the reference lies beyond the scene's CRS
     col0 = max(0, int(np.floor(min(cols)))) if placed else 0

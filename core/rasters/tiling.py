@@ -45,6 +45,11 @@ class TileGrid:
         if not 0 <= self.overlap <= self.tile // 2:
             raise InvalidSettingsError(f"Overlap must be between 0 and half the tile size ({self.tile // 2} px).")
 
+    @classmethod
+    def framed(cls, width: int, height: int, tile: int, overlap: int) -> TileGrid:
+        """The grid over a width x height region framed by `EDGE_MARGIN` mirrored px on each side."""
+        return cls(width + 2 * EDGE_MARGIN, height + 2 * EDGE_MARGIN, tile, overlap)
+
     @property
     def stride(self) -> int:
         return self.tile - self.overlap
