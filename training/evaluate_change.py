@@ -9,6 +9,8 @@ subprocess (`--in-process` calls `core.colorize.colorize` instead, the function 
    bootstrap interval over sites, and the share of sites where the output is closer. Dry pixels beside it.
 2. Dry sand is not water (sebastianelli-zone9, an arid zone, January <-> July): the share of pixels the
    confidence sidecar marks as change.
+4. Temporal pairs (sebastianelli-zone9, the whole guide of the other date): guided, unguided and the stale
+   optical itself against the target date's optical.
 3. Beyond a partial guide (volkov val, the guide covers the left half, or 10 % of the scene as a block, or the
    whole scene but for holes): on the pixels the guide does not cover, PSNR and per-pixel CIEDE2000 of the
    guided output against those of the unguided output (the default model), both through the CLI.
@@ -131,6 +133,36 @@ def sand_patch(root: Path, patch: int, guide_date: str, target_date: str, colour
     return {"patch": patch, "target": target_date, "change_share": float((bands[2][valid] >= 50).mean())}
 
 
+# 4. Temporal pairs, the whole guide ---------------------------------------------------------------------------
+
+
+def temporal_pair(root: Path, patch: int, guide_date: str, target_date: str, colour: Colour, workdir: Path) -> dict:
+    """One date's optical guides the other date's SAR; guided, unguided and the stale optical against its truth."""
+    folder = root / "sebastianelli-zone9"
+    sar = folder / "sar" / f"zone_9_{target_date}_patch{patch}.tif"
+    guide = folder / "opt" / f"zone_9_{guide_date}_patch{patch}.tif"
+    truth, stale = read_optical(folder / "opt" / f"zone_9_{target_date}_patch{patch}.tif"), read_optical(guide)
+    guided = read_output(colour(sar, workdir / f"t{patch}_{target_date}.tif", guide, encoding="db"))
+    unguided = read_output(colour(sar, workdir / f"u{patch}_{target_date}.tif", encoding="db"))
+    return {"patch": patch, "guide": guide_date, "target": target_date} | {
+        name: {"psnr": psnr(rgb, truth), "pixel_delta_e": pixel_delta_e(rgb, truth)}
+        for name, rgb in (("guided", guided), ("unguided", unguided), ("stale_optical", stale))
+    }
+
+
+def read_optical(path: Path) -> np.ndarray:
+    """A sebastianelli optical GeoTIFF as the dashboard renders it (RGB in [0, 1])."""
+    from core.rasters.normalise import optical_to_unit
+
+    with rasterio.open(path) as src:
+        return optical_to_unit(src.read([1, 2, 3]), src.dtypes[0]).transpose(1, 2, 0)
+
+
+def temporal_summary(rows: list[dict]) -> dict:
+    return {name: {metric: summary([r[name][metric] for r in rows]) for metric in ("psnr", "pixel_delta_e")}
+            for name in ("guided", "unguided", "stale_optical")}  # fmt: skip
+
+
 # 3. Beyond a partial guide -----------------------------------------------------------------------------------
 
 
@@ -194,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=shared_data_dir())
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "models" / "eval" / "change.json")
     parser.add_argument("--in-process", action="store_true", help="call colorize() instead of the CLI")
-    parser.add_argument("--parts", default="flood,sand,partial")
+    parser.add_argument("--parts", default="flood,sand,partial,temporal")
     parser.add_argument("--sites", type=int, default=0, help="only the first n val sites (0: all)")
     args = parser.parse_args(argv)
     colour = in_process_colour if args.in_process else cli_colour
@@ -217,6 +249,11 @@ def main(argv: list[str] | None = None) -> None:
             rows = [partial_scene(args.data, n, k, colour, workdir) for k in PARTIAL_GUIDES for n in VOLKOV_VAL]
             report["partial"] = {"summary": partial_summary(rows), "scenes": rows}
             print(json.dumps(report["partial"]["summary"]), flush=True)
+        if "temporal" in parts:
+            rows = [temporal_pair(args.data, p, g, t, colour, workdir) for p in SAND_PATCHES
+                    for g, t in (("a_Jan", "b_Jul"), ("b_Jul", "a_Jan")) if sand_pair_exists(args.data, p)]  # fmt: skip
+            report["temporal"] = {"summary": temporal_summary(rows), "pairs": rows}
+            print(json.dumps(report["temporal"]["summary"]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     print(f"{args.out} written")

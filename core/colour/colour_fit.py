@@ -5,8 +5,8 @@ Per cell of 4 x 4 px (`core.colour.cells`), `sar_features` describes the backsca
 included). `ColourFit` is a small MLP (7 -> 32 -> 32 -> 6)
 that predicts, from them, the median CIELAB colour of the reference and its spread (a
 Laplace scale per channel): trained with the Laplace negative log-likelihood, it says both
-what colour this SAR has in this place and how sure that colour is. It fits 200 k pixels in
-0.6-1.6 s on one CPU core and predicts 0.4 s per Mpx (RGB included).
+what colour this SAR has in this place and how sure that colour is. It fits in 200 Adam steps of
+4,096 cells on one CPU core and predicts a sixteenth of the pixels (one per cell).
 
 Chosen by measurement (models/eval/guided.json, `methods`): on the volkov spatial hold-out
 (fit on one half of a scene, score the other), scikit-learn's HistGradientBoosting on the same

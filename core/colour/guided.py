@@ -1,18 +1,23 @@
-"""Colour guided by an optical reference of another date: its colours where the SAR agrees, the SAR's where not.
+"""Colour guided by an optical reference of another date: its colours where the SAR agrees, the SAR's where not,
+and the colour this scene's SAR has in it everywhere the reference does not reach.
 
-Per scene, before the model runs (`fit_guide`): pixels sampled from up to `MAX_FIT_WINDOWS`
-windows where the scene and the reference overlap teach a `ColourFit` what colour this SAR has
-in this place, and how sure that colour is. A second fit leaves out the sampled pixels where the
-reference disagrees with the first fit over an area (`DROP_ABOVE`): a change must not teach the
-fit that water looks like the field it replaced.
+Per scene, before the tiles (`fit_guide`): cells (`core.colour.cells`, 4 x 4 px) sampled from up to
+`MAX_FIT_WINDOWS` windows where the scene and the reference overlap teach a `ColourFit` what colour
+this SAR has in this place, and how sure that colour is. A second fit leaves out the sampled cells where
+the reference disagrees with the first fit over an area (`DROP_ABOVE`): a change must not teach the
+fit that water looks like the field it replaced. The same sample teaches `ExpectedSar` (the SAR level
+of each reference colour here), which the change prior (`core.colour.change`) sets the SAR against.
 
-Per window, while the pipeline writes (`GuidedColour.paint`, in the writer thread): the disagreement
-score is |reference - fitted colour| / fitted spread (CIELAB, mean of the three channels),
-averaged over `CHANGE_SMOOTHING` px so that a coherent patch counts and single pixels do not.
-Each pixel's colour is reference + w (fitted - reference) with w = `SAR_SHARE` where they agree,
-rising to 1 (the SAR's colour alone) between scores `CHANGE_START` and `CHANGE_FULL`: a change.
-Outside the reference's coverage the model's colour is kept, feathered over a few pixels.
-Memory stays flat: fitting holds a sample of pixels, prediction goes window by window.
+Per window, while the pipeline writes (`GuidedColour.paint`, in the writer thread), on cells: the
+disagreement score is |reference - fitted colour| / fitted spread (CIELAB, mean of the three channels),
+averaged over `CHANGE_SMOOTHING` px so that a coherent patch counts and single pixels do not; the
+reference's share is (1 - w) x its proximity, w = `SAR_SHARE` where they agree rising to 1 between scores
+`CHANGE_START` and `CHANGE_FULL`, the proximity rising from 0 at the coverage's edge to 1 about
+2 `EDGE_FEATHER` px inside (no seam); the change prior gives the probability of new water and its colour.
+At full resolution: RGB = fitted + share (reference - fitted), moved to the water colour by the
+probability; beyond the reference and in its holes the share is 0: the fitted colour. Every valid
+pixel is painted here (the model is not run). Memory stays flat: fitting holds a sample of cells,
+prediction goes window by window.
 """
 
 from __future__ import annotations
