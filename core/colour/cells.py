@@ -13,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from torch.nn.functional import avg_pool2d, interpolate
+
+from core.model.inference import single_threaded_torch
 
 POOL = 4  # scene px a cell side
 
@@ -38,15 +42,15 @@ def pool(values: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """C x H x W values -> C x h x w weighted cell means (NaN where a cell has no weight), and h x w weight share."""
     channels, height, width = values.shape
     rows, cols = -(-height // POOL), -(-width // POOL)
-    padded = np.zeros((channels, rows * POOL, cols * POOL), np.float32)
-    weights = np.zeros((rows * POOL, cols * POOL), np.float32)
-    padded[:, :height, :width] = np.where(weight, values, 0.0)
-    weights[:height, :width] = weight
-    total = padded.reshape(channels, rows, POOL, cols, POOL).sum(axis=(2, 4))
-    count = weights.reshape(rows, POOL, cols, POOL).sum(axis=(1, 3))
+    padded = np.zeros((channels + 1, rows * POOL, cols * POOL), np.float32)
+    padded[:channels, :height, :width] = np.where(weight, values, 0.0)
+    padded[channels, :height, :width] = weight
+    with single_threaded_torch(), torch.inference_mode():
+        means = avg_pool2d(torch.from_numpy(padded)[None], POOL)[0].numpy()
+    share = means[channels]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, total / np.maximum(count, 1e-6), np.nan).astype(np.float32)
-    return mean, count / (POOL * POOL)
+        mean = np.where(share > 0, means[:channels] / share, np.nan).astype(np.float32)
+    return mean, share
 
 
 def block_cells(db: np.ndarray, sar_valid: np.ndarray, rgb: np.ndarray, covered: np.ndarray,
@@ -71,16 +75,14 @@ def upsample(planes: np.ndarray, first: tuple[int, int], origin: tuple[int, int]
              ) -> np.ndarray:  # fmt: skip
     """C x h x w cell planes whose cell [0, 0] is scene cell `first` -> C x H x W at scene pixels from `origin`.
 
-    Bilinear between cell centres, clamped at the planes' edges.
+    Bilinear between cell centres, clamped at the planes' edges (torch's `interpolate`, align_corners=False, is
+    exactly that for a grid of `POOL` px cells; one thread).
     """
-    out = planes
-    for axis, (cell0, pixel0, size) in enumerate(zip(first, origin, shape, strict=True)):
-        count = planes.shape[axis + 1]
-        position = np.clip((np.arange(size) + pixel0 + 0.5) / POOL - 0.5 - cell0, 0.0, count - 1)
-        low = np.floor(position).astype(int)
-        high = np.minimum(low + 1, count - 1)
-        weight = (position - low).astype(np.float32)
-        shape_w = (1, size, 1) if axis == 0 else (1, 1, size)
-        out = out.take(low, axis=axis + 1) * (1 - weight).reshape(shape_w) + out.take(high, axis=axis + 1) * \
-            weight.reshape(shape_w)
-    return out.astype(np.float32, copy=False)
+    top, left = origin[0] - first[0] * POOL, origin[1] - first[1] * POOL
+    if not (top >= 0 and left >= 0 and top + shape[0] <= planes.shape[1] * POOL
+            and left + shape[1] <= planes.shape[2] * POOL):  # fmt: skip
+        raise ValueError(f"pixels {origin} + {shape} lie beyond the cells from {first} ({planes.shape[1:]})")
+    with single_threaded_torch(), torch.inference_mode():
+        grown = interpolate(torch.from_numpy(np.ascontiguousarray(planes, np.float32))[None], scale_factor=POOL,
+                            mode="bilinear", align_corners=False)[0]  # fmt: skip
+    return grown[:, top : top + shape[0], left : left + shape[1]].numpy()
