@@ -1,7 +1,7 @@
 """Measure what the guided product does with change and beyond its guide: `python -m training.evaluate_change`.
 
-Every figure comes from the product's output: `python -m core.cli colorize SAR OUT --guide GUIDE`, run as a
-subprocess (`--in-process` calls `core.colorize.colorize` instead, the function the CLI calls, for quick looks).
+Every figure comes from the product's output: `sarcolor colorize SAR OUT --guide GUIDE` through the CLI's entry
+point `core.cli.main` (`--in-process` calls `core.colorize.colorize` directly, the function the CLI calls).
 
 1. Flood change (OMBRIA val, 70 sites never used to train the change prior): SAR = after the flood, guide =
    the optical before it, truth = the optical after it. On the flooded pixels (the site's mask): mean per-pixel
@@ -20,9 +20,9 @@ Writes `models/eval/change.json`.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -42,11 +42,16 @@ SAND_PATCHES = range(0, 23)
 
 
 def cli_colour(sar: Path, out: Path, guide: Path | None = None, **options: str) -> Path:
-    """The product's command line, as an analyst runs it."""
-    command = [sys.executable, "-m", "core.cli", "colorize", str(sar), str(out), "--quiet"]
-    command += [f"--{key}={value}" for key, value in options.items()]
+    """The product's command line as an analyst runs it (`core.cli.main`, what `python -m core.cli` runs; called
+    in this process, which spares a Python start-up per scene)."""
+    from core.cli import main as cli_main
+
+    command = ["colorize", str(sar), str(out), "--quiet"] + [f"--{key}={value}" for key, value in options.items()]
     command += ["--guide", str(guide)] if guide else []
-    subprocess.run(command, check=True, cwd=PROJECT_ROOT, capture_output=True)
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = cli_main(command)
+    if code != 0:
+        raise RuntimeError(f"sarcolor {' '.join(command)} exited with {code}")
     return out
 
 
@@ -228,10 +233,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--in-process", action="store_true", help="call colorize() instead of the CLI")
     parser.add_argument("--parts", default="flood,sand,partial,temporal")
     parser.add_argument("--sites", type=int, default=0, help="only the first n val sites (0: all)")
+    parser.add_argument("--guides", default=",".join(PARTIAL_GUIDES), help="partial guides to score (comma separated)")
     args = parser.parse_args(argv)
     colour = in_process_colour if args.in_process else cli_colour
     parts = args.parts.split(",")
-    report: dict = {"through": "colorize() in process" if args.in_process else "python -m core.cli colorize --guide"}
+    through = "colorize() in process" if args.in_process else "core.cli.main: sarcolor colorize --guide"
+    report: dict = {"through": through}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if "flood" in parts:
@@ -246,7 +253,8 @@ def main(argv: list[str] | None = None) -> None:
             report["sand"] = {"change_share": summary([r["change_share"] for r in rows]), "patches": rows}
             print(json.dumps(report["sand"]["change_share"]), flush=True)
         if "partial" in parts:
-            rows = [partial_scene(args.data, n, k, colour, workdir) for k in PARTIAL_GUIDES for n in VOLKOV_VAL]
+            kinds = [k for k in PARTIAL_GUIDES if k in args.guides.split(",")]
+            rows = [partial_scene(args.data, n, k, colour, workdir) for k in kinds for n in VOLKOV_VAL]
             report["partial"] = {"summary": partial_summary(rows), "scenes": rows}
             print(json.dumps(report["partial"]["summary"]), flush=True)
         if "temporal" in parts:
