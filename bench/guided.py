@@ -6,8 +6,9 @@ A scene of about N Mpx is mosaicked from real volkov Sentinel-1 fragments (float
 10 m, as `bench/colorize.py` builds it); its guide is the same fragments' Sentinel-2 optical in the
 same arrangement, warped to UTM zone 11N (another CRS) and cut to the left 90 % of the scene (partial
 coverage). Each run is a fresh subprocess, so its peak RSS (VmHWM) is its own. Per run: seconds end
-to end, seconds until the first progress report (the fit, before the model's first tile row), peak
-RSS, and for a cancelled run how long after the cancel the job stopped.
+to end, seconds until the first progress report, peak
+RSS, and for a cancelled run how long after the cancel the job stopped. A guided run's first progress report is
+the fit's first window (the fit reports its progress, then the tiles).
 """
 
 from __future__ import annotations
