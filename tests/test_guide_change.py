@@ -2,7 +2,7 @@
 
 Real data (../shared/data, skipped without it): OMBRIA val flood sites (SAR after the flood, the optical
 before it as the guide, the optical after it as the truth, the flood mask; never used to train the change
-prior in models/change_prior.pt), and the arid sebastianelli-zone9 patches, dry on both dates.
+prior in models/priors/change_prior.pt), and the arid sebastianelli-zone9 patches, dry on both dates.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ FLOOD_SITES = 12  # the first twelve val sites with a flood on at least 5 % of t
 @pytest.fixture(scope="module")
 def prior():
     found = default_prior()
-    assert found is not None, "models/change_prior.pt is part of the product: python -m training.change_prior"
+    assert found is not None, "models/priors/change_prior.pt is part of the product: python -m training.change_prior"
     return found
 
 

@@ -7,7 +7,7 @@ Data: OMBRIA train (`../shared/data/ombria`, 624 flood sites). Per site the prod
 the flood mask (`ombria/mask`, Copernicus EMS) for the probability of change, and the after-flood
 optical's CIELAB on flooded cells for the water colour. `SAMPLE` cells are drawn from each site; the
 MLP (`core.colour.change.prior_network`) is trained with binary cross-entropy plus L1 on the water
-colour. Val sites are never read here. Writes `models/change_prior.pt`; its card is `models/change_prior.md`.
+colour. Val sites are never read here. Writes `models/priors/change_prior.pt` (card: `change_prior.md` beside it).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=shared_data_dir())
     parser.add_argument("--every", type=int, default=1, help="use every n-th train site (default: all)")
     parser.add_argument("--cache", type=Path, help="an .npz of the sampled pixels: written if absent, else read")
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "models" / PRIOR_FILE)
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "models" / "priors" / PRIOR_FILE)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     started = time.perf_counter()

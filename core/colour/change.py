@@ -7,7 +7,8 @@ is as dark as the scene's water, stands out), against the scene's own levels, an
 colour, the fitted colour and the SAR's texture. `ChangePrior`, a small MLP trained on OMBRIA's
 flood sites (`training.change_prior`: SAR after the flood, guide before it, the flood mask as the
 truth), turns them into the probability that the pixel changed to water, and the colour that water
-has in OMBRIA's after-flood optical. The file is `models/change_prior.pt` (card: `change_prior.md`).
+has in OMBRIA's after-flood optical. The file is `models/priors/change_prior.pt` (card beside it,
+`change_prior.md`); it lives apart from the generator checkpoints in `models/*.pt`.
 """
 
 from __future__ import annotations
@@ -162,11 +163,11 @@ _LOADED: dict[Path, ChangePrior] = {}
 
 
 def default_prior() -> ChangePrior | None:
-    """The committed prior (the project's `models/change_prior.pt`, part of the product like the code), loaded
+    """The committed prior (the project's `models/priors/change_prior.pt`, part of the product like the code), loaded
     once; None when the file is absent."""
     from core.settings import PROJECT_ROOT
 
-    path = PROJECT_ROOT / "models" / PRIOR_FILE
+    path = PROJECT_ROOT / "models" / "priors" / PRIOR_FILE
     if path not in _LOADED:
         if not path.is_file():
             return None
