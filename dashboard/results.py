@@ -25,12 +25,17 @@ from core.service.display import (
 )
 from core.service.jobs import Job
 from dashboard import ui
-from dashboard.downloads import png_data_url, serve_downloads_privately
+from dashboard.auth import signs_in
+from dashboard.downloads import BROWSER_COOKIE, is_browser_key, owned_by, png_data_url, serve_downloads_privately
 from dashboard.map import build_map
 from dashboard.messages import reported
 from dashboard.ui import fmt_bytes, fmt_seconds
 
 SAR, COLORIZED, REFERENCE = "SAR", "Colorized (synthetic)", "Reference optical"
+NO_PRIVATE_DOWNLOADS = (
+    "Downloads are off on this server: it was started without the part that keeps each analyst's files to "
+    "their own browser. Ask its administrator to start it with `make run` (`streamlit run dashboard/serve.py`)."
+)
 UNGUIDED_COLOUR = (  # what the facts table says of a run without an optical guide (measured: models/README.md)
     "the model alone: a plausible guess from one SAR band, which cannot tell green fields from bare ones; "
     "give an optical image of the place for its true colours"
@@ -278,17 +283,24 @@ def score_columns(job: Job) -> dict[str, str]:
 
 
 def download_buttons(job: Job, key: str = "", stacked: bool = False) -> None:
-    """Download the full-resolution COG and a PNG quicklook: bytes built on the owner's click, at a one-off URL."""
+    """Download the full-resolution COG and a PNG quicklook: bytes built on the owner's click, at a one-off URL that
+    answers only this browser (`dashboard.downloads`)."""
     output = Path(job.output_path or "")
     if not output.is_file():
+        return
+    browser_key = st.context.cookies.get(BROWSER_COOKIE)
+    browser_key = browser_key if is_browser_key(browser_key) else None  # none without dashboard.guard
+    if browser_key is None and signs_in():
+        st.warning(NO_PRIVATE_DOWNLOADS, icon=":material/lock:")
         return
     serve_downloads_privately()
     stem = Path(job.file_name).stem or "scene"
     slots = (st.container(), st.container()) if stacked else st.columns(2)
+    size = fmt_bytes(output.stat().st_size)
     buttons = (
-        ("cog", f"Download colorized COG ({fmt_bytes(output.stat().st_size)})", output.read_bytes,
+        ("cog", f"Download colorized COG ({size})", owned_by(browser_key, output.read_bytes),
          f"{stem}_colorized.tif", "image/tiff", ":material/download:", "primary"),
-        ("png", "Download PNG quicklook", lambda: quicklook_png(output),
+        ("png", "Download PNG quicklook", owned_by(browser_key, lambda: quicklook_png(output)),
          f"{stem}_quicklook.png", "image/png", ":material/image:", "secondary"),
     )
     for slot, (kind, label, data, file_name, mime, icon, emphasis) in zip(slots, buttons, strict=True):
