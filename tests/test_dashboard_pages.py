@@ -78,7 +78,7 @@ def test_sample_run_shows_result_downloads_and_history(env):
     at = _app()
     _run(at)
     assert not at.error, [e.value for e in at.error]
-    assert {m.label for m in at.metric} >= {"Scene", "Time", "Tiles", "PSNR vs reference", "Mean-colour ΔE00"}
+    assert {m.label for m in at.metric} >= {"Scene", "Wall time", "Tiles", "PSNR vs reference", "Mean-colour ΔE00"}
     assert any("synthetic" in c.value for c in at.caption)
     assert at.metric[0].value == "120 × 120 px"
     labels = [b.proto.label for b in at.get("download_button")]

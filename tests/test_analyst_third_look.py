@@ -1,0 +1,95 @@
+"""Issue 30, the analyst's third look: a stale result leaves the page, badges that do not flatter, the wall time,
+and a History settings line without noise. AppTest on the real BigEarthNet sample with a small untrained model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from streamlit.proto.Metric_pb2 import Metric
+from streamlit.testing.v1 import AppTest
+from test_dashboard_pages import _app, _run, _upload, env  # noqa: F401 (the fixture)
+
+from core.samples import default_sample
+from core.scoring.scores import ImageScores, ReferenceScores
+from dashboard import ui
+
+
+def _scores(recall: float, false_green: float) -> ReferenceScores:
+    """Scores of a result with this green recall and false green; the single colours as a real run gives them."""
+    model = ImageScores(12.0, 0.30, 9.0, 21.0, recall, false_green)
+    flat = ImageScores(13.0, 0.28, 12.0, 19.0, 0.0, 0.0)  # blue-grey: green nowhere
+    return ReferenceScores(model, ImageScores(14.0, 0.31, 0.0, 15.0, 1.0, 1.0), flat, 1.0, "bands 1/2/3 of 3 (RGB)")
+
+
+def test_green_recall_is_judged_against_chance_not_a_single_colour():
+    flattering = _scores(recall=0.01, false_green=0.02)  # issue 30: was a green "+1 % vs best single colour"
+    assert flattering.comparison("green_recall") == 0.02 and not flattering.earned("green_recall")
+    assert math.isnan(flattering.comparison("false_green")) and not flattering.earned("false_green")
+    informative = _scores(recall=0.60, false_green=0.10)
+    assert informative.earned("green_recall")
+    assert informative.comparison("psnr") == 14.0 and not informative.earned("psnr")  # the others unchanged
+
+
+def _badges(scores: ReferenceScores) -> dict[str, Metric]:
+    def page(scores) -> None:
+        from dashboard.results import show_scores
+
+        show_scores(scores)
+
+    at = AppTest.from_function(page, kwargs={"scores": scores}, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return {m.label: m.proto for m in at.metric}
+
+
+@pytest.mark.parametrize(("recall", "false_green", "colour"), [(0.01, 0.02, "red"), (0.6, 0.1, "green")])
+def test_badges_say_what_the_score_is_compared_with_and_are_green_only_when_earned(recall, false_green, colour):
+    badges = _badges(_scores(recall, false_green))
+    assert len(badges) == 6
+    recall_badge = badges["Green recall"]
+    assert recall_badge.delta.endswith("vs chance (its false green)") and "−89" not in recall_badge.delta
+    assert recall_badge.color == getattr(Metric.MetricColor, colour.upper())
+    assert not badges["False green"].delta  # no yardstick: no badge at all
+    assert badges["PSNR vs reference"].color == Metric.MetricColor.RED  # 12 dB against the 14 dB of a colour
+    assert badges["PSNR vs reference"].delta == "-2.00 dB vs best single colour"
+
+
+def test_badges_three_to_a_row_so_none_is_cut():
+    def page() -> None:
+        from test_analyst_third_look import _scores
+
+        from dashboard.results import show_scores
+
+        show_scores(_scores(0.3, 0.1))
+
+    at = AppTest.from_function(page, default_timeout=60).run()
+    rows = [block for block in at.main.children.values() if getattr(block, "type", "") == "flex_container"]
+    assert [len(row.children) for row in rows] == [3, 3]
+
+
+def test_a_new_input_clears_the_last_result_and_its_error(env):  # noqa: F811
+    at = _app()
+    _run(at)
+    assert at.metric and at.get("component_instance")
+    assert f"Result: {ui.plain(default_sample().sar.name)}" in [m.value.lstrip("# ") for m in at.markdown]
+    wall = next(m for m in at.metric if m.label == "Wall time")
+    assert "Colorizing itself" in wall.proto.help
+    with open(default_sample().optical, "rb") as optical:  # a new file: an optical image, refused
+        _upload(at, ("new scene.tif", optical.read()))
+    assert not at.metric and not at.get("component_instance") and not at.get("download_button")
+    assert any("previous scene" in c.value and "History" in c.value for c in at.caption)
+    _run(at)
+    (refusal,) = [e.value for e in at.error]
+    assert "new scene.tif" in refusal and "optical" in refusal
+    with open(default_sample().sar, "rb") as sar:
+        at.file_uploader(key="sar_upload").set_value(("another.tif", sar.read(), "image/tiff")).run()
+    assert not at.error and not at.metric  # the refusal of the last file left with it
+
+
+def test_settings_line_without_automatic_noise():
+    settings = {"band": "VV", "polarisation": "auto", "encoding": "auto", "tile": 256, "overlap": 32, "batch": 4,
+                "device": "auto", "precision": "auto", "guide": None, "reference_bands": [4, 3, 2]}  # fmt: skip
+    text = ui.settings_text(settings)
+    assert text == "polarisation **VV** · tile **256 px** · overlap **32 px** · batch **4** · " \
+        "reference bands (red/green/blue) **4/3/2**"
+    assert "auto" not in text and "band VV" not in text
