@@ -154,11 +154,9 @@ def show_map(job: Job, overlays: dict[str, Overlay]) -> None:
     names = list(overlays)
     c1, c2, c3 = st.columns([2, 2, 2])
     opacity = c1.slider("Overlay opacity", 0.0, 1.0, 1.0, 0.05, key=f"opacity-{job.id}")
-    left = c2.selectbox("Swipe: left", ["Off", *names], index=0,
-                        key=f"swipe-left-{job.id}")
+    left = c2.selectbox("Swipe: left", ["Off", *names], index=0, key=f"swipe-left-{job.id}")
     right_options = [n for n in names if n != left]
-    right = c3.selectbox("Swipe: right", right_options, index=0, key=f"swipe-right-{job.id}",
-                         disabled=left == "Off")
+    right = c3.selectbox("Swipe: right", right_options, index=0, key=f"swipe-right-{job.id}", disabled=left == "Off")
     swipe = (left, right) if left != "Off" and right else None
     fmap = build_map(overlays, opacity=opacity, swipe=swipe, visible={SAR, COLORIZED} if swipe is None else set())
     st_folium(fmap, height=520, use_container_width=True, returned_objects=[], key=f"map-{job.id}")
@@ -301,7 +299,8 @@ def show_scores(scores: ReferenceScores) -> None:
         "only where the model beats both single colours painted on the same pixels: its flat training colour "
         "(what a wash would paint) and the reference's own mean colour, which peeks at the reference and is the "
         "best any single colour could do (its mean-colour ΔE00 is 0 by construction). Green recall is green only "
-        "above chance (its own false green). " + flat_note
+        "above chance (its own false green). "
+        + flat_note
         + "ΔE00: below 2 indistinguishable, above 10 clearly different. Green: CIELAB a* < −5. The colorized "
         "image is synthetic: generated from SAR, not observed."
     )
@@ -328,8 +327,10 @@ def score_table(scores: ReferenceScores, key: str = "scores_table") -> None:
         for name, row in zip(BASELINE_ROWS, rows, strict=True)
         if row is not None
     ]
-    widths = {"": st.column_config.TextColumn(width=230), **{label: st.column_config.TextColumn(width=92)
-                                                             for _, label, _, _ in METRICS}}  # fits 810 px
+    widths = {
+        "": st.column_config.TextColumn(width=230),
+        **{label: st.column_config.TextColumn(SCORE_HEADERS[label], width=92) for _, label, _, _ in METRICS},
+    }  # fits 810 px
     st.dataframe(table, hide_index=True, key=key, column_config=widths)
 
 
@@ -349,13 +350,34 @@ def download_buttons(job: Job, key: str = "", stacked: bool = False) -> None:
     slots = (st.container(), st.container()) if stacked else st.columns(2)
     size = fmt_bytes(output.stat().st_size)
     buttons = (
-        ("cog", f"Download colorized COG ({size})", owned_by(browser_key, output.read_bytes),
-         f"{stem}_colorized.tif", "image/tiff", ":material/download:", "primary"),
-        ("png", "Download PNG quicklook", owned_by(browser_key, lambda: quicklook_png(output)),
-         f"{stem}_quicklook.png", "image/png", ":material/image:", "secondary"),
+        (
+            "cog",
+            f"Download colorized COG ({size})",
+            owned_by(browser_key, output.read_bytes),
+            f"{stem}_colorized.tif",
+            "image/tiff",
+            ":material/download:",
+            "primary",
+        ),
+        (
+            "png",
+            "Download PNG quicklook",
+            owned_by(browser_key, lambda: quicklook_png(output)),
+            f"{stem}_quicklook.png",
+            "image/png",
+            ":material/image:",
+            "secondary",
+        ),
     )
     for slot, (kind, label, data, file_name, mime, icon, emphasis) in zip(slots, buttons, strict=True):
         slot.download_button(
-            label, data=data, file_name=file_name, mime=mime, key=f"dl-{kind}-{job.id}{key}", icon=icon,
-            type=emphasis, on_click="ignore", width="stretch",
+            label,
+            data=data,
+            file_name=file_name,
+            mime=mime,
+            key=f"dl-{kind}-{job.id}{key}",
+            icon=icon,
+            type=emphasis,
+            on_click="ignore",
+            width="stretch",
         )

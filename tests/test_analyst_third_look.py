@@ -3,9 +3,13 @@ and a History settings line without noise. AppTest on the real BigEarthNet sampl
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 
+import numpy as np
 import pytest
+from PIL import Image
 from streamlit.proto.Metric_pb2 import Metric
 from streamlit.testing.v1 import AppTest
 from test_dashboard_pages import _app, _run, _upload, env  # noqa: F401 (the fixture)
@@ -93,3 +97,49 @@ def test_settings_line_without_automatic_noise():
     assert text == "polarisation **VV** · tile **256 px** · overlap **32 px** · batch **4** · " \
         "reference bands (red/green/blue) **4/3/2**"
     assert "auto" not in text and "band VV" not in text
+
+
+def test_spread_labels_keep_close_points_apart():
+    from dashboard.labels import spread_labels
+
+    xs, ys = [0.01, 0.02, 0.03, 0.6, 0.04], [0.0, 0.01, 0.0, 0.0, 0.5]
+    placed = spread_labels(xs, ys, x_near=0.3, gap=0.05)
+    near = sorted(placed[i] for i in (0, 1, 2))
+    assert all(b - a >= 0.05 - 1e-9 for a, b in itertools.pairwise(near))  # stacked, not on one another
+    assert placed[3] == 0.0 and placed[4] == 0.5  # far from the others: left where they are
+
+
+def test_evaluation_examples_one_picture_captioned_by_its_columns_and_charts_within_the_column(env):  # noqa: F811
+    from test_dashboard_pages import _write_evaluation
+
+    from core.records.artefacts import ModelsFolder
+
+    _write_evaluation(env["models"])
+    folder = ModelsFolder(env["models"]).eval
+    picture = np.zeros((640, 800, 3), np.uint8)
+    for name in ("guided.png", "default_val.png", "lab_ab_val.png"):
+        Image.fromarray(picture).save(folder.path / name)
+    at = _app()
+    at.switch_page("pages/evaluation.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("image")) == 1  # one picture at a time (all at once was 45,000 px)
+    at.selectbox(key="eval_grid").set_value(folder.path / "guided.png").run()
+    (caption,) = [i.proto.imgs[0].caption for i in at.get("image")]
+    assert caption == "guided.png: SAR | reference of another date | guided | default | truth"
+    at.selectbox(key="eval_grid").set_value(folder.path / "lab_ab_val.png").run()
+    assert at.get("image")[0].proto.imgs[0].caption == "lab_ab_val.png: SAR | prediction | truth"
+    per_image = next(c for c in at.get("vega_lite_chart") if '"boxplot"' in c.proto.spec)
+    spec = json.loads(per_image.proto.spec)
+    assert "row" in spec["facet"] and spec["spec"]["width"] <= 600  # sets stacked: within a 810 px column
+
+
+def test_recall_chart_labels_do_not_overlap(env):  # noqa: F811
+    from test_dashboard_pages import _chart_rows, _write_evaluation
+
+    _write_evaluation(env["models"])
+    at = _app()
+    at.switch_page("pages/evaluation.py").run()
+    chart = next(c for c in at.get("vega_lite_chart") if "label_y" in c.proto.spec and "false_green" in c.proto.spec)
+    rows = _chart_rows(chart)
+    for (_, a), (_, b) in itertools.combinations(rows.iterrows(), 2):
+        assert abs(a["false_green"] - b["false_green"]) >= 0.3 or abs(a["label_y"] - b["label_y"]) >= 0.045 - 1e-9
