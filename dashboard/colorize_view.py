@@ -50,8 +50,8 @@ def _stored_upload(uploaded, slot: str) -> Path:
 def _sidebar() -> tuple[Path | None, ColorizeOptions]:
     with st.sidebar:
         st.subheader("Model")
-        models = ui.checkpoints()
-        model = st.selectbox("Checkpoint", models, format_func=lambda p: p.stem, key="model") if models else None
+        models = ui.model_choices()
+        model = st.selectbox("Checkpoint", models, format_func=ui.model_label, key="model") if models else None
         st.subheader("SAR input")
         band = st.selectbox("Polarisation", ["VV", "VH"], key="band", help="Band to colorize when the file has both.")
         encoding = st.selectbox("Encoding", list(ENCODINGS), format_func=ENCODINGS.get, key="encoding",

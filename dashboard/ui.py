@@ -68,6 +68,21 @@ def checkpoints() -> list[Path]:
     return list_checkpoints(folder) if folder.is_dir() else []
 
 
+def model_choices() -> list[Path]:
+    """Each model once, default first: an alias (`default.pt` -> `x.pt`) stands for its target."""
+    unique: dict[Path, Path] = {}
+    for path in checkpoints():
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
+
+
+def model_label(path: Path) -> str:
+    """A model as the analyst picks it: its own name, '(default)' after the default's (not the alias's name)."""
+    if path.is_symlink():
+        return f"{path.resolve().stem} (default)"
+    return path.stem
+
+
 @st.cache_resource(show_spinner="Preparing the built-in samples…")
 def samples() -> list[Sample]:
     """Real BigEarthNet Sentinel-1 scenes with their Sentinel-2 reference."""

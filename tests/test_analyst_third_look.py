@@ -143,3 +143,27 @@ def test_recall_chart_labels_do_not_overlap(env):  # noqa: F811
     rows = _chart_rows(chart)
     for (_, a), (_, b) in itertools.combinations(rows.iterrows(), 2):
         assert abs(a["false_green"] - b["false_green"]) >= 0.3 or abs(a["label_y"] - b["label_y"]) >= 0.045 - 1e-9
+
+
+def test_models_page_speaks_to_an_analyst_and_lists_the_default_once(env):  # noqa: F811
+    """No raw dicts, module names, paths or literal None on a card; the default alias is one model, named."""
+    from test_dashboard_pages import _write_evaluation
+
+    models = env["models"]
+    (models / "default.pt").rename(models / "tiny.pt")
+    (models / "default.pt").symlink_to("tiny.pt")
+    (models / "tiny.md").write_text(
+        "# Model card: `tiny`\n\nA tiny generator for UI tests.\n\n- **Data**: `../shared/data/manifest.csv` train"
+        "\n- **Target footing** (`training.data.TargetFooting`): {'volkov': {'haze': [0.1, 0.2, 0.3]}}\n"
+    )
+    _write_evaluation(models)
+    at = _app()
+    assert at.selectbox(key="model").options == ["tiny (default)"]  # not "default" and "tiny", as if two models
+    at.switch_page("pages/models.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = "\n".join([m.value for m in at.markdown] + [d.value.to_string() for d in at.dataframe])
+    for raw in ("{'", "manifest.csv", "training.", "core.", "baseline_", "None", "`"):
+        assert raw not in shown, raw
+    assert "A tiny generator for UI tests." in shown and "U-Net" in shown
+    assert [e.label for e in at.expander] == ["tiny · default"]
+    assert list(at.dataframe[0].value["Model"]) == ["tiny (default)"]
