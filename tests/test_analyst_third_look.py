@@ -167,3 +167,32 @@ def test_models_page_speaks_to_an_analyst_and_lists_the_default_once(env):  # no
     assert "A tiny generator for UI tests." in shown and "U-Net" in shown
     assert [e.label for e in at.expander] == ["tiny · default"]
     assert list(at.dataframe[0].value["Model"]) == ["tiny (default)"]
+
+
+def test_training_legends_read_as_names_even_for_one_line_and_the_validation_tables_fit(env):  # noqa: F811
+    from core.records.artefacts import JsonLinesLog, ModelsFolder, epoch_record, step_record
+    from core.records.reports import series_name
+
+    log = JsonLinesLog(ModelsFolder(env["models"]).training_log("default"))
+    for step in range(1, 41):  # one loss, as the default's lab_l1 log has: st.line_chart drew it without a legend
+        log.write(step_record(step, step // 20, step * 1.0, {"g_lab_l1": 1 / step}, 2e-4, 0.0, 5.0))
+        if step % 20 == 0:
+            val = {"bigearthnet": {"psnr": 12.0, "ssim": 0.2}, "sen12-accioy": {"psnr": 11.0, "ssim": 0.25}}
+            log.write(epoch_record(step // 20, step, step * 1.0, val))
+    at = _app()
+    at.switch_page("pages/training.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    legends = [s["encoding"]["color"] for s in specs if "color" in s.get("encoding", {})]
+    assert legends and all(c["legend"]["orient"] == "bottom" for c in legends)
+    plotted = " ".join(c.proto.spec + str(_plotted(c)) for c in at.get("vega_lite_chart"))
+    assert "L1 (CIELAB)" in plotted and "val_psnr" not in plotted and "g_lab_l1" not in plotted
+    tables = [d.value for d in at.dataframe]
+    assert [list(t.columns) for t in tables] == [["mean of all sets", "bigearthnet", "sen12-accioy"]] * 2
+    assert series_name("val_psnr_sen12-accioy") == "sen12-accioy" and series_name("d_fake") == "on generated images"
+
+
+def _plotted(chart) -> list:
+    from test_dashboard_pages import _chart_rows
+
+    return sorted(set(_chart_rows(chart).get("series", [])))
