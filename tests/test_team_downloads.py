@@ -7,13 +7,13 @@ and answers only the browser whose key was in the click (the key that `dashboard
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from starlette.testclient import TestClient
 from streamlit.runtime.media_file_storage import MediaFileKind, MediaFileStorageError
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
@@ -94,11 +94,30 @@ def test_browser_keys_and_media_paths():
     assert guard._media_file_id("/_stcore/health") is None and guard._media_file_id("/app/static/x.js") is None
 
 
+def _get(app, path: str, cookie: str | None = None) -> dict[str, str]:
+    """One GET through an ASGI app, as a server would call it; the response's headers (lower-case names)."""
+    headers = [(b"cookie", cookie.encode())] if cookie else []
+    scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": headers, "scheme": "http", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1),
+             "http_version": "1.1", "root_path": ""}  # fmt: skip
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return {k.decode().lower(): v.decode() for k, v in start["headers"]} | {":status": str(start["status"])}
+
+
 def test_the_guard_gives_each_browser_its_own_httponly_key():
-    inner = Starlette(routes=[Route("/", lambda request: PlainTextResponse("page"))])
-    with TestClient(guard.DownloadGuard(inner)) as first, TestClient(guard.DownloadGuard(inner)) as second:
-        one, two = first.get("/"), second.get("/")
-        keys = [r.cookies.get(downloads.BROWSER_COOKIE) for r in (one, two)]
-        assert all(downloads.is_browser_key(k) for k in keys) and keys[0] != keys[1]
-        assert "httponly" in one.headers["set-cookie"].lower()
-        assert "set-cookie" not in first.get("/").headers  # a browser keeps its key
+    app = guard.DownloadGuard(Starlette(routes=[Route("/", lambda request: PlainTextResponse("page"))]))
+    one, two = _get(app, "/"), _get(app, "/")
+    keys = [r["set-cookie"].split(";")[0].removeprefix(f"{downloads.BROWSER_COOKIE}=") for r in (one, two)]
+    assert all(downloads.is_browser_key(k) for k in keys) and keys[0] != keys[1]
+    assert "httponly" in one["set-cookie"].lower() and "samesite=lax" in one["set-cookie"].lower()
+    again = _get(app, "/", cookie=f"{downloads.BROWSER_COOKIE}={keys[0]}")
+    assert again[":status"] == "200" and "set-cookie" not in again  # a browser keeps its key
