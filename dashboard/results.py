@@ -327,10 +327,8 @@ def score_table(scores: ReferenceScores, key: str = "scores_table") -> None:
         for name, row in zip(BASELINE_ROWS, rows, strict=True)
         if row is not None
     ]
-    widths = {
-        "": st.column_config.TextColumn(width=230),
-        **{label: st.column_config.TextColumn(SCORE_HEADERS[label], width=92) for _, label, _, _ in METRICS},
-    }  # fits 810 px
+    widths = {"": st.column_config.TextColumn(width=300)}  # 300 + 6 x 80 px: fits the page at 1280 px
+    widths |= {label: st.column_config.TextColumn(SCORE_HEADERS[label], width=80) for _, label, _, _ in METRICS}
     st.dataframe(table, hide_index=True, key=key, column_config=widths)
 
 
