@@ -293,8 +293,8 @@ class Composed:
 def change_weight(probability: np.ndarray) -> np.ndarray:
     """How far towards the water colour a cell moves: 0 up to even odds of water, rising to 1 when sure (2p - 1).
 
-    Moving a cell to water pays only when water is the likelier answer; blending by the probability itself
-    darkened the arid January <-> July patches by 10 dB where the prior was unsure (p 0.2-0.5)."""
+    Moving a cell to water pays only when water is the likelier answer; blending by the probability itself put four
+    arid dune patches (January -> July) 11.8 dB below the stale optical, against 2.0 dB with 2p - 1."""
     return np.clip(2.0 * probability - 1.0, 0.0, 1.0)
 
 
