@@ -32,7 +32,7 @@ from core.result import ColorizeResult, RunSummary
 from core.run_artefacts import FLAT_COLOUR
 from core.scene import SarScene, open_scene
 from core.settings import Limits
-from core.tiling import EDGE_MARGIN, StripBlender, TileGrid, mirror
+from core.tiling import StripBlender, TileGrid, mirror
 from core.tone import SeamMatcher
 
 GUIDE_TAG = "SARCOLOR_GUIDE"  # 'colour guided by <optical file> (<its date>)'
@@ -67,26 +67,28 @@ def _read_strip(
     Rows and columns count from the scene's valid region (`SarScene.region`), mirrored beyond its edges.
     """
     region = scene.region
-    framed = np.arange(y0, y0 + grid.tile) - EDGE_MARGIN  # region row of each strip row (may lie outside)
+    framed = np.arange(y0, y0 + grid.tile) - grid.top  # region row of each strip row (may lie outside)
     rows = mirror(framed, region.height)
     first = int(rows.min())
     window = Window(region.col_off, region.row_off + first, region.width, int(rows.max()) + 1 - first)
     values, valid = scene.read_window(window, space)
-    columns = mirror(np.arange(padded_width) - EDGE_MARGIN, region.width)
+    columns = mirror(np.arange(padded_width) - grid.left, region.width)
     inside = (framed >= 0) & (framed < region.height)
     strip = values.take(rows - first, axis=1).take(columns, axis=2)  # two 1-D takes: 3x faster than one 2-D index
     return strip, valid[rows - first] & inside[:, None]
 
 
-def _write_rows(writer, window: Window, rgb: np.ndarray, valid: np.ndarray, scene: SarScene) -> None:
+def _write_rows(
+    writer, window: Window, rgb: np.ndarray, valid: np.ndarray, scene: SarScene, grid: TileGrid
+) -> None:
     """Write the released framed rows that belong to the region, without the frame, at full scene width."""
     region = scene.region
-    first = max(window.row_off, EDGE_MARGIN)  # framed rows kept: those of the region
-    stop = min(window.row_off + window.height, EDGE_MARGIN + region.height)
+    first = max(window.row_off, grid.top)  # framed rows kept: those of the region
+    stop = min(window.row_off + window.height, grid.top + region.height)
     if stop > first:
         rows = slice(first - window.row_off, stop - window.row_off)
-        target = Window(0, region.row_off + first - EDGE_MARGIN, scene.georef.width, stop - first)
-        colours, validity = rgb[:, rows, EDGE_MARGIN : EDGE_MARGIN + region.width], valid[rows]
+        target = Window(0, region.row_off + first - grid.top, scene.georef.width, stop - first)
+        colours, validity = rgb[:, rows, grid.left : grid.left + region.width], valid[rows]
         if region.width < scene.georef.width:
             colours, validity = _widened(colours, validity, region.col_off, scene.georef.width)
         writer.write(target, colours, validity)
@@ -168,16 +170,18 @@ def _stream_rows(
     memory does not grow with the scene.
     """
     padded_width = grid.columns[-1] + grid.tile
-    blender, seams = StripBlender(grid), SeamMatcher(grid)
+    blender = StripBlender(grid)
+    seams = SeamMatcher(grid) if predictor.model.config.context else None  # local models' tiles agree already
 
     def read(row_index: int) -> Strip:
         return _read_strip(scene, space, grid, grid.rows[row_index], padded_width)
 
     def write(row_index: int, predictions: list[np.ndarray], valid: np.ndarray) -> None:
         for col_index, prediction in enumerate(predictions):
-            seams.apply(row_index, col_index, prediction)
+            if seams:
+                seams.apply(row_index, col_index, prediction)
             blender.add(prediction, row_index, col_index)
-        _write_rows(writer, *blender.finish_row(row_index), valid, scene)
+        _write_rows(writer, *blender.finish_row(row_index), valid, scene, grid)
 
     region, width = scene.region, scene.georef.width
     _write_nodata_rows(writer, 0, region.row_off, width)
@@ -187,9 +191,11 @@ def _stream_rows(
         written, waiting = None, None  # a row is written once its seams with the row below are known
         for row_index, (predictions, valid) in enumerate(rows):
             stop_if_cancelled(cancelled)
-            seams.record_row(row_index, predictions)
+            if seams:
+                seams.record_row(row_index, predictions)
             if waiting:
-                seams.record_pair(waiting[0], waiting[1], predictions)
+                if seams:
+                    seams.record_pair(waiting[0], waiting[1], predictions)
                 if written is not None:
                     written.result()  # a write error surfaces here, before more work is queued
                 written = writing.submit(write, *waiting)
@@ -307,8 +313,7 @@ def _colorize(
     try:
         guide = _open_guide(scene, options, source_name)
         fit = fit_guide(scene, guide, cancelled) if guide else None
-        frame = 2 * EDGE_MARGIN
-        grid = TileGrid(scene.region.width + frame, scene.region.height + frame, options.tile, options.overlap)
+        grid = TileGrid.anchored(scene.region, scene.georef.transform, options.tile, options.overlap)
         space = InputSpace(model.config.input_space)
         tags = provenance_tags(model, scene, source_name) | guide_tags(guide, fit)
         with cog_writer(output, scene.georef, tags) as cog, guided_writer(cog, scene, guide, fit) as writer:
