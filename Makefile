@@ -48,7 +48,7 @@ train: setup
 # val and test; refresh the model cards.
 MODELS := $(filter-out models/default.pt,$(wildcard models/*.pt))
 evaluate: setup
-	$(BIN)/python -m training.pixel_reference --out runs/pixel_gbm.pkl --drop-source sebastianelli-zone9
+	$(BIN)/python -m training.studies.pixel_reference --out runs/pixel_gbm.pkl --drop-source sebastianelli-zone9
 	$(BIN)/python -m training.evaluate --split val test --keep-earlier --pixel-reference runs/pixel_gbm.pkl \
 		$(addprefix --checkpoint ,$(MODELS))
 	$(BIN)/python -m training.publish $(addprefix --card ,$(basename $(notdir $(MODELS))))

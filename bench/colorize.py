@@ -41,7 +41,7 @@ from rasterio.windows import Window
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.normalise import Encoding, level_offset_db, to_db  # noqa: E402
+from core.rasters.normalise import Encoding, level_offset_db, to_db  # noqa: E402
 from core.settings import shared_data_dir  # noqa: E402
 
 SCENE_ORIGIN = (-13234943.64, 4048140.83)  # EPSG:3395, volkov fragment 003 (upper left)
@@ -120,7 +120,7 @@ def peak_rss_mb() -> float:
 
 def load_model():
     """models/default.pt if present, else an untrained generator of the default config."""
-    from core.checkpoints import load_checkpoint, untrained_model
+    from core.model.checkpoints import load_checkpoint, untrained_model
     from core.settings import default_checkpoint
 
     path = default_checkpoint()
@@ -131,10 +131,10 @@ def naive_colorize(source: Path, output: Path, model, options) -> None:
     """Baseline: whole raster in memory, float64 accumulators over the full scene, one write."""
     import torch
 
-    from core.cog import cog_writer
-    from core.inference import Predictor
-    from core.scene import open_scene
-    from core.tiling import TileGrid, tile_weights
+    from core.model.inference import Predictor
+    from core.rasters.cog import cog_writer
+    from core.rasters.scene import open_scene
+    from core.rasters.tiling import TileGrid, tile_weights
 
     predictor = Predictor(model, options.device, options.precision)
     scene = open_scene(source, band=options.band, encoding=options.encoding)
@@ -166,10 +166,10 @@ def model_seconds(scene: Path, model, options) -> tuple[float, int, float]:
     path (`core.colorize.predicted_rows`: same batches, same parallel streams), nothing else.
     """
     from core.colorize import _read_strip, predicted_rows
-    from core.inference import Predictor
-    from core.normalise import InputSpace
-    from core.scene import open_scene
-    from core.tiling import EDGE_MARGIN, TileGrid
+    from core.model.inference import Predictor
+    from core.rasters.normalise import InputSpace
+    from core.rasters.scene import open_scene
+    from core.rasters.tiling import EDGE_MARGIN, TileGrid
 
     predictor = Predictor(model, options.device, options.precision)
     sar = open_scene(scene)
@@ -215,8 +215,8 @@ def run_child(method: str, scene: Path, out: Path, args: argparse.Namespace) -> 
 
 def folder_child(args: argparse.Namespace) -> None:
     """Colorize every scene of --scene (a folder) into --out with one runner; print wall seconds as JSON."""
-    from core.batch import SceneStatus, expand_inputs, plan_tasks, run_dask, run_pool, run_serial
     from core.colorize import ColorizeOptions
+    from core.service.batch import SceneStatus, expand_inputs, plan_tasks, run_dask, run_pool, run_serial
     from core.settings import default_checkpoint
 
     tasks = plan_tasks(expand_inputs([args.scene]), Path(args.out))

@@ -70,9 +70,9 @@ def build_guide(path: Path, side: int, sar_files: list[Path]) -> Path:
 
 def child(args: argparse.Namespace) -> None:
     """One colorize run (guided or not, maybe cancelled after the first progress report); figures as JSON."""
-    from core.checkpoints import load_checkpoint
     from core.colorize import ColorizeOptions, colorize
     from core.errors import JobCancelled
+    from core.model.checkpoints import load_checkpoint
     from core.settings import default_checkpoint
 
     model = load_checkpoint(default_checkpoint())

@@ -4,7 +4,7 @@
 
 Exports `models/default.pt` to ONNX (fp32), then runs the same batches of real SAR tiles
 (the built-in BigEarthNet samples, mirrored up to the tile size) through torch fp32, torch
-bf16 autocast (what `core.inference` uses where the CPU has AVX512-BF16/AMX) and ONNX
+bf16 autocast (what `core.model.inference` uses where the CPU has AVX512-BF16/AMX) and ONNX
 Runtime, and prints tiles/s and the largest difference from torch fp32. Needs the optional
 packages `onnx`, `onnxscript` and `onnxruntime` (not in requirements.txt: see bench/RESULTS.md).
 """
@@ -23,10 +23,10 @@ import torch
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.checkpoints import load_checkpoint  # noqa: E402
-from core.inference import Predictor  # noqa: E402
+from core.model.checkpoints import load_checkpoint  # noqa: E402
+from core.model.inference import Predictor  # noqa: E402
+from core.rasters.scene import open_scene  # noqa: E402
 from core.samples import build_samples  # noqa: E402
-from core.scene import open_scene  # noqa: E402
 
 
 def real_tiles(count: int, tile: int, space: str) -> torch.Tensor:

@@ -5,7 +5,7 @@
 
 Scenes are real BigEarthNet Sentinel-1 VV mosaics (`core.samples`, float32 dB, UTM 10 m) of a few sizes,
 cycled. Each job goes the dashboard's way: the scene is copied into the store as an upload
-(`JobStore.store_upload`) and run by `core.runner.JobRunner` as its user's job. Phase 1: `--jobs` jobs one after
+(`JobStore.store_upload`) and run by `core.service.runner.JobRunner` as its user's job. Phase 1: `--jobs` jobs one after
 another (one analyst). Phase 2: `--users` analysts submit one job each at the same moment (threads, like the
 app's sessions). Phase 3: `streamlit run dashboard/app.py` with two accounts; two analysts in two Chromium
 contexts upload scenes, colorize and download the COG by its button, `--browser-jobs` in all (needs Debian's
@@ -40,15 +40,15 @@ import psutil
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.checkpoints import LoadedModel, load_checkpoint, save_checkpoint, untrained_model  # noqa: E402
-from core.cog import PARTIAL_MARKER  # noqa: E402
 from core.colorize import ColorizeOptions, colorize  # noqa: E402
-from core.jobs import JobStore  # noqa: E402
-from core.networks import GeneratorConfig  # noqa: E402
-from core.runner import JobRunner  # noqa: E402
+from core.model.checkpoints import LoadedModel, load_checkpoint, save_checkpoint, untrained_model  # noqa: E402
+from core.model.networks import GeneratorConfig  # noqa: E402
+from core.rasters.cog import PARTIAL_MARKER  # noqa: E402
 from core.samples import build_samples  # noqa: E402
+from core.service.jobs import JobStore  # noqa: E402
+from core.service.runner import JobRunner  # noqa: E402
+from core.service.users import Role, User, add_account  # noqa: E402
 from core.settings import Limits, default_checkpoint  # noqa: E402
-from core.users import Role, User, add_account  # noqa: E402
 
 SCENE_SIZES = ((1024, 768), (2048, 1536), (1536, 2048), (2560, 1920), (1280, 1280))  # width x height: 0.8-4.9 Mpx
 BROWSER_PASSWORD = "soak test password"

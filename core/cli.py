@@ -28,7 +28,7 @@ def _colorize(args: argparse.Namespace) -> int:
 
 def _guide_file(path: str, bands: tuple[int, int, int] | None) -> Path:
     """The optical guide's absolute path (batch workers may run elsewhere), its bands checked once, up front."""
-    from core.guide import check_guide_bands
+    from core.colour.guide import check_guide_bands
 
     guide = Path(path)
     if not guide.is_file():
@@ -48,8 +48,8 @@ def _guide_bands(text: str) -> tuple[int, int, int]:
 def _colorize_one(source: Path, output: Path, options, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from core.checkpoints import load_checkpoint
     from core.colorize import colorize
+    from core.model.checkpoints import load_checkpoint
     from core.settings import default_checkpoint
 
     model = load_checkpoint(args.model or default_checkpoint())
@@ -75,7 +75,8 @@ def _colorize_many(sources: list[str], output_dir: Path, options, args: argparse
     """The batch: serial, process pool or Dask; one progress bar; a summary printed and saved."""
     from tqdm import tqdm
 
-    from core.batch import (
+    from core.colorize import check_options
+    from core.service.batch import (
         SceneStatus,
         cached_model,
         expand_inputs,
@@ -85,7 +86,6 @@ def _colorize_many(sources: list[str], output_dir: Path, options, args: argparse
         run_serial,
         write_summary,
     )
-    from core.colorize import check_options
     from core.settings import default_checkpoint
 
     checkpoint = Path(args.model or default_checkpoint()).resolve()
@@ -115,8 +115,8 @@ def _colorize_many(sources: list[str], output_dir: Path, options, args: argparse
 
 def _users(args: argparse.Namespace) -> int:
     """`sarcolor users add|remove|list`: the dashboard's built-in accounts (bcrypt-hashed passwords)."""
+    from core.service.users import Role, add_account, read_accounts, remove_account
     from core.settings import accounts_file
-    from core.users import Role, add_account, read_accounts, remove_account
 
     path = args.file or accounts_file()
     if args.action == "list":
@@ -151,8 +151,8 @@ def _new_password(from_stdin: bool) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from core.colorize import ColorizeOptions
-    from core.normalise import Encoding
-    from core.scene import POLARISATIONS
+    from core.rasters.normalise import Encoding
+    from core.rasters.scene import POLARISATIONS
 
     defaults = ColorizeOptions()
     parser = argparse.ArgumentParser(prog="sarcolor", description="Colorize Sentinel-1 SAR scenes.")

@@ -1,8 +1,10 @@
 """The one pipeline: SAR raster in, georeferenced colour COG out, streamed strip by strip.
 
-open_scene -> for each tile row: read strip, cut tiles, predict in batches, blend,
-write finished rows -> COG -> rename. Reading, prediction and writing overlap in
-threads. Memory is bounded by a few strips (tile x width).
+read (`core.rasters.scene`) -> normalise (`core.rasters.normalise`) -> tile (`core.rasters.tiling`)
+-> colour (`core.colour.sources`: the model, or a guide's fitted colour over it) -> write
+(`core.rasters.cog`). Per tile row: read the strip, cut tiles, predict in batches, blend, paint,
+write the finished rows; the COG is renamed into place when whole. Reading, prediction and writing
+overlap in threads. Memory is bounded by a few strips (tile x width).
 """
 
 from __future__ import annotations
@@ -21,22 +23,19 @@ import rasterio
 import torch
 from rasterio.windows import Window
 
-from core.checkpoints import LoadedModel
-from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
+from core.colour.sources import ColourSource, GuideRequest, colour_source
 from core.errors import InvalidSettingsError, stop_if_cancelled
-from core.guide import Guide, open_guide
-from core.guided import SAR_SHARE, GuideFit, fit_guide, guided_writer
-from core.inference import Predictor, prediction_pool
-from core.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
+from core.model.checkpoints import LoadedModel
+from core.model.inference import Predictor, prediction_pool
+from core.rasters.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
+from core.rasters.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
+from core.rasters.scene import SarScene, open_scene
+from core.rasters.tiling import StripBlender, TileGrid, mirror
+from core.rasters.tone import SeamMatcher
+from core.records.artefacts import FLAT_COLOUR
 from core.result import ColorizeResult, RunSummary
-from core.run_artefacts import FLAT_COLOUR
-from core.scene import SarScene, open_scene
 from core.settings import Limits
-from core.tiling import StripBlender, TileGrid, mirror
-from core.tone import SeamMatcher
 
-GUIDE_TAG = "SARCOLOR_GUIDE"  # 'colour guided by <optical file> (<its date>)'
-GUIDE_DETAIL_TAG = "SARCOLOR_GUIDE_DETAIL"
 NODATA_ROWS = 256  # transparent rows written at a time above and below the valid region
 ProgressCallback = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
@@ -54,7 +53,7 @@ class ColorizeOptions:
     batch: int = 4  # tiles a call: fastest per CPU stream (16 Mpx: 2.42 s; 8: 2.66; 16: 2.90); raise it on a GPU
     device: str = "auto"
     precision: str = "auto"
-    guide: str | None = None  # an optical image of the place (path): its colours guide the result (core.guided)
+    guide: str | None = None  # an optical image of the place (path): its colours guide the result (core.colour.guided)
     guide_bands: tuple[int, int, int] | None = None  # the guide's red, green, blue bands when the file does not say
     guide_name: str | None = None  # the guide's name as the analyst gave it (default: its file name)
 
@@ -79,9 +78,15 @@ def _read_strip(
 
 
 def _write_rows(
-    writer, window: Window, rgb: np.ndarray, valid: np.ndarray, scene: SarScene, grid: TileGrid
+    writer: RgbaWriter,
+    window: Window,
+    rgb: np.ndarray,
+    valid: np.ndarray,
+    scene: SarScene,
+    grid: TileGrid,
+    colour: ColourSource,
 ) -> None:
-    """Write the released framed rows that belong to the region, without the frame, at full scene width."""
+    """Paint and write the released framed rows that belong to the region, without the frame, at full scene width."""
     region = scene.region
     first = max(window.row_off, grid.top)  # framed rows kept: those of the region
     stop = min(window.row_off + window.height, grid.top + region.height)
@@ -91,7 +96,7 @@ def _write_rows(
         colours, validity = rgb[:, rows, grid.left : grid.left + region.width], valid[rows]
         if region.width < scene.georef.width:
             colours, validity = _widened(colours, validity, region.col_off, scene.georef.width)
-        writer.write(target, colours, validity)
+        writer.write(target, colour.paint(target, colours, validity), validity)
 
 
 def _widened(rgb: np.ndarray, valid: np.ndarray, left: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -156,13 +161,13 @@ def _stream_rows(
     scene: SarScene,
     space: InputSpace,
     grid: TileGrid,
-    predictor: Predictor,
+    colour: ColourSource,
     batch: int,
     writer: RgbaWriter,
     progress: ProgressCallback | None,
     cancelled: CancelCheck | None,
 ) -> None:
-    """Read, predict, blend and write tile row by tile row, the stages overlapped.
+    """Read, predict, blend, paint and write tile row by tile row, the stages overlapped.
 
     A reader thread prepares the next strip, the prediction streams (`prediction_pool`) work on
     this row's and the next row's batches, and a writer thread blends and writes the previous
@@ -171,7 +176,7 @@ def _stream_rows(
     """
     padded_width = grid.columns[-1] + grid.tile
     blender = StripBlender(grid)
-    seams = SeamMatcher(grid) if predictor.model.config.context else None  # local models' tiles agree already
+    seams = SeamMatcher(grid) if colour.predictor.model.config.context else None  # local models' tiles agree
 
     def read(row_index: int) -> Strip:
         return _read_strip(scene, space, grid, grid.rows[row_index], padded_width)
@@ -181,12 +186,12 @@ def _stream_rows(
             if seams:
                 seams.apply(row_index, col_index, prediction)
             blender.add(prediction, row_index, col_index)
-        _write_rows(writer, *blender.finish_row(row_index), valid, scene, grid)
+        _write_rows(writer, *blender.finish_row(row_index), valid, scene, grid, colour)
 
     region, width = scene.region, scene.georef.width
     _write_nodata_rows(writer, 0, region.row_off, width)
     strips = _read_ahead(read, len(grid.rows))
-    rows = predicted_rows(strips, predictor, grid, batch)
+    rows = predicted_rows(strips, colour.predictor, grid, batch)
     with ThreadPoolExecutor(1, "sarcolor-write") as writing, contextlib.closing(strips), contextlib.closing(rows):
         written, waiting = None, None  # a row is written once its seams with the row below are known
         for row_index, (predictions, valid) in enumerate(rows):
@@ -220,35 +225,6 @@ def provenance_tags(model: LoadedModel, scene: SarScene, source_name: str) -> di
     if FLAT_COLOUR in model.metadata:  # the mean training colour: what a wash would paint
         tags[FLAT_COLOUR_TAG] = " ".join(f"{v:.4f}" for v in model.metadata[FLAT_COLOUR])
     return tags
-
-
-def _open_guide(scene: SarScene, options: ColorizeOptions, source_name: str) -> Guide | None:
-    """The optical guide of this run on the scene's grid, checked before any work; None without one."""
-    if not options.guide:
-        return None
-    return open_guide(options.guide, scene.georef, options.guide_bands, options.guide_name, source_name)
-
-
-def guide_tags(guide: Guide | None, fit: GuideFit | None) -> dict[str, str]:
-    """GeoTIFF metadata of a guided result: by which optical image, read how, covering how much."""
-    if guide is None or fit is None:
-        return {}
-    return {
-        GUIDE_TAG: guide.label,
-        GUIDE_DETAIL_TAG: f"{guide.band_names} read as red/green/blue; covers {fit.coverage:.0%} of the scene; there "
-        f"{1 - SAR_SHARE:.0%} the reference's colour and {SAR_SHARE:.0%} the colour this SAR has in it, all the "
-        "SAR's where it shows a change; elsewhere the model's colour",
-    }
-
-
-def _guide_notes(guide: Guide | None, fit: GuideFit | None) -> list[str]:
-    """What the analyst should know about the guide: how it was placed, how much of the scene it covers."""
-    if guide is None or fit is None:
-        return []
-    notes = list(guide.warnings)
-    if fit.coverage < 0.99:
-        notes.append(f"{guide.name} covers about {fit.coverage:.0%} of the scene: the rest is coloured by the model.")
-    return notes
 
 
 def _level_warning(scene: SarScene, space: InputSpace) -> list[str]:
@@ -309,33 +285,43 @@ def _colorize(
     scene = open_scene(
         source, band=options.band, encoding=options.encoding, limits=limits, polarisation=options.polarisation
     )
-    guide = fit = None
     try:
-        guide = _open_guide(scene, options, source_name)
-        fit = fit_guide(scene, guide, cancelled) if guide else None
-        grid = TileGrid.anchored(scene.region, scene.georef.transform, options.tile, options.overlap)
         space = InputSpace(model.config.input_space)
-        tags = provenance_tags(model, scene, source_name) | guide_tags(guide, fit)
-        with cog_writer(output, scene.georef, tags) as cog, guided_writer(cog, scene, guide, fit) as writer:
-            _stream_rows(scene, space, grid, predictor, options.batch, writer, progress, cancelled)
-        facts = RunSummary.of(
-            scene.georef,
-            band=scene.band_name,
-            encoding=scene.encoding.value,
-            encoding_detected=scene.encoding_detected,
-            stretch_db=(scene.stretch.low_db, scene.stretch.high_db),
-            tiles=grid.tile_count,
-            seconds=time.perf_counter() - started,
-            device=predictor.description,
-            warped_from_gcps=scene.warped_from_gcps,
-            warnings=tuple(scene.warnings + _level_warning(scene, space) + _guide_notes(guide, fit)),
-            guide=guide.label if guide else "",
-        )
+        grid = scene_grid(scene, options)
+        guide = GuideRequest(options.guide, options.guide_bands, options.guide_name)
+        with colour_source(predictor, scene, guide, source_name, cancelled) as colour:
+            tags = provenance_tags(model, scene, source_name) | colour.tags()
+            with cog_writer(output, scene.georef, tags) as cog:
+                _stream_rows(scene, space, grid, colour, options.batch, cog, progress, cancelled)
+            notes = scene.warnings + _level_warning(scene, space) + colour.notes()
+            facts = _summary(scene, grid, notes, colour.guide_label, predictor, time.perf_counter() - started)
         return ColorizeResult(Path(output), scene.georef, facts)
     finally:
-        if guide:
-            guide.close()
         scene.close()
+
+
+def scene_grid(scene: SarScene, options: ColorizeOptions) -> TileGrid:
+    """The tiles over the scene's valid region and a mirrored frame, on its georeferenced grid (`TileGrid.anchored`)."""
+    return TileGrid.anchored(scene.region, scene.georef.transform, options.tile, options.overlap)
+
+
+def _summary(
+    scene: SarScene, grid: TileGrid, notes: list[str], guide: str, predictor: Predictor, seconds: float
+) -> RunSummary:
+    """What the run did, as the job history stores it."""
+    return RunSummary.of(
+        scene.georef,
+        band=scene.band_name,
+        encoding=scene.encoding.value,
+        encoding_detected=scene.encoding_detected,
+        stretch_db=(scene.stretch.low_db, scene.stretch.high_db),
+        tiles=grid.tile_count,
+        seconds=seconds,
+        device=predictor.description,
+        warped_from_gcps=scene.warped_from_gcps,
+        warnings=tuple(notes),
+        guide=guide,
+    )
 
 
 __all__ = ["ColorizeOptions", "ColorizeResult", "Encoding", "colorize"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rasterio.crs import CRS
 
-from core.scene import Georef
+from core.rasters.scene import Georef
 
 METRES_PER_DEGREE = 111_195.0  # of latitude, and of longitude at the equator (mean Earth radius 6371 km)
 

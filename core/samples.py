@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from core.normalise import optical_to_unit
+from core.rasters.normalise import optical_to_unit
 from core.settings import PROJECT_ROOT
 
 SAMPLES_DIR = PROJECT_ROOT / "data" / "samples"

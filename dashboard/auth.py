@@ -1,8 +1,8 @@
 """Who is using the dashboard: `current_user()` is the one place a page learns it.
 
-One result (`core.users.User`, whose id owns jobs in the store) from whichever sign-in is configured:
+One result (`core.service.users.User`, whose id owns jobs in the store) from whichever sign-in is configured:
 - `[auth]` in `.streamlit/secrets.toml`: Streamlit's own `st.login` (OpenID Connect); the provider's claims
-  become the user (`core.users.user_from_claims`; admins listed in SARCOLOR_ADMINS);
+  become the user (`core.service.users.user_from_claims`; admins listed in SARCOLOR_ADMINS);
 - an account file (`sarcolor users add`; SARCOLOR_ACCOUNTS, default `var/accounts.json`): a sign-in form
   checking the bcrypt hash; the sign-in lasts as long as the browser tab's session;
 - neither: the single local user, straight into the app, as before sign-in existed.
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.service.users import LOCAL, User, account_user, user_from_claims, verify_password
 from core.settings import accounts_file, admin_ids
-from core.users import LOCAL, User, account_user, user_from_claims, verify_password
 
 SIGNED_IN = "signed_in_user"  # session state: the account id signed in with the built-in form
 

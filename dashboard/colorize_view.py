@@ -11,12 +11,12 @@ from pathlib import Path
 import streamlit as st
 
 from core.colorize import ColorizeOptions
-from core.display import rgb_bands
 from core.errors import ReferenceBandsUnknown, StorageLimitError
-from core.jobs import Job, JobStatus
-from core.normalise import Encoding
-from core.scene import open_raster
-from core.users import User
+from core.rasters.normalise import Encoding
+from core.rasters.scene import open_raster
+from core.service.display import rgb_bands
+from core.service.jobs import Job, JobStatus
+from core.service.users import User
 from dashboard import ui
 from dashboard.auth import current_user
 from dashboard.messages import reported

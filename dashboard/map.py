@@ -1,7 +1,7 @@
 """The result map: a folium map with image overlays, a layer control and a swipe comparison.
 
 Leaflet is loaded from the app's own static files (see dashboard.assets), never a CDN.
-Overlays are PNGs in EPSG:3857 (core.display.mercator_overlay) embedded as data URLs,
+Overlays are PNGs in EPSG:3857 (core.service.display.mercator_overlay) embedded as data URLs,
 placed by their EPSG:4326 corners. The map opens fitted to the scene, with the layer list
 collapsed in the corner and a lat/lon readout under the mouse. The swipe is a small Leaflet control of our own that
 clips two ImageOverlays left and right of a draggable divider (folium's SideBySideLayers
@@ -16,7 +16,7 @@ import folium
 from branca.element import MacroElement
 from jinja2 import Template
 
-from core.display import Overlay, align_longitudes
+from core.service.display import Overlay, align_longitudes
 from dashboard.assets import asset_url
 
 SWIPE_JS = """

@@ -10,7 +10,10 @@ from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 from streamlit_folium import st_folium
 
-from core.display import (
+from core.errors import SarColorError
+from core.result import RunSummary
+from core.scoring.scores import HIGHER_IS_BETTER, ReferenceScores
+from core.service.display import (
     Overlay,
     Raster,
     mercator_overlay,
@@ -20,10 +23,7 @@ from core.display import (
     rgb_raster,
     sar_raster,
 )
-from core.errors import SarColorError
-from core.jobs import Job
-from core.result import RunSummary
-from core.scores import HIGHER_IS_BETTER, ReferenceScores
+from core.service.jobs import Job
 from dashboard import ui
 from dashboard.downloads import png_data_url, serve_downloads_privately
 from dashboard.map import build_map

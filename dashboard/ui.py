@@ -7,12 +7,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.checkpoints import LoadedModel, list_checkpoints, load_checkpoint
-from core.jobs import Job, JobStatus, JobStore
-from core.runner import JobRunner
+from core.model.checkpoints import LoadedModel, list_checkpoints, load_checkpoint
 from core.samples import Sample, build_samples
+from core.service.jobs import Job, JobStatus, JobStore
+from core.service.runner import JobRunner
+from core.service.users import User
 from core.settings import Limits, models_dir, var_dir
-from core.users import User
 
 
 @st.cache_resource(show_spinner=False)

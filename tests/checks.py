@@ -11,8 +11,8 @@ import torch
 from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning
 
-from core.checkpoints import LoadedModel
-from core.scene import open_scene
+from core.model.checkpoints import LoadedModel
+from core.rasters.scene import open_scene
 
 COG_BLOCK = 512
 

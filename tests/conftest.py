@@ -20,8 +20,8 @@ from scenes import (
 )
 from torch import nn
 
-from core.checkpoints import LoadedModel, default_normalisation, untrained_model
-from core.networks import GeneratorConfig
+from core.model.checkpoints import LoadedModel, default_normalisation, untrained_model
+from core.model.networks import GeneratorConfig
 from core.samples import Sample, build_samples
 
 PIXEL_WEIGHTS = (1.5, -1.0, 0.7)

@@ -19,8 +19,8 @@ from rasterio.crs import CRS
 from rasterio.transform import from_bounds, from_origin
 
 from core import errors
-from core.checkpoints import save_checkpoint, untrained_model
-from core.networks import GeneratorConfig
+from core.model.checkpoints import save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
 
 
 @dataclass(frozen=True)

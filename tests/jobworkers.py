@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from multiprocessing.synchronize import Event
 
-from core.checkpoints import load_checkpoint
 from core.colorize import ColorizeOptions
-from core.jobs import JobStore
-from core.runner import JobRunner
+from core.model.checkpoints import load_checkpoint
+from core.service.jobs import JobStore
+from core.service.runner import JobRunner
+from core.service.users import LOCAL
 from core.settings import Limits
-from core.users import LOCAL
 
 
 def run_job(var: str, job_id: str, checkpoint: str, options: ColorizeOptions, go: Event | None = None) -> None:

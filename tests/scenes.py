@@ -26,7 +26,7 @@ from core.samples import SAMPLES_DIR, Sample, build_samples
 from core.settings import shared_data_dir  # noqa: F401 (re-exported for conftest)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DB_U8_CLIP = (-25.0, 0.0)  # dB range of the u8 renderings written here (= core.normalise.DB_U8_RANGE)
+DB_U8_CLIP = (-25.0, 0.0)  # dB range of the u8 renderings written here (= core.rasters.normalise.DB_U8_RANGE)
 AMPLITUDE_SCALE = 1000.0  # DN = sqrt(linear power) * scale, like raw GRD amplitude
 
 

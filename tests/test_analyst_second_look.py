@@ -11,10 +11,10 @@ from streamlit.proto.Metric_pb2 import Metric
 from streamlit.testing.v1 import AppTest
 from test_dashboard_pages import _app, _run, _upload, env  # noqa: F401 (env is a fixture)
 
-from core.jobs import Job, JobStore
 from core.samples import default_sample
-from core.scores import ImageScores, ReferenceScores
-from core.users import LOCAL
+from core.scoring.scores import ImageScores, ReferenceScores
+from core.service.jobs import Job, JobStore
+from core.service.users import LOCAL
 from dashboard.results import UNGUIDED_COLOUR
 
 GIVEN = "/home/analyst/My Scenes/Ems estuary σ0.tif"  # what the analyst's browser sends
@@ -63,7 +63,7 @@ def test_scores_are_stored_with_the_job_badged_against_both_colours_and_shown_in
 
 def test_a_badge_is_green_only_when_the_model_beats_both_single_colours() -> None:
     def page(psnr: float) -> None:
-        from core.scores import ImageScores, ReferenceScores
+        from core.scoring.scores import ImageScores, ReferenceScores
         from dashboard.results import show_scores
 
         def row(value: float) -> ImageScores:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from core.metrics import GREEN_A_STAR
+from core.scoring.metrics import GREEN_A_STAR
 from training.colour_prior import PATCH, ColourPrior, random_crops
 from training.colouriser import (
     Colouriser,
@@ -155,8 +155,8 @@ def test_colour_prior_critic_learns_eurosat_from_grey(shared_data: Path, eurosat
 
 def test_sar_bins_generator_decodes_bins_and_speaks_rgb(tmp_path) -> None:
     """A bins generator outputs RGB, decodes a confident bin to its centre and survives a checkpoint round trip."""
-    from core.checkpoints import load_checkpoint, save_checkpoint
-    from core.networks import BinsOutput, GeneratorConfig, build_generator
+    from core.model.checkpoints import load_checkpoint, save_checkpoint
+    from core.model.networks import BinsOutput, GeneratorConfig, build_generator
 
     config = GeneratorConfig(ngf=8, depth=4, output_space="lab", input_space="fixed", ab_bins=6, context=True)
     generator = build_generator(config).eval()
@@ -179,7 +179,7 @@ def test_sar_bins_generator_decodes_bins_and_speaks_rgb(tmp_path) -> None:
 
 def test_bin_loss_rewards_the_true_bin_and_rebalances_rare_colours() -> None:
     """Rare target bins weigh more; the loss is lower when the logits point at the target's bin."""
-    from core.networks import BinsOutput, GeneratorConfig
+    from core.model.networks import BinsOutput, GeneratorConfig
     from training.losses import BinRebalancing, lab_bins_loss, lab_to_raw, to_lab
 
     config = GeneratorConfig(ngf=8, depth=4, output_space="lab", input_space="fixed", ab_bins=6)
@@ -207,8 +207,8 @@ def test_training_runs_with_pseudo_colour_and_colour_prior(shared_data: Path, tm
     """Both issue-16 designs train end to end on small real data and log what they used."""
     from scenes import small_manifest
 
-    from core.networks import GeneratorConfig
-    from core.run_artefacts import FOOTING_STATISTICS, RecordKind, RunFolder, read_records, records_of
+    from core.model.networks import GeneratorConfig
+    from core.records.artefacts import FOOTING_STATISTICS, RecordKind, RunFolder, read_records, records_of
     from training.config import TrainConfig
     from training.train import load_data, train
 

@@ -11,7 +11,10 @@ import pytest
 from PIL import Image
 from skimage.color import lab2rgb, rgb2lab
 
-from core.metrics import (
+from core.records.artefacts import EvalFolder
+from core.records.reports import PER_IMAGE_NUMERIC, read_per_image, scoreboard
+from core.samples import Sample
+from core.scoring.metrics import (
     GREEN_A_STAR,
     bootstrap_ratio_interval,
     false_green,
@@ -21,9 +24,6 @@ from core.metrics import (
     pixel_delta_e,
     pooled_ratio,
 )
-from core.reports import PER_IMAGE_NUMERIC, read_per_image, scoreboard
-from core.run_artefacts import EvalFolder
-from core.samples import Sample
 from training.data import bigearthnet_records, load_optical, read_manifest
 from training.evaluate import FLAT, flat_predictor, pixel_colour_stats, score_all, summarise
 from training.publish import comparison_table, metrics_table
@@ -108,7 +108,7 @@ def test_evaluation_rows_sheets_and_tables_carry_the_pixel_colour(samples: list[
     folder = EvalFolder(tmp_path / "eval")
     predictors = {FLAT: flat_predictor(GREEN)}
     rows = score_all(predictors, records, {}, ("val",), folder)
-    assert set(PER_IMAGE_NUMERIC) <= set(rows[0]), "score() and core.reports must name the same columns"
+    assert set(PER_IMAGE_NUMERIC) <= set(rows[0]), "score() and core.records.reports must name the same columns"
     sheet = folder.contact_sheet(FLAT, "val", "bigearthnet")
     assert folder.contact_sheets() == [sheet] and sheet not in folder.grids()
     assert Image.open(sheet).size == (3 * 128, 3 * 128 + 30)

@@ -11,10 +11,9 @@ import pytest
 import rasterio
 from scenes import small_manifest
 
-from core.checkpoints import save_checkpoint, untrained_model
-from core.metrics import bootstrap_interval, chroma_spread, mean_colour_delta_e
-from core.networks import GeneratorConfig
-from core.normalise import (
+from core.model.checkpoints import save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
+from core.rasters.normalise import (
     ANCHOR_MEDIAN_DB,
     CROSS_POL_OFFSET_DB,
     Encoding,
@@ -24,8 +23,9 @@ from core.normalise import (
     level_offset_db,
     to_db,
 )
-from core.run_artefacts import EvalFolder
+from core.records.artefacts import EvalFolder
 from core.samples import Sample
+from core.scoring.metrics import bootstrap_interval, chroma_spread, mean_colour_delta_e
 from training.data import (
     PairDataset,
     TargetFooting,
@@ -172,7 +172,7 @@ def test_optical_reader_handles_rgb_geotiffs(samples: list[Sample]) -> None:
 
 
 def test_pixel_reference_fits_on_real_pairs_and_is_scored(shared_data: Path, tmp_path: Path) -> None:
-    from training.pixel_reference import fit_reference, load_reference, save_reference
+    from training.studies.pixel_reference import fit_reference, load_reference, save_reference
 
     picks = {"sen12-gray": 6, "sebastianelli-zone9": 3, "sen12-accioy": 2}
     data = small_manifest(shared_data, tmp_path / "data", picks)

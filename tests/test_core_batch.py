@@ -12,9 +12,9 @@ import pytest
 from checks import assert_valid_cog
 from scenes import not_an_image
 
-from core.batch import SUMMARY_NAME, expand_inputs, plan_tasks, run_dask, run_pool, run_serial
 from core.colorize import ColorizeOptions
 from core.errors import InvalidSettingsError
+from core.service.batch import SUMMARY_NAME, expand_inputs, plan_tasks, run_dask, run_pool, run_serial
 from core.settings import default_checkpoint
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -9,10 +9,10 @@ import pytest
 import torch
 from checks import read_rgba
 
-from core.checkpoints import list_checkpoints, load_checkpoint, save_checkpoint, untrained_model
 from core.colorize import ColorizeOptions, colorize
 from core.errors import CheckpointError
-from core.networks import GeneratorConfig
+from core.model.checkpoints import list_checkpoints, load_checkpoint, save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
 
 OPTIONS = ColorizeOptions(tile=64, overlap=16, precision="fp32")
 

@@ -10,7 +10,7 @@ import pytest
 from checks import assert_valid_cog
 from scenes import not_an_image
 
-from core.checkpoints import save_checkpoint
+from core.model.checkpoints import save_checkpoint
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
 """Threads: jobs sharing one model, and the pipeline's parallel prediction streams, give the pixels of solo runs.
 
-Before `core.inference.prepare_generator`, each job converted the shared module to
+Before `core.model.inference.prepare_generator`, each job converted the shared module to
 channels_last while other threads were running it; 16 of 24 threaded outputs differed.
 """
 
@@ -15,14 +15,14 @@ import rasterio
 import torch
 from scenes import mosaic_scene
 
-from core.checkpoints import untrained_model
 from core.colorize import ColorizeOptions, _read_strip, colorize, predicted_rows
-from core.inference import MAX_CPU_STREAMS, Predictor, single_threaded_torch
-from core.networks import GeneratorConfig
-from core.normalise import InputSpace
+from core.model.checkpoints import untrained_model
+from core.model.inference import MAX_CPU_STREAMS, Predictor, single_threaded_torch
+from core.model.networks import GeneratorConfig
+from core.rasters.normalise import InputSpace
+from core.rasters.scene import open_scene
+from core.rasters.tiling import TileGrid
 from core.samples import build_samples
-from core.scene import open_scene
-from core.tiling import TileGrid
 
 OPTIONS = ColorizeOptions(tile=128, overlap=32)
 

@@ -21,8 +21,8 @@ from scenes import (
 
 from core import errors
 from core.colorize import ColorizeOptions, colorize
+from core.rasters.tiling import TileGrid
 from core.settings import Limits
-from core.tiling import TileGrid
 
 
 def _assert_nothing_written(out_dir: Path) -> None:

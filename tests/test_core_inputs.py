@@ -14,8 +14,8 @@ from scenes import db_to_amplitude_dn, db_to_u8, mosaic_db, read_sample_db, writ
 
 from core.colorize import ColorizeOptions, colorize
 from core.errors import InvalidSettingsError
-from core.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace, fit_stretch, sar_to_model_input, to_db
-from core.scene import open_scene, opened_scene, polarisation_from_name
+from core.rasters.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace, fit_stretch, sar_to_model_input, to_db
+from core.rasters.scene import open_scene, opened_scene, polarisation_from_name
 
 FP32 = ColorizeOptions(precision="fp32")
 

@@ -14,12 +14,12 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 from scenes import mosaic_scene, volkov_scene
 
-from core.checkpoints import load_checkpoint
-from core.cog import BLOCK as COG_BLOCK
 from core.colorize import ColorizeOptions, colorize
-from core.overviews import overview_factors
+from core.model.checkpoints import load_checkpoint
+from core.rasters.cog import BLOCK as COG_BLOCK
+from core.rasters.overviews import overview_factors
+from core.rasters.tiling import TileGrid
 from core.settings import default_checkpoint
-from core.tiling import TileGrid
 
 FP32 = ColorizeOptions(precision="fp32")
 
@@ -62,7 +62,7 @@ def test_odd_size_scene_is_cog_with_overviews(odd_scene, pixel_model, tmp_path: 
 
 @pytest.mark.parametrize("width, height", [(1000, 777), (300, 1500), (512, 512), (513, 40), (2100, 2100)])
 def test_prebuilt_overviews_are_the_levels_the_cog_driver_would_choose(width: int, height: int, tmp_path) -> None:
-    """`core.cog` builds overviews in the scratch itself; they must be the COG driver's own AUTO levels."""
+    """`core.rasters.cog` builds overviews in the scratch itself; they must be the COG driver's own AUTO levels."""
     raw = tmp_path / "raw.tif"
     profile = {"driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint8"}
     with warnings.catch_warnings():
@@ -213,7 +213,8 @@ def tile_grid_visibility(rgba: np.ndarray, grid: TileGrid) -> float:
 @pytest.mark.parametrize("fragment", ["003.png", "050.png"])
 def test_tile_grid_does_not_show_on_real_scenes(shared_data, scene_dir, fragment: str) -> None:
     """Real volkov fragments through the trained default: neighbouring tiles that decide different tones
-    are matched where they overlap. Before `core.tone` these fragments measured 5.8 and 4.6 (visible squares)."""
+    are matched where they overlap. Before `core.rasters.tone` these fragments measured 5.8 and 4.6
+    (visible squares)."""
     source = volkov_scene(scene_dir / f"grid_{fragment}.tif", shared_data, fragment)
     out = scene_dir / f"grid_{fragment}_out.tif"
     colorize(source, out, load_checkpoint(default_checkpoint()), ColorizeOptions())

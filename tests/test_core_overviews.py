@@ -9,9 +9,9 @@ import pytest
 import rasterio
 from scenes import mosaic_scene
 
-from core.cog import BLOCK
 from core.colorize import ColorizeOptions, colorize
-from core.overviews import RGBA, overview_factors, streamed_factors
+from core.rasters.cog import BLOCK
+from core.rasters.overviews import RGBA, overview_factors, streamed_factors
 
 
 def _holed_mosaic(samples, folder: Path, width: int, height: int) -> Path:

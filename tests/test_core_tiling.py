@@ -11,8 +11,8 @@ from checks import read_rgba
 
 from core.colorize import ColorizeOptions, colorize
 from core.errors import InvalidSettingsError
-from core.tiling import StripBlender, TileGrid, ramp_weights, tile_weights
-from core.tone import SeamMatcher
+from core.rasters.tiling import StripBlender, TileGrid, ramp_weights, tile_weights
+from core.rasters.tone import SeamMatcher
 
 
 @pytest.mark.parametrize(("length", "tile", "overlap"), [(1000, 256, 64), (777, 128, 32), (100, 256, 64), (64, 64, 0)])

@@ -24,12 +24,12 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from core.checkpoints import save_checkpoint, untrained_model
 from core.colorize import ColorizeOptions
-from core.networks import GeneratorConfig
-from core.run_artefacts import JsonLinesLog, ModelsFolder, epoch_record, step_record
+from core.model.checkpoints import save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
+from core.rasters.tiling import TileGrid
+from core.records.artefacts import JsonLinesLog, ModelsFolder, epoch_record, step_record
 from core.samples import default_sample
-from core.tiling import TileGrid
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

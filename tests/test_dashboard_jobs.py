@@ -13,10 +13,14 @@ import rasterio
 from PIL import Image
 from scenes import S2_L2A_ORDER, sentinel2_stack
 
-from core.checkpoints import untrained_model
-from core.cog import PARTIAL_MARKER
 from core.colorize import ColorizeOptions, colorize
-from core.display import (
+from core.model.checkpoints import untrained_model
+from core.model.networks import GeneratorConfig
+from core.rasters.cog import PARTIAL_MARKER
+from core.records.artefacts import run_facts
+from core.samples import default_sample
+from core.scoring.scores import ReferenceScores, score_with_baselines
+from core.service.display import (
     mercator_overlay,
     quicklook_png,
     reference_band_names,
@@ -25,14 +29,10 @@ from core.display import (
     rgb_raster,
     sar_raster,
 )
-from core.jobs import JobStore, safe_name
-from core.networks import GeneratorConfig
-from core.run_artefacts import run_facts
-from core.runner import JobRunner
-from core.samples import default_sample
-from core.scores import ReferenceScores, score_with_baselines
+from core.service.jobs import JobStore, safe_name
+from core.service.runner import JobRunner
+from core.service.users import LOCAL
 from core.settings import Limits
-from core.users import LOCAL
 
 
 @pytest.fixture(scope="module")
@@ -98,15 +98,15 @@ def test_queue_position_and_cancel(tmp_path, model, monkeypatch):
     store = JobStore(tmp_path)
     runner = JobRunner(store, Limits(max_concurrent_jobs=1))
     gate = threading.Event()
-    import core.runner
+    import core.service.runner
 
-    real = core.runner.colorize
+    real = core.service.runner.colorize
 
     def slow(*args, **kwargs):
         gate.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(core.runner, "colorize", slow)
+    monkeypatch.setattr(core.service.runner, "colorize", slow)
     first, second = (store.create(LOCAL, sample.sar.name, sample.sar) for _ in range(2))
     runner.submit(first, model, ColorizeOptions())
     runner.submit(second, model, ColorizeOptions())
@@ -208,8 +208,8 @@ def test_a_score_is_earned_only_by_beating_both_single_colours(tmp_path) -> None
 
 
 def test_multiband_sentinel2_reference_uses_b4_b3_b2(tmp_path):
-    from core.display import rgb_bands, rgb_raster
     from core.errors import ReferenceBandsUnknown
+    from core.service.display import rgb_bands, rgb_raster
 
     stacked = sentinel2_stack(tmp_path / "s2_12band.tif", S2_L2A_ORDER, described=False)
     shuffled = tuple(reversed(S2_L2A_ORDER))
@@ -231,7 +231,7 @@ def test_multiband_sentinel2_reference_uses_b4_b3_b2(tmp_path):
 
 
 def test_messages_name_the_upload_and_hide_server_folders(tmp_path):
-    from core.runner import message_as_given
+    from core.service.runner import message_as_given
 
     store = JobStore(tmp_path)
     stored = store.store_upload("my scene σ0.tif", io.BytesIO(b"x"))

@@ -22,13 +22,13 @@ from rasterio.warp import transform_bounds
 from scenes import S2_L2A_ORDER, sentinel2_stack
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoints import save_checkpoint, untrained_model
-from core.jobs import JobStore
-from core.networks import GeneratorConfig
-from core.reports import CEILINGS, display_name
-from core.run_artefacts import JsonLinesLog, ModelsFolder, RunFolder, config_record, epoch_record, step_record
+from core.model.checkpoints import save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
+from core.records.artefacts import JsonLinesLog, ModelsFolder, RunFolder, config_record, epoch_record, step_record
+from core.records.reports import CEILINGS, display_name
 from core.samples import build_samples, default_sample
-from core.users import LOCAL
+from core.service.jobs import JobStore
+from core.service.users import LOCAL
 from dashboard.assets import VENDOR_DIR
 from training.evaluate import FLAT, ORACLE, summarise
 

@@ -17,8 +17,8 @@ from checks import read_rgba
 from rasterio.windows import Window
 from scenes import mosaic_scene
 
-from core.checkpoints import LoadedModel, load_checkpoint
 from core.colorize import ColorizeOptions, colorize
+from core.model.checkpoints import LoadedModel, load_checkpoint
 from core.settings import default_checkpoint, models_dir
 
 SIDE = 720

@@ -1,4 +1,7 @@
-"""The green ceiling and the dark-SAR measurement (training.green_ceiling, training.dark_sar) on real patches."""
+"""The green ceiling and the dark-SAR measurement on real patches.
+
+Studies: training.studies.green_ceiling, training.studies.dark_sar.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ import numpy as np
 import pytest
 
 from core.settings import default_checkpoint
-from training.dark_sar import dark_and_lightness, dark_sar_table
 from training.data import bigearthnet_records
-from training.green_ceiling import (
+from training.studies.dark_sar import dark_and_lightness, dark_sar_table
+from training.studies.green_ceiling import (
     ImagePixels,
     cross_pol_auc,
     cross_pol_within,

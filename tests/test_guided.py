@@ -1,4 +1,4 @@
-"""Colour guided by an optical reference of another date (core.guide, core.guided; issue 17).
+"""Colour guided by an optical reference of another date (core.colour.guide, core.colour.guided; issue 17).
 
 On real data: the January <-> July pairs of sebastianelli-zone9 and a lake pasted into a volkov
 scene (../shared/data, skipped without it), and the BigEarthNet samples (always present): their
@@ -18,16 +18,17 @@ from rasterio.warp import Resampling, calculate_default_transform, reproject
 from scenes import S2_L2A_ORDER, mosaic_scene, sentinel2_stack, write_raster
 from streamlit.testing.v1 import AppTest
 
-import core.guided
-from core.checkpoints import load_checkpoint, save_checkpoint, untrained_model
+import core.colour.guided
 from core.cli import main as cli_main
-from core.colorize import GUIDE_TAG, ColorizeOptions, colorize
+from core.colorize import ColorizeOptions, colorize
+from core.colour.guide import GuideError, date_from_name, guide_label, iso_date
+from core.colour.guided import GUIDE_TAG
 from core.errors import JobCancelled, ReferenceBandsUnknown
-from core.guide import GuideError, date_from_name, guide_label, iso_date
-from core.networks import GeneratorConfig
+from core.model.checkpoints import load_checkpoint, save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
 from core.samples import Sample
 from core.settings import default_checkpoint
-from training.evaluate_guided import run_planted, run_temporal_case, temporal_cases
+from training.studies.evaluate_guided import run_planted, run_temporal_case, temporal_cases
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
@@ -182,7 +183,7 @@ def test_windows_and_column_chunks_give_the_same_colours(samples, default_model,
         guide = write_raster(tmp_path / "guide.tif", np.tile(src.read(), (1, 3, 3)), src.crs, src.transform)
     options = ColorizeOptions(guide=str(guide))
     colorize(scene, tmp_path / "wide.tif", default_model, options)
-    monkeypatch.setattr(core.guided, "COLUMN_CHUNK", 40)
+    monkeypatch.setattr(core.colour.guided, "COLUMN_CHUNK", 40)
     colorize(scene, tmp_path / "narrow.tif", default_model, options)
     wide, narrow = _read(tmp_path / "wide.tif")[0].astype(int), _read(tmp_path / "narrow.tif")[0].astype(int)
     assert np.abs(wide - narrow).max() <= 1  # float rounding of the MLP on other batch sizes, at most
@@ -243,8 +244,8 @@ def test_dashboard_colours_from_the_reference_when_asked(tmp_path, monkeypatch):
     assert any(i.startswith("Colour guided by ") and "(date unknown)" in i for i in infos), infos
     assert "colour guided by" in at.table[0].value.to_string()
     assert any("agreement with it" in c.value for c in at.caption)
-    from core.jobs import JobStore
-    from core.users import LOCAL
+    from core.service.jobs import JobStore
+    from core.service.users import LOCAL
 
     job = JobStore(var).list(LOCAL)[0]
     assert job.settings["guide"] == job.reference_name and job.settings["guide_name"] is None

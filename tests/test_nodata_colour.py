@@ -21,10 +21,10 @@ from rasterio.transform import Affine
 from scenes import mosaic_db, read_sample_db, write_raster
 from scipy import ndimage
 
-from core.checkpoints import LoadedModel, load_checkpoint
 from core.colorize import ColorizeOptions, colorize
+from core.model.checkpoints import LoadedModel, load_checkpoint
+from core.rasters.scene import open_scene
 from core.samples import Sample
-from core.scene import open_scene
 from core.settings import default_checkpoint
 
 NODATA = -99.0

@@ -17,12 +17,12 @@ from streamlit.testing.v1 import AppTest
 from test_core_cli import _sarcolor
 from test_dashboard_pages import _app, _run, _upload
 
-from core.checkpoints import save_checkpoint, untrained_model
 from core.errors import NotSarError
-from core.networks import GeneratorConfig
-from core.plausibility import SPECKLE_FLOOR_DB, neighbour_difference_db
+from core.model.checkpoints import save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
+from core.rasters.plausibility import SPECKLE_FLOOR_DB, neighbour_difference_db
+from core.rasters.scene import open_scene, opened_scene
 from core.samples import Sample
-from core.scene import open_scene, opened_scene
 
 matplotlib.use("Agg")
 RGB_WORDS = "looks like an optical RGB image, not SAR"

@@ -12,10 +12,10 @@ import rasterio
 from corpus import Entry, build_bad_checkpoints, build_corpus
 
 from core import errors
-from core.checkpoints import load_checkpoint, save_checkpoint, untrained_model
 from core.cli import main as cli_main
 from core.colorize import ColorizeOptions, colorize
-from core.networks import GeneratorConfig
+from core.model.checkpoints import load_checkpoint, save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
 from core.samples import build_samples
 
 ROOT = Path(__file__).resolve().parent.parent

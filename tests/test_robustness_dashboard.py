@@ -14,12 +14,12 @@ from corpus import Entry, build_corpus
 from streamlit.testing.v1 import AppTest
 from test_dashboard_pages import OVERLAY, _app, _map_args, _run, _upload
 
-from core.checkpoints import save_checkpoint, untrained_model
 from core.colorize import ColorizeOptions
-from core.jobs import Job, JobStore
-from core.networks import GeneratorConfig
+from core.model.checkpoints import save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
 from core.samples import Sample
-from core.users import LOCAL
+from core.service.jobs import Job, JobStore
+from core.service.users import LOCAL
 
 ROOT = Path(__file__).resolve().parent.parent
 REFUSED = {  # corpus entry -> words the message must hold
@@ -158,16 +158,16 @@ def test_max_upload_size_is_read_from_the_config_file(env) -> None:
 
 def test_extra_jobs_queue_with_their_position_shown(env, corpus, monkeypatch) -> None:
     monkeypatch.setenv("SARCOLOR_MAX_CONCURRENT_JOBS", "1")
-    import core.runner
+    import core.service.runner
     from dashboard import ui
 
-    gate, real = threading.Event(), core.runner.colorize
+    gate, real = threading.Event(), core.service.runner.colorize
 
     def gated(*args, **kwargs):
         gate.wait(60)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(core.runner, "colorize", gated)
+    monkeypatch.setattr(core.service.runner, "colorize", gated)
     at = _app()  # the app's own store and runner (SARCOLOR_VAR_DIR of this test)
     runner, store = ui.runner(), ui.store()
     assert runner.limits.max_concurrent_jobs == 1

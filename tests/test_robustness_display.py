@@ -13,7 +13,8 @@ from rasterio.crs import CRS
 from rasterio.transform import from_bounds, from_origin
 from rasterio.warp import transform_bounds
 
-from core.display import (
+from core.samples import Sample
+from core.service.display import (
     MAX_LATITUDE,
     OffMapError,
     Overlay,
@@ -22,7 +23,6 @@ from core.display import (
     mercator_overlay,
     sar_raster,
 )
-from core.samples import Sample
 
 
 @pytest.fixture(scope="module")

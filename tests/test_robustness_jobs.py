@@ -20,16 +20,16 @@ import rasterio
 from jobworkers import run_job
 from scenes import mosaic_scene
 
-from core.checkpoints import load_checkpoint, save_checkpoint, untrained_model
-from core.cog import PARTIAL_MARKER
 from core.colorize import ColorizeOptions, colorize
 from core.errors import InvalidSettingsError, OutputError
-from core.jobs import Job, JobStore
-from core.networks import GeneratorConfig
-from core.runner import JobRunner
+from core.model.checkpoints import load_checkpoint, save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
+from core.rasters.cog import PARTIAL_MARKER
 from core.samples import Sample
+from core.service.jobs import Job, JobStore
+from core.service.runner import JobRunner
+from core.service.users import LOCAL
 from core.settings import Limits
-from core.users import LOCAL
 
 OPTIONS = ColorizeOptions(tile=128, overlap=32)
 SIZES = [(520, 480), (600, 410), (450, 560), (640, 500)]

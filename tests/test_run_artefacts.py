@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.run_artefacts import (
+from core.records.artefacts import (
     JsonLinesLog,
     ModelsFolder,
     RecordKind,

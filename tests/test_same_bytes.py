@@ -24,7 +24,10 @@ OUTPUT_REVISION = "fcf9464"  # last deliberate output change: tile tones matched
 SCRIPT = """
 import sys
 from pathlib import Path
-from core.checkpoints import load_checkpoint
+try:
+    from core.model.checkpoints import load_checkpoint
+except ModuleNotFoundError:  # the reference revision predates core's packages
+    from core.checkpoints import load_checkpoint
 from core.colorize import ColorizeOptions, colorize
 model = load_checkpoint(sys.argv[1])
 out = Path(sys.argv[2])

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core.checkpoints import save_checkpoint, untrained_model
 from core.colorize import ColorizeOptions
-from core.networks import GeneratorConfig
+from core.model.checkpoints import save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.soak import soak

@@ -1,4 +1,4 @@
-"""training.soup: weight-space interpolation of two fine-tunes of one model."""
+"""training.studies.soup: weight-space interpolation of two fine-tunes of one model."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.checkpoints import load_checkpoint, untrained_model
 from core.errors import CheckpointError
-from core.networks import GeneratorConfig
-from training.soup import interpolate, main
+from core.model.checkpoints import load_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
+from training.studies.soup import interpolate, main
 
 PUBLISHED = Path(__file__).resolve().parent.parent / "models"
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from test_dashboard_browser import _settled, _shot, chromium, needs_chromium, streamlit_server, visitor
 
-from core.checkpoints import save_checkpoint, untrained_model
-from core.jobs import JobStore
-from core.networks import GeneratorConfig
-from core.users import Role, User, add_account
+from core.model.checkpoints import save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
+from core.service.jobs import JobStore
+from core.service.users import Role, User, add_account
 
 PASSWORD = "correct horse battery"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from test_dashboard_browser import _free_port, _settled, _shot, chromium, needs_chromium, streamlit_server, visitor
 
-from core.checkpoints import save_checkpoint, untrained_model
-from core.jobs import JobStore
-from core.networks import GeneratorConfig
-from core.users import LOCAL
+from core.model.checkpoints import save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
+from core.service.jobs import JobStore
+from core.service.users import LOCAL
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CLAIMS = {  # the provider's accounts: subject -> claims (an e-mail in mixed case: ids are lower-cased)

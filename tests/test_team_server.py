@@ -13,17 +13,26 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_dashboard_pages import APP, _map_args
 
-import core.runner
-from core.checkpoints import save_checkpoint, untrained_model
+import core.service.runner
 from core.cli import main as cli_main
 from core.colorize import ColorizeOptions
 from core.errors import AccountError, InvalidSettingsError, StorageLimitError, UserLimitError
-from core.jobs import JobStore
-from core.networks import GeneratorConfig
-from core.runner import JobRunner
+from core.model.checkpoints import save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
 from core.samples import default_sample
+from core.service.jobs import JobStore
+from core.service.runner import JobRunner
+from core.service.users import (
+    LOCAL,
+    Role,
+    User,
+    add_account,
+    read_accounts,
+    remove_account,
+    user_from_claims,
+    verify_password,
+)
 from core.settings import Limits
-from core.users import LOCAL, Role, User, add_account, read_accounts, remove_account, user_from_claims, verify_password
 
 ALICE, BOB = User("alice", "Alice"), User("bob", "Bob")
 ADMIN = User("boss", "Boss", Role.ADMIN)
@@ -149,13 +158,13 @@ def test_users_cli(tmp_path, monkeypatch, capsys):
 @pytest.fixture
 def gated_runner(tmp_path, monkeypatch):
     """A runner whose jobs wait at a gate before colorizing (the real pipeline, just held back)."""
-    gate, real = threading.Event(), core.runner.colorize
+    gate, real = threading.Event(), core.service.runner.colorize
 
     def held(*args, **kwargs):
         gate.wait(60)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(core.runner, "colorize", held)
+    monkeypatch.setattr(core.service.runner, "colorize", held)
     limits = Limits(max_concurrent_jobs=2, user_running_jobs=1, user_queued_jobs=2)
     yield JobRunner(JobStore(tmp_path), limits), gate
     gate.set()

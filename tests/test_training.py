@@ -15,11 +15,11 @@ import torch
 from scenes import small_manifest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from core.checkpoints import load_checkpoint
-from core.metrics import psnr, ssim
-from core.networks import GeneratorConfig
-from core.reports import read_summary
-from core.run_artefacts import ModelsFolder, RecordKind, RunFolder, read_records, records_of, val_metric
+from core.model.checkpoints import load_checkpoint
+from core.model.networks import GeneratorConfig
+from core.records.artefacts import ModelsFolder, RecordKind, RunFolder, read_records, records_of, val_metric
+from core.records.reports import read_summary
+from core.scoring.metrics import psnr, ssim
 from training.config import TrainConfig, load_config
 from training.data import PairDataset, read_manifest
 from training.discriminator import PatchDiscriminator, receptive_field
@@ -73,7 +73,7 @@ def test_dataset_crops_and_augments_pairs_consistently(shared_data: Path) -> Non
 
 
 def test_level_jitter_moves_level_and_contrast_within_bounds(shared_data: Path) -> None:
-    from core.normalise import FIXED_DB_RANGE, InputSpace
+    from core.rasters.normalise import FIXED_DB_RANGE, InputSpace
     from training.data import LevelJitter
 
     record = next(r for r in read_manifest(shared_data, ("train",)) if r.source == "sen12-gray")
@@ -110,7 +110,7 @@ def test_each_variant_learns_on_real_pairs(variant: str, shared_data: Path) -> N
         ndf=16,
         lr_g=3e-3 if variant == "lab_bins" else 1e-3,  # Adam moves each bin logit by about lr per step
     )
-    from core.networks import build_generator
+    from core.model.networks import build_generator
 
     generator = build_generator(config.generator)
     discriminator = PatchDiscriminator(ndf=16) if config.variant_spec.adversarial else None
@@ -226,7 +226,7 @@ def test_ddp_two_processes_on_cpu(shared_data: Path, tmp_path: Path) -> None:
     ],
 )
 def test_generator_options_build_and_keep_shapes(config: dict) -> None:
-    from core.networks import build_generator
+    from core.model.networks import build_generator
 
     generator = build_generator(GeneratorConfig(**SMALL_GENERATOR, **config)).eval()
     with torch.inference_mode():

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.run_artefacts import discriminator_loss, generator_loss
+from core.records.artefacts import discriminator_loss, generator_loss
 from training.colouriser import EUROSAT_DIR, augment, read_eurosat
 from training.data import TargetFooting
 from training.losses import adversarial, lab_to_raw, to_lab

@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from core.ab_bins import annealed_mean, bin_centres, bin_of
-from core.inference import use_bf16
+from core.model.ab_bins import annealed_mean, bin_centres, bin_of
+from core.model.inference import use_bf16
 from core.settings import shared_data_dir
 from training.data import TargetFooting
 from training.losses import rebalanced, to_lab

@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from core.networks import GeneratorConfig
+from core.model.networks import GeneratorConfig
 from core.settings import runs_dir, shared_data_dir
 from training.variants import Variant, get_variant
 

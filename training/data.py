@@ -1,6 +1,6 @@
 """Paired SAR / optical data from `shared/data/manifest.csv`.
 
-SAR goes through `core.normalise.sar_to_model_input` (the function inference uses),
+SAR goes through `core.rasters.normalise.sar_to_model_input` (the function inference uses),
 with the stretch fitted on the whole image before cropping. Optical targets become
 RGB in [0, 1] on one footing (`TargetFooting`, measured on the train split): a source
 whose darkest pixels are blue-tinted (L1C path radiance: volkov, EuroSAT) has its
@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from core.normalise import FIXED_DB_RANGE, Encoding, InputSpace, optical_to_unit, sar_to_model_input
+from core.rasters.normalise import FIXED_DB_RANGE, Encoding, InputSpace, optical_to_unit, sar_to_model_input
 from core.samples import build_samples
 
 ENCODINGS = {

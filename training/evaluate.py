@@ -9,9 +9,9 @@ BigEarthNet patches that `bigearthnet-common` ships (VV and VH, float32 dB, Sent
 truth as reflectance / 0.3), and sen12-test (final report only).
 
 Per image: PSNR (valid pixels), Gaussian SSIM, CIEDE2000 between predicted and true
-mean colour, the chroma spread (`core.metrics.chroma_spread`), and colour per pixel
+mean colour, the chroma spread (`core.scoring.metrics.chroma_spread`), and colour per pixel
 (valid pixels): mean CIEDE2000, green recall and false green (green: CIELAB a* below
-`core.metrics.GREEN_A_STAR`) with the pixel counts behind them. Per set: mean PSNR
+`core.scoring.metrics.GREEN_A_STAR`) with the pixel counts behind them. Per set: mean PSNR
 with a 95 % bootstrap interval, the PSNR gain over the flat training colour with a
 paired bootstrap interval, SSIM, mean ΔE00 and the chroma-variation ratio (prediction
 spread over truth spread; a wash is near 0), mean per-pixel ΔE00 with a 95 % bootstrap
@@ -41,9 +41,13 @@ import numpy as np
 import rasterio
 from PIL import Image, ImageDraw
 
-from core.checkpoints import load_checkpoint
 from core.colorize import ColorizeOptions, colorize
-from core.metrics import (
+from core.model.checkpoints import load_checkpoint
+from core.rasters.normalise import InputSpace
+from core.rasters.scene import POLARISATIONS
+from core.records.artefacts import TARGET_FOOTING, EvalFolder, ModelsFolder
+from core.records.reports import PIXEL_COLOUR, read_per_image
+from core.scoring.metrics import (
     GREEN_A_STAR,
     bootstrap_interval,
     bootstrap_ratio_interval,
@@ -54,10 +58,6 @@ from core.metrics import (
     psnr,
     ssim,
 )
-from core.normalise import InputSpace
-from core.reports import PIXEL_COLOUR, read_per_image
-from core.run_artefacts import TARGET_FOOTING, EvalFolder, ModelsFolder
-from core.scene import POLARISATIONS
 from core.settings import models_dir, shared_data_dir
 from training.data import (
     PairRecord,
@@ -384,14 +384,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Score checkpoints and baselines on the team data.")
     parser.add_argument("--checkpoint", type=Path, action="append", default=[], help="repeatable")
     parser.add_argument(
-        "--pixel-reference", type=Path, action="append", default=[], help="a fitted training.pixel_reference model"
+        "--pixel-reference",
+        type=Path,
+        action="append",
+        default=[],
+        help="a fitted training.studies.pixel_reference model",
     )
     parser.add_argument("--split", nargs="+", default=["val"], choices=SPLITS)
     parser.add_argument("--data-root", type=Path, default=shared_data_dir())
     parser.add_argument("--out", type=Path, default=ModelsFolder(models_dir()).eval.path, help="default: models/eval")
     parser.add_argument("--keep-earlier", action="store_true", help="keep the scores of models not scored now")
     args = parser.parse_args(argv)
-    from training.pixel_reference import load_reference
+    from training.studies.pixel_reference import load_reference
 
     extra = {path.stem: load_reference(path).predictor() for path in args.pixel_reference}
     summary = evaluate(args.checkpoint, tuple(args.split), args.data_root, args.out, extra, args.keep_earlier)

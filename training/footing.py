@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.metrics import GREEN_A_STAR
+from core.scoring.metrics import GREEN_A_STAR
 from training.colouriser import EUROSAT_DIR, read_eurosat
 from training.data import (
     HAZE_PERCENTILE,

@@ -10,7 +10,7 @@ import kornia.color
 import torch
 import torch.nn.functional as F
 
-from core.networks import BIN_STRIDE, LAB_OFFSET, LAB_SCALE, BinsOutput, GeneratorConfig
+from core.model.networks import BIN_STRIDE, LAB_OFFSET, LAB_SCALE, BinsOutput, GeneratorConfig
 
 
 def to_lab(rgb: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from skimage.color import lab2rgb, rgb2lab
 
-from core.metrics import pixel_colour, pooled_ratio
+from core.scoring.metrics import pixel_colour, pooled_ratio
 from core.settings import shared_data_dir
 from training.colouriser import Colouriser, colourise, load_colouriser
 from training.data import (

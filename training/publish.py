@@ -24,10 +24,9 @@ from pathlib import Path
 
 import torch
 
-from core.checkpoints import load_checkpoint
-from core.normalise import describe_input_space
-from core.reports import read_summary, scoreboard
-from core.run_artefacts import (
+from core.model.checkpoints import load_checkpoint
+from core.rasters.normalise import describe_input_space
+from core.records.artefacts import (
     FOOTING_STATISTICS,
     TARGET_FOOTING,
     ModelsFolder,
@@ -37,6 +36,7 @@ from core.run_artefacts import (
     records_of,
     val_metric,
 )
+from core.records.reports import read_summary, scoreboard
 from core.settings import models_dir, shared_data_dir
 from training.evaluate import BASELINES, SPLITS, evaluate
 from training.variants import VARIANTS
@@ -197,7 +197,7 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
         f"- **Generator**: U-Net, ngf {gen.ngf}, depth {gen.depth}, {gen.norm} norm, {gen.upsample} upsampling, "
         f"tile context {'on' if gen.context else 'off'}, output {gen.output_space}; {params / 1e6:.2f} M parameters, "
         f"fp16 weights ({checkpoint.stat().st_size / 1e6:.1f} MB)",
-        f"- **Input space** `{gen.input_space}` (`core.normalise`): {_input_space_text(gen.input_space)}",
+        f"- **Input space** `{gen.input_space}` (`core.rasters.normalise`): {_input_space_text(gen.input_space)}",
         f"- **Data**: `../shared/data/manifest.csv` train split ({_train_sources(cfg)}); selection on val only "
         "(sen12-accioy 15, volkov 12, BigEarthNet 6 patches × VV/VH); sen12-test (84) scored once for the report.",
         f"- **Target footing** (measured on train; `training.data.TargetFooting`: (rgb - haze) × gain): {footing}. "

@@ -7,7 +7,7 @@ import contextlib
 import torch
 from torch import nn
 
-from core.run_artefacts import discriminator_loss, generator_loss
+from core.records.artefacts import discriminator_loss, generator_loss
 from training.colour_prior import ColourPrior
 from training.config import TrainConfig
 from training.losses import (

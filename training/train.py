@@ -1,9 +1,9 @@
 """Train a colorization generator: `python -m training.train --config training/configs/pix2pix.toml`.
 
 Runs on one CPU, one GPU, or several processes under `torchrun` (DDP; gloo on CPU).
-Writes to runs/<name>/ (`core.run_artefacts.RunFolder`): train.jsonl (every logged step and every
+Writes to runs/<name>/ (`core.records.artefacts.RunFolder`): train.jsonl (every logged step and every
 epoch), last.pt (full training state, for --resume), best.pt (generator checkpoint with the best
-mean val PSNR, loadable by core.checkpoints) and samples/epoch_NNN.png.
+mean val PSNR, loadable by core.model.checkpoints) and samples/epoch_NNN.png.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from core.checkpoints import load_checkpoint, save_checkpoint
-from core.inference import use_bf16
-from core.networks import build_generator
-from core.normalise import InputSpace
-from core.run_artefacts import (
+from core.model.checkpoints import load_checkpoint, save_checkpoint
+from core.model.inference import use_bf16
+from core.model.networks import build_generator
+from core.rasters.normalise import InputSpace
+from core.records.artefacts import (
     FOOTING_STATISTICS,
     JsonLinesLog,
     RunFolder,
@@ -75,7 +75,7 @@ class TrainingData:
     train_set: PairDataset
     weights: torch.Tensor  # sampling weight of each train image
     val_sets: dict[str, PairDataset]  # per source
-    facts: dict  # core.run_artefacts.run_facts: in the config record and the checkpoint's metadata
+    facts: dict  # core.records.artefacts.run_facts: in the config record and the checkpoint's metadata
     footing: dict[str, TargetFooting]  # per source, EuroSAT included
 
 

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from core.metrics import psnr, ssim
+from core.scoring.metrics import psnr, ssim
 from training.data import PairDataset
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.run_artefacts import generator_loss
+from core.records.artefacts import generator_loss
 
 
 class Loss(StrEnum):
@@ -24,7 +24,7 @@ class Variant:
     name: str
     adversarial: bool  # a PatchGAN discriminator trains beside the generator
     loss: Loss
-    output_space: str  # the generator's output space (`core.networks.GeneratorConfig.output_space`)
+    output_space: str  # the generator's output space (`core.model.networks.GeneratorConfig.output_space`)
     bins: bool = False  # the generator classifies a*b* into bins (`GeneratorConfig.ab_bins` > 0)
 
     def __post_init__(self) -> None:

@@ -6,8 +6,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.reports import PIXEL_COLOUR, ceiling_points, display_name, read_per_image, read_summary, scoreboard
-from core.run_artefacts import ModelsFolder
+from core.records.artefacts import ModelsFolder
+from core.records.reports import PIXEL_COLOUR, ceiling_points, display_name, read_per_image, read_summary, scoreboard
 from core.settings import models_dir
 
 METRICS = {
@@ -126,9 +126,9 @@ with tab_board:
             st.altair_chart(chart, width="stretch")
             if not ceilings.empty:
                 st.caption(
-                    "Grey diamonds: what the SAR itself can tell on this set (`training.green_ceiling`). At green "
-                    "recall 0.5, classifiers trained on labels from the same scene paint this share of the other "
-                    "pixels green; with the true lightness added (which needs an optical image, see guided "
+                    "Grey diamonds: what the SAR itself can tell on this set (`training.studies.green_ceiling`). "
+                    "At green recall 0.5, classifiers trained on labels from the same scene paint this share of the "
+                    "other pixels green; with the true lightness added (which needs an optical image, see guided "
                     "colour) far less. A model cannot place green better than its input allows."
                 )
     for key, note in (summary or {}).items():

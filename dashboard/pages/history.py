@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.jobs import JobStatus
+from core.service.jobs import JobStatus
 from dashboard import ui
 from dashboard.auth import current_user
 from dashboard.results import download_buttons, score_columns, show_result

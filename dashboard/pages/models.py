@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.checkpoints import LoadedModel
 from core.errors import SarColorError
-from core.reports import headline_scores, read_summary
-from core.run_artefacts import FLAT_COLOUR, ModelsFolder
+from core.model.checkpoints import LoadedModel
+from core.records.artefacts import FLAT_COLOUR, ModelsFolder
+from core.records.reports import headline_scores, read_summary
 from core.settings import default_checkpoint, models_dir
 from dashboard import ui
 from dashboard.messages import reported

@@ -9,8 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.reports import run_logs
-from core.run_artefacts import (
+from core.records.artefacts import (
     DISCRIMINATOR_LOSS_PREFIX,
     GENERATOR_LOSS_PREFIX,
     KIND,
@@ -20,6 +19,7 @@ from core.run_artefacts import (
     read_records,
     val_metric,
 )
+from core.records.reports import run_logs
 from core.settings import models_dir, runs_dir
 
 LIVE_SECONDS = 300  # a run whose log changed this recently is shown as in progress

@@ -1,6 +1,6 @@
 """A training run's artefacts, defined once: file names, log records, metric names, the JSON-lines log.
 
-Written by `training/` (train, evaluate, publish), read by `core.reports`, the dashboard and the tests.
+Written by `training/` (train, evaluate, publish), read by `core.records.reports`, the dashboard and the tests.
 
 - `runs/<name>/` (`RunFolder`): `train.jsonl` (the log), `last.pt` (full training state, for --resume),
   `best.pt` (generator checkpoint with the best mean val PSNR) and `samples/epoch_NNN.png`.
@@ -163,7 +163,7 @@ class EvalFolder:
     path: Path
     summary: Path = field(init=False)
     per_image: Path = field(init=False)
-    green_ceiling: Path = field(init=False)  # what the SAR itself can tell of green (`training.green_ceiling`)
+    green_ceiling: Path = field(init=False)  # what the SAR itself can tell of green (`training.studies.green_ceiling`)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)

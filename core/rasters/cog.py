@@ -23,8 +23,8 @@ from rasterio._err import CPLE_BaseError
 from rasterio.windows import Window
 
 from core.errors import OutputError
-from core.overviews import RGBA, Pyramid
-from core.scene import Georef
+from core.rasters.overviews import RGBA, Pyramid
+from core.rasters.scene import Georef
 
 PARTIAL_MARKER = ".partial-"
 BLOCK = 512  # px, the COG tile

@@ -25,10 +25,10 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window
 
-from core.display import reference_band_names, rgb_bands
 from core.errors import ReferenceBandsUnknown, UnsupportedRasterError
-from core.normalise import optical_to_unit
-from core.scene import Georef, decimated_read, open_raster
+from core.rasters.normalise import optical_to_unit
+from core.rasters.scene import Georef, decimated_read, open_raster
+from core.service.display import reference_band_names, rgb_bands
 
 DATE_TAGS = (  # dataset tags that hold an acquisition date, most specific first
     "ACQUISITION_DATE", "SENSING_TIME", "DATATAKE_1_DATATAKE_SENSING_START", "PRODUCT_START_TIME",

@@ -26,7 +26,7 @@ import rasterio
 from rasterio.windows import Window
 
 from core.errors import NotSarError
-from core.normalise import Encoding, to_db
+from core.rasters.normalise import Encoding, to_db
 
 CHROMA_SHARE = 0.02  # a pixel is chromatic if its bands spread over more than 2 % of the image's range
 COLOUR_PIXELS = 0.05  # more than 5 % chromatic pixels: a colour image

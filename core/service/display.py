@@ -27,11 +27,11 @@ from rasterio.enums import ColorInterp, Resampling
 from rasterio.transform import Affine
 from rasterio.warp import calculate_default_transform, reproject, transform, transform_bounds
 
-from core.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE
 from core.errors import InvalidSettingsError, ReferenceBandsUnknown, UnsupportedRasterError
-from core.normalise import apply_stretch, optical_to_unit, to_db
-from core.scene import decimated_read, open_raster, opened_scene
-from core.scores import ReferenceScores, score_with_baselines
+from core.rasters.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE
+from core.rasters.normalise import apply_stretch, optical_to_unit, to_db
+from core.rasters.scene import decimated_read, open_raster, opened_scene
+from core.scoring.scores import ReferenceScores, score_with_baselines
 
 MAX_SIDE = 2048
 MIN_SIDE = 512

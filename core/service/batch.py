@@ -3,7 +3,7 @@
 Each scene is one independent `core.colorize.colorize` call writing `<stem>_colorized.tif`
 into the output folder; with `ColorizeOptions.guide`, every scene takes its colour from that one
 optical image where it overlaps it (a scene it does not overlap fails, saying so). Outputs appear
-atomically (`core.cog`), so an existing output is complete and is skipped: an interrupted batch
+atomically (`core.rasters.cog`), so an existing output is complete and is skipped: an interrupted batch
 resumes where it stopped. A scene that fails is reported and the others go on. Workers receive
 file paths, so on a cluster the inputs, the output folder, the checkpoint and the guide must be
 on storage every worker can read.
@@ -25,9 +25,9 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from core.checkpoints import LoadedModel, load_checkpoint
 from core.colorize import ColorizeOptions, colorize
 from core.errors import InvalidSettingsError, SarColorError
+from core.model.checkpoints import LoadedModel, load_checkpoint
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 OUTPUT_SUFFIX = "_colorized.tif"

@@ -1,7 +1,7 @@
 """What the darkest SAR means in each source: is it water (dark in the truth) or bright bare land?
 
-`python -m training.dark_sar` measures, per source, the share of pixels whose smoothed VV-equivalent level (the
-model's fixed input space, `core.normalise`) is below `DARK_DB`, and the truth's CIELAB lightness there and
+`python -m training.studies.dark_sar` measures, per source, the share of pixels whose smoothed VV-equivalent level (the
+model's fixed input space, `core.rasters.normalise`) is below `DARK_DB`, and the truth's CIELAB lightness there and
 elsewhere. Open water is the darkest thing in calibrated SAR, and the textbook Sentinel-1 water mask is such a
 threshold; if dark SAR is as often bright sand or bare soil in the data, neither a threshold nor a model trained
 on that data can paint water dark from the level alone.
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from core.normalise import InputSpace, fixed_scale
-from core.run_artefacts import ModelsFolder
+from core.rasters.normalise import InputSpace, fixed_scale
+from core.records.artefacts import ModelsFolder
 from core.settings import models_dir, shared_data_dir
 from training.data import PairRecord, align, bigearthnet_records, load_optical, load_sar, read_manifest
 from training.pseudo_colour import lab_of

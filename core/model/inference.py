@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from core.checkpoints import LoadedModel
 from core.errors import InvalidSettingsError
+from core.model.checkpoints import LoadedModel
 
 
 def pick_device(requested: str = "auto") -> torch.device:

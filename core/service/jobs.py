@@ -8,7 +8,7 @@ when the store opens was cut off by a stopped app: it becomes `failed` with an
 
 Every job belongs to a user id (`owner`); every read of a job takes the `User` asking and
 answers only with jobs that user may see (`User.can_see`): another user's job is "not found" (None).
-Histories from before users existed are owned by the local user (`core.users.LOCAL`).
+Histories from before users existed are owned by the local user (`core.service.users.LOCAL`).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO
 
-from core.cog import cleanup_stale_partials
+from core.rasters.cog import cleanup_stale_partials
 from core.result import RunSummary
-from core.scores import ReferenceScores
+from core.scoring.scores import ReferenceScores
+from core.service.users import LOCAL, User
 from core.settings import var_dir
-from core.users import LOCAL, User
 
 
 class JobStatus(StrEnum):

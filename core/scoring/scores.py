@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from core.metrics import mean_colour_delta_e, pixel_colour, psnr, ssim
+from core.scoring.metrics import mean_colour_delta_e, pixel_colour, psnr, ssim
 
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "delta_e": False, "pixel_delta_e": False,
                     "green_recall": True, "false_green": False}  # fmt: skip

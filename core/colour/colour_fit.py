@@ -23,8 +23,8 @@ import torch
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
-from core.inference import single_threaded_torch
-from core.normalise import fill_nearest_valid
+from core.model.inference import single_threaded_torch
+from core.rasters.normalise import fill_nearest_valid
 
 MEAN_SCALES = (1.0, 2.0, 4.0, 8.0, 16.0)  # px: Gaussian means of dB (a raw-pixel channel added nothing, only speckle)
 TEXTURE_SCALES = (2.0, 8.0)  # px: local standard deviation of dB

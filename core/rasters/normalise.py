@@ -221,7 +221,7 @@ def sar_to_model_input(
 ) -> np.ndarray:
     """The one function from a whole image's stored SAR values to model input (C x H x W in [-1, 1]).
 
-    The stretch is fitted on the image itself, as `core.scene` fits it on the whole scene.
+    The stretch is fitted on the image itself, as `core.rasters.scene` fits it on the whole scene.
     """
     db = to_db(values, encoding)
     return InputTransform(InputSpace(space), encoding, polarisation, fit_stretch(db))(db)

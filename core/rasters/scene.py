@@ -29,8 +29,8 @@ from core.errors import (
     RasterTooLargeError,
     UnsupportedRasterError,
 )
-from core.normalise import Encoding, InputSpace, InputTransform, Stretch, fill_nearest_valid, fit_stretch, to_db
-from core.plausibility import check_plausibly_sar
+from core.rasters.normalise import Encoding, InputSpace, InputTransform, Stretch, fill_nearest_valid, fit_stretch, to_db
+from core.rasters.plausibility import check_plausibly_sar
 from core.settings import Limits
 
 POLARISATIONS = ("VV", "VH", "HH", "HV")

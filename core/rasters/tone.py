@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.tiling import TileGrid
+from core.rasters.tiling import TileGrid
 
 
 def edge_profiles(tile: int, overlap: int) -> tuple[np.ndarray, np.ndarray]:

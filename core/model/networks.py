@@ -1,7 +1,7 @@
 """U-Net generator (pix2pix family), shared by training and inference.
 
 Input: SAR in [-1, 1], N x C_in x H x W with H, W multiples of 2**depth; C_in follows
-the model's input space (`core.normalise.InputSpace`).
+the model's input space (`core.rasters.normalise.InputSpace`).
 Output: RGB in [-1, 1]. The LAB variant predicts (L, a, b) and converts to RGB
 inside the module, so every generator speaks RGB to the rest of the system. With
 `ab_bins`, the LAB variant classifies a*b* into a grid of bins instead of regressing them
@@ -23,8 +23,8 @@ import kornia.color
 import torch
 from torch import nn
 
-from core.ab_bins import annealed_mean, bin_centres, bin_of
-from core.normalise import InputSpace
+from core.model.ab_bins import annealed_mean, bin_centres, bin_of
+from core.rasters.normalise import InputSpace
 
 LAB_SCALE = torch.tensor([50.0, 110.0, 110.0])  # tanh output -> L in [0, 100], a/b in [-110, 110]
 LAB_OFFSET = torch.tensor([50.0, 0.0, 0.0])

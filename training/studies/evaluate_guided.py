@@ -1,4 +1,4 @@
-"""Measure guided colour (core.guided) on real data: `python -m training.evaluate_guided`.
+"""Measure guided colour (core.colour.guided) on real data: `python -m training.studies.evaluate_guided`.
 
 Nothing here trains on the data it scores; the guided fit learns at run time from the scene at hand.
 
@@ -17,7 +17,7 @@ Nothing here trains on the data it scores; the guided fit learns at run time fro
    and the lake elsewhere); the pasted block must come out as water. Also pasted into val scenes whose
    guide shows no water anywhere (the limit: the fit has never seen water's colour there).
 
-Truths are the optical images as the analyst's files render them (`core.normalise.optical_to_unit`,
+Truths are the optical images as the analyst's files render them (`core.rasters.normalise.optical_to_unit`,
 the dashboard's rule). The default model paints on its training footing (SEN1-2's brightness), so it
 is also scored against each truth brightness-matched to it (peeking), to show how much of its gap is
 brightness alone. Writes `models/eval/guided.json`, `guided.png` (SAR | guide | guided | default | truth) and
@@ -42,15 +42,15 @@ from PIL import Image
 from rasterio.windows import Window
 from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 
-from core.checkpoints import LoadedModel, load_checkpoint
 from core.colorize import ColorizeOptions, colorize
-from core.colour_fit import ColourFit, sar_features
-from core.guide import open_guide
-from core.guided import SAR_SHARE, fit_guide, guided_colours, read_block
-from core.metrics import bootstrap_interval, pixel_delta_e, psnr
-from core.normalise import Encoding, optical_to_unit, sar_to_model_input, to_db
-from core.run_artefacts import FLAT_COLOUR
-from core.scene import opened_scene
+from core.colour.colour_fit import ColourFit, sar_features
+from core.colour.guide import open_guide
+from core.colour.guided import SAR_SHARE, fit_guide, guided_colours, read_block
+from core.model.checkpoints import LoadedModel, load_checkpoint
+from core.rasters.normalise import Encoding, optical_to_unit, sar_to_model_input, to_db
+from core.rasters.scene import opened_scene
+from core.records.artefacts import FLAT_COLOUR
+from core.scoring.metrics import bootstrap_interval, pixel_delta_e, psnr
 from core.settings import default_checkpoint, models_dir, shared_data_dir
 
 PAIRS_SOURCE = "sebastianelli-zone9"

@@ -6,7 +6,7 @@ in this place, and how sure that colour is. A second fit leaves out the sampled 
 reference disagrees with the first fit over an area (`DROP_ABOVE`): a change must not teach the
 fit that water looks like the field it replaced.
 
-Per window, while the pipeline writes (`GuidedWriter`, in the writer thread): the disagreement
+Per window, while the pipeline writes (`GuidedColour.paint`, in the writer thread): the disagreement
 score is |reference - fitted colour| / fitted spread (CIELAB, mean of the three channels),
 averaged over `CHANGE_SMOOTHING` px so that a coherent patch counts and single pixels do not.
 Each pixel's colour is reference + w (fitted - reference) with w = `SAR_SHARE` where they agree,
@@ -17,9 +17,8 @@ Memory stays flat: fitting holds a sample of pixels, prediction goes window by w
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,11 +27,14 @@ from rasterio.windows import Window
 from scipy.ndimage import gaussian_filter
 from skimage.color import lab2rgb, rgb2lab
 
-from core.colour_fit import FEATURE_HALO, FEATURES, TRUNCATE, ColourFit, sar_features
+from core.colour.colour_fit import FEATURE_HALO, FEATURES, TRUNCATE, ColourFit, sar_features
+from core.colour.guide import Guide, GuideError
 from core.errors import stop_if_cancelled
-from core.guide import Guide, GuideError
-from core.scene import SarScene, decimated_read, read_band_db, second_view
+from core.model.inference import Predictor
+from core.rasters.scene import SarScene, decimated_read, read_band_db, second_view
 
+GUIDE_TAG = "SARCOLOR_GUIDE"  # 'colour guided by <optical file> (<its date>)'
+GUIDE_DETAIL_TAG = "SARCOLOR_GUIDE_DETAIL"
 SAR_SHARE = 0.4  # where reference and SAR agree: the best on the Jan <-> Jul pairs for every left-out patch (README)
 CHANGE_SMOOTHING = 6.0  # px: a change is a patch, not a pixel (the score's Gaussian sigma)
 CHANGE_START, CHANGE_FULL = 3.0, 5.0  # disagreement score where a change begins / is complete
@@ -63,7 +65,7 @@ class Block:
 
 def read_block(scene: SarScene, guide: Guide, window: Window, dataset=None) -> Block:
     """SAR dB and the reference's RGB over `window` plus its context (`dataset`: the scene's raster, default its own
-    handle; another thread must pass its own, `core.scene.second_view`)."""
+    handle; another thread must pass its own, `core.rasters.scene.second_view`)."""
     height, width = scene.georef.height, scene.georef.width
     row0, col0 = max(0, int(window.row_off) - HALO), max(0, int(window.col_off) - HALO)
     row1 = min(height, int(window.row_off + window.height) + HALO)
@@ -210,27 +212,52 @@ def guided_colours(block: Block, colour: ColourFit, share: float = SAR_SHARE) ->
     return rgb, np.clip(2.0 * edge - 1.0, 0.0, 1.0)[inner]
 
 
-class GuidedWriter:
-    """An `RgbaWriter` in front of which each window's model colours are replaced by the guided ones.
+def guide_tags(guide: Guide, fit: GuideFit) -> dict[str, str]:
+    """GeoTIFF metadata of a guided result: by which optical image, read how, covering how much."""
+    return {
+        GUIDE_TAG: guide.label,
+        GUIDE_DETAIL_TAG: f"{guide.band_names} read as red/green/blue; covers {fit.coverage:.0%} of the scene; there "
+        f"{1 - SAR_SHARE:.0%} the reference's colour and {SAR_SHARE:.0%} the colour this SAR has in it, all the "
+        "SAR's where it shows a change; elsewhere the model's colour",
+    }
 
-    It runs in the pipeline's writer thread while the reader thread reads the scene, so it reads the
+
+def guide_notes(guide: Guide, fit: GuideFit) -> list[str]:
+    """What the analyst should know about the guide: how it was placed, how much of the scene it covers."""
+    notes = list(guide.warnings)
+    if fit.coverage < 0.99:
+        notes.append(f"{guide.name} covers about {fit.coverage:.0%} of the scene: the rest is coloured by the model.")
+    return notes
+
+
+class GuidedColour:
+    """A colour source (`core.colour.sources`): the guide's fitted colours where it covers, the model's elsewhere.
+
+    `paint` runs in the pipeline's writer thread while the reader thread reads the scene, so it reads the
     SAR through its own handle (`close` it); the guide is read by this thread alone once the fit is done.
     """
 
-    def __init__(self, writer, scene: SarScene, guide: Guide, fit: GuideFit) -> None:
-        self.writer = writer
+    def __init__(self, predictor: Predictor, scene: SarScene, guide: Guide, fit: GuideFit) -> None:
+        self.predictor = predictor
         self.scene = scene
         self.guide = guide
         self.fit = fit
+        self.guide_label = guide.label
         self.source, self.view = second_view(scene)
+
+    def tags(self) -> dict[str, str]:
+        return guide_tags(self.guide, self.fit)
+
+    def notes(self) -> list[str]:
+        return guide_notes(self.guide, self.fit)
 
     def close(self) -> None:
         if self.view is not self.source:
             self.view.close()
         self.source.close()
 
-    def write(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> None:
-        """Compose the guided colours over the model's where the reference covers the window, then write."""
+    def paint(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """The model's colours of a written window with the guided ones composed over them where the guide covers."""
         try:
             covered = window.intersection(self.guide.footprint) if valid.any() else None
         except WindowError:  # the window lies outside the reference
@@ -241,7 +268,7 @@ class GuidedWriter:
             for col0 in range(int(covered.col_off), col_end, COLUMN_CHUNK):
                 part = Window(col0, covered.row_off, min(COLUMN_CHUNK, col_end - col0), covered.height)
                 self._compose(part, window, rgb01)
-        self.writer.write(window, rgb01, valid)
+        return rgb01
 
     def _compose(self, part: Window, window: Window, rgb01: np.ndarray) -> None:
         """Blend the guided colours of `part` (inside `window`) into `rgb01` in place."""
@@ -249,16 +276,3 @@ class GuidedWriter:
         y, x = int(part.row_off - window.row_off), int(part.col_off - window.col_off)
         target = rgb01[:, y : y + int(part.height), x : x + int(part.width)]
         target += inside * (guided - target)
-
-
-@contextlib.contextmanager
-def guided_writer(writer, scene: SarScene, guide: Guide | None, fit: GuideFit | None) -> Iterator:
-    """`writer` itself without a guide; else a `GuidedWriter` in front of it, closed on exit."""
-    if guide is None or fit is None:
-        yield writer
-        return
-    guided = GuidedWriter(writer, scene, guide, fit)
-    try:
-        yield guided
-    finally:
-        guided.close()

@@ -18,13 +18,13 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from core.checkpoints import LoadedModel
 from core.colorize import ColorizeOptions, colorize
-from core.display import reference_scores
 from core.errors import JobCancelled, SarColorError, StorageLimitError, UserLimitError
-from core.jobs import Job, JobStatus, JobStore
+from core.model.checkpoints import LoadedModel
+from core.service.display import reference_scores
+from core.service.jobs import Job, JobStatus, JobStore
+from core.service.users import User
 from core.settings import Limits
-from core.users import User
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Readers of training and evaluation outputs that tolerate missing or partial files.
 
-File names and the log format live in `core.run_artefacts`. The evaluation files, written by
+File names and the log format live in `core.records.artefacts`. The evaluation files, written by
 `training.evaluate`:
 - `summary.json` — `{"models": {model or baseline: {split/source key: {n, psnr_mean, psnr_ci95,
   psnr_median, psnr_gain_vs_flat, psnr_gain_vs_flat_ci95, ssim_mean, delta_e_mean, chroma_ratio,
@@ -9,7 +9,7 @@ File names and the log format live in `core.run_artefacts`. The evaluation files
   those keys, and they are null for sets scored before them.
 - `per_image.csv` — columns model, split, source, group, pair_id, then `PER_IMAGE_NUMERIC` (blank or NaN
   where not scored).
-And by `training.green_ceiling`: `green_ceiling.json` — `{source: {CEILINGS key: {green_share, auc,
+And by `training.studies.green_ceiling`: `green_ceiling.json` — `{source: {CEILINGS key: {green_share, auc,
 false_green_at_recall} or null, ...}}`.
 """
 
@@ -20,12 +20,12 @@ import json
 import math
 from pathlib import Path
 
-from core.run_artefacts import EvalFolder, RunFolder
+from core.records.artefacts import EvalFolder, RunFolder
 
 PER_IMAGE_NUMERIC = (
     *("psnr", "ssim", "delta_e", "chroma_pred", "chroma_true"),
-    *("pixel_delta_e", "green_recall", "false_green"),  # per pixel: ΔE00; shares 0-1 (`core.metrics`)
-    *("green_px", "green_hit_px", "other_px", "other_green_px"),  # pixel counts: `core.metrics.GreenCounts`
+    *("pixel_delta_e", "green_recall", "false_green"),  # per pixel: ΔE00; shares 0-1 (`core.scoring.metrics`)
+    *("green_px", "green_hit_px", "other_px", "other_green_px"),  # pixel counts: `core.scoring.metrics.GreenCounts`
 )
 PIXEL_COLOUR = {  # metric (a scoreboard column, with _low and _high): its summary.json keys, value and 95 % CI
     "pixel_delta_e": ("pixel_delta_e_mean", "pixel_delta_e_ci95"),
@@ -37,7 +37,7 @@ CEILINGS = {  # green_ceiling.json key: what that ranking is, as the Evaluation 
     "network_in_scene": "SAR ceiling: U-Net fine-tuned in scene",
     "sar_and_truth_lightness": "SAR + true lightness (needs optical)",
 }
-CEILING_RECALL = 0.5  # the recall at which `training.green_ceiling` reads false green
+CEILING_RECALL = 0.5  # the recall at which `training.studies.green_ceiling` reads false green
 BASELINE_PREFIX = "baseline_"
 BASELINE_NAMES = {  # what each baseline of `training.evaluate` paints, as pages and charts name it
     "baseline_flat_colour": "flat training colour",

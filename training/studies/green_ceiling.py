@@ -1,8 +1,8 @@
 """How much of a val set's green can its own SAR tell apart? A leave-one-image-out ceiling.
 
-`python -m training.green_ceiling` asks, for each val set, whether the SAR carries the signal that issue 16's
+`python -m training.studies.green_ceiling` asks, for each val set, whether the SAR carries the signal that issue 16's
 green bar needs. For every image, a gradient-boosting classifier learns "green" (truth a* < -5) from the
-pixel reference's multi-scale SAR features (`training.pixel_reference.pixel_features`) on the *other images of
+pixel reference's multi-scale SAR features (`training.studies.pixel_reference.pixel_features`) on the *other images of
 the same set* and scores the held-out one. It sees labels from the same scene, season and rendering, which no
 product model has; if it cannot rank green above the rest, no model trained elsewhere will from those features.
 A second run adds the truth's own lightness at the same scales: the ceiling of colouring a perfect lightness.
@@ -30,16 +30,16 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from torch.nn import functional
 
-from core.checkpoints import list_checkpoints, load_checkpoint
-from core.metrics import GREEN_A_STAR
-from core.normalise import InputSpace
-from core.reports import CEILING_RECALL
-from core.run_artefacts import ModelsFolder
+from core.model.checkpoints import list_checkpoints, load_checkpoint
+from core.rasters.normalise import InputSpace
+from core.records.artefacts import ModelsFolder
+from core.records.reports import CEILING_RECALL
+from core.scoring.metrics import GREEN_A_STAR
 from core.settings import default_checkpoint, models_dir, shared_data_dir
 from training.data import PairRecord, align, bigearthnet_records, load_optical, load_sar, read_manifest
 from training.evaluate import model_predictor
-from training.pixel_reference import SCALES, pixel_features
 from training.pseudo_colour import lab_of
+from training.studies.pixel_reference import SCALES, pixel_features
 
 LEVEL_SIGMA = 4.0  # px: the smoothing of the SAR level in the per-image check
 

@@ -1,6 +1,6 @@
 """Weight-space interpolation of two fine-tunes of one model ("model soup", WiSE-FT).
 
-`python -m training.soup --base models/a.pt --other models/b.pt --weight 0.25 --out runs/soup_25.pt`
+`python -m training.studies.soup --base models/a.pt --other models/b.pt --weight 0.25 --out runs/soup_25.pt`
 
 Both checkpoints must share the architecture and start from the same weights (e.g. two fine-tunes of
 `lab_context`), or the average is meaningless. Every floating-point tensor, BatchNorm running statistics
@@ -13,8 +13,8 @@ import argparse
 import copy
 from pathlib import Path
 
-from core.checkpoints import LoadedModel, load_checkpoint, save_checkpoint
 from core.errors import CheckpointError
+from core.model.checkpoints import LoadedModel, load_checkpoint, save_checkpoint
 
 
 def interpolate(base: LoadedModel, other: LoadedModel, weight: float) -> LoadedModel:

@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 
 from core.errors import CheckpointError
-from core.networks import GeneratorConfig, UNetGenerator, build_generator
-from core.normalise import InputSpace, describe_input_space
+from core.model.networks import GeneratorConfig, UNetGenerator, build_generator
+from core.rasters.normalise import InputSpace, describe_input_space
 
 FORMAT = "sarcolor-generator"
 VERSION = 1
@@ -30,7 +30,7 @@ class LoadedModel:
     normalisation: dict
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
-    prepared_for: object = None  # the torch.device the generator was last prepared for (core.inference)
+    prepared_for: object = None  # the torch.device the generator was last prepared for (core.model.inference)
 
     @property
     def name(self) -> str:
@@ -38,7 +38,7 @@ class LoadedModel:
 
 
 def default_normalisation(space: InputSpace | str = InputSpace.STRETCH) -> dict:
-    """The input space a generator was trained in, with its constants (see core.normalise)."""
+    """The input space a generator was trained in, with its constants (see core.rasters.normalise)."""
     return describe_input_space(space)
 
 

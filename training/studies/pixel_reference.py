@@ -1,6 +1,6 @@
 """A fast non-deep reference: per-pixel gradient boosting on multi-scale backscatter statistics.
 
-`python -m training.pixel_reference --out runs/pixel_gbm.pkl` fits three scikit-learn
+`python -m training.studies.pixel_reference --out runs/pixel_gbm.pkl` fits three scikit-learn
 HistGradientBoostingRegressors (CIELAB L, a, b) on pixels sampled from the train split:
 L from every target (the 1,958 grey SEN1-2 ones included), a/b from the colour targets
 only, on the same target footing as the networks. Features come from both input
@@ -24,7 +24,7 @@ from scipy.ndimage import gaussian_filter
 from skimage.color import lab2rgb, rgb2lab
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from core.normalise import InputSpace
+from core.rasters.normalise import InputSpace
 from core.settings import shared_data_dir
 from training.data import PairRecord, footing_samples, load_sar, load_target, measure_footing, read_manifest
 

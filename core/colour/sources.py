@@ -1,0 +1,97 @@
+"""Colour sources: what paints a scene. The pipeline opens one and walks the same path whatever it is.
+
+A source predicts the model's colours tile by tile (`predictor`), then gives each written window
+its final colours (`paint`, in the pipeline's writer thread). `ModelColour` keeps the model's;
+`GuidedColour` (`core.colour.guided`) composes an optical guide's colours, fitted to this scene's
+SAR, over them where the guide covers the scene.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from rasterio.windows import Window
+
+from core.colour.guide import open_guide
+from core.colour.guided import GuidedColour, fit_guide
+from core.model.inference import Predictor
+from core.rasters.scene import SarScene
+
+CancelCheck = Callable[[], bool]
+
+
+class ColourSource(Protocol):
+    """What the pipeline asks for colours."""
+
+    predictor: Predictor  # the model's colours of a batch of tiles
+    guide_label: str  # 'colour guided by <file> (<date>)', or '' for the model's own colour
+
+    def paint(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Final 3 x h x w RGB in [0, 1] of a written scene window, from the model's blended colours there."""
+        ...
+
+    def tags(self) -> dict[str, str]:
+        """GeoTIFF metadata saying how the colour was made, beyond the model's provenance."""
+        ...
+
+    def notes(self) -> list[str]:
+        """What the analyst should know about this colour."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class ModelColour:
+    """The model's colours alone."""
+
+    predictor: Predictor
+    guide_label: str = ""
+
+    def paint(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        return rgb01
+
+    def tags(self) -> dict[str, str]:
+        return {}
+
+    def notes(self) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class GuideRequest:
+    """The analyst's optical guide: its path, its red, green and blue bands when the file does not say, its name."""
+
+    path: str | None = None
+    bands: tuple[int, int, int] | None = None
+    name: str | None = None
+
+
+@contextlib.contextmanager
+def colour_source(
+    predictor: Predictor,
+    scene: SarScene,
+    guide: GuideRequest,
+    source_name: str,
+    cancelled: CancelCheck | None = None,
+) -> Iterator[ColourSource]:
+    """The model's colour, or with a guide path the guide's fitted colour over it (checked and fitted here)."""
+    if not guide.path:
+        yield ModelColour(predictor)
+        return
+    opened = open_guide(guide.path, scene.georef, guide.bands, guide.name, source_name)
+    try:
+        source = GuidedColour(predictor, scene, opened, fit_guide(scene, opened, cancelled))
+        try:
+            yield source
+        finally:
+            source.close()
+    finally:
+        opened.close()

@@ -1,0 +1,1 @@
+"""The model: networks, checkpoints, batched inference."""

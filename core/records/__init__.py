@@ -1,0 +1,1 @@
+"""A training run's artefacts, defined once, and their tolerant readers."""

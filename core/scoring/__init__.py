@@ -1,0 +1,1 @@
+"""Scores of a result against an optical reference."""

@@ -1,0 +1,1 @@
+"""The service around colorize: jobs, background runner, batches, users, display copies."""

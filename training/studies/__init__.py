@@ -1,0 +1,1 @@
+"""Studies: measurements run once to decide something, apart from the training recipe."""
