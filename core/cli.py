@@ -151,6 +151,7 @@ def _new_password(from_stdin: bool) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from core.colorize import ColorizeOptions
+    from core.colour.sar_detail import RENDERINGS
     from core.rasters.normalise import Encoding
     from core.rasters.scene import POLARISATIONS
 
@@ -188,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--guide-bands", type=_guide_bands, metavar="R,G,B",
                    help="the guide's red, green and blue band numbers when its file does not say (e.g. 4,3,2)")
     c.set_defaults(guide_name=None)  # the guide's own file name labels the result
+    c.add_argument(
+        "--rendering",
+        default=defaults.rendering,
+        choices=RENDERINGS,
+        help="model: the model's colours (default); sar-detail: the field's GIHS convention, the model's colours with "
+        "the intensity detail of the speckle-filtered SAR (field edges, rivers, roads, towns)",
+    )
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.add_argument("--workers", type=int, default=0, help="processes for many scenes (default: cores and memory allow)")
     c.add_argument("--scheduler", help="address of a Dask distributed scheduler (host:port) to run many scenes on")

@@ -1,7 +1,8 @@
 """The one pipeline: SAR raster in, georeferenced colour COG out, streamed strip by strip.
 
 read (`core.rasters.scene`) -> normalise (`core.rasters.normalise`) -> tile (`core.rasters.tiling`)
--> colour (`core.colour.sources`: the model, or a guide's fitted colour over it) -> write
+-> colour (`core.colour.sources`: the model, or a guide's fitted colour over it; either may be rendered
+with the SAR's detail, `core.colour.sar_detail`) -> write
 (`core.rasters.cog`). Per tile row: read the strip, cut tiles, predict in batches, blend, paint,
 write the finished rows; the COG is renamed into place when whole. Reading, prediction and writing
 overlap in threads. Memory is bounded by a few strips (tile x width).
@@ -23,7 +24,7 @@ import rasterio
 import torch
 from rasterio.windows import Window
 
-from core.colour.sources import ColourSource, GuideRequest, colour_source
+from core.colour.sources import ColourSource, GuideRequest, check_rendering, colour_source
 from core.errors import InvalidSettingsError, stop_if_cancelled
 from core.model.checkpoints import LoadedModel
 from core.model.inference import Predictor, prediction_pool
@@ -56,6 +57,7 @@ class ColorizeOptions:
     guide: str | None = None  # an optical image of the place (path): its colours guide the result (core.colour.guided)
     guide_bands: tuple[int, int, int] | None = None  # the guide's red, green, blue bands when the file does not say
     guide_name: str | None = None  # the guide's name as the analyst gave it (default: its file name)
+    rendering: str = "model"  # model | sar-detail: the model's colour with the SAR's detail (core.colour.sar_detail)
 
 
 def _read_strip(
@@ -245,6 +247,7 @@ def check_options(options: ColorizeOptions, model: LoadedModel) -> None:
         raise InvalidSettingsError(f"Tile size must be a multiple of {multiple} for this model (got {options.tile}).")
     if options.batch < 1:
         raise InvalidSettingsError("Batch size must be at least 1.")
+    check_rendering(options.rendering)
 
 
 def colorize(
@@ -289,7 +292,7 @@ def _colorize(
         space = InputSpace(model.config.input_space)
         grid = scene_grid(scene, options)
         guide = GuideRequest(options.guide, options.guide_bands, options.guide_name)
-        with colour_source(predictor, scene, guide, source_name, cancelled) as colour:
+        with colour_source(predictor, scene, guide, source_name, cancelled, options.rendering) as colour:
             tags = provenance_tags(model, scene, source_name) | colour.tags()
             with cog_writer(output, scene.georef, tags) as cog:
                 _stream_rows(scene, space, grid, colour, options.batch, cog, progress, cancelled)

@@ -3,7 +3,8 @@
 A source predicts the model's colours tile by tile (`predictor`), then gives each written window
 its final colours (`paint`, in the pipeline's writer thread). `ModelColour` keeps the model's;
 `GuidedColour` (`core.colour.guided`) composes an optical guide's colours, fitted to this scene's
-SAR, over them where the guide covers the scene.
+SAR, over them where the guide covers the scene. Either may be rendered with the SAR's detail
+(`SarDetailColour`, `core.colour.sar_detail`: GIHS fusion, the field's colorisation convention).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from rasterio.windows import Window
 
 from core.colour.guide import open_guide
 from core.colour.guided import GuidedColour, fit_guide
+from core.colour.sar_detail import MODEL, RENDERINGS, SAR_DETAIL, SarDetailColour
+from core.errors import InvalidSettingsError
 from core.model.inference import Predictor
 from core.rasters.scene import SarScene
 
@@ -74,6 +77,12 @@ class GuideRequest:
     name: str | None = None
 
 
+def check_rendering(rendering: str) -> None:
+    """Raise `InvalidSettingsError` for a rendering that does not exist."""
+    if rendering not in RENDERINGS:
+        raise InvalidSettingsError(f"Unknown rendering {rendering!r}: use {' or '.join(RENDERINGS)}.")
+
+
 @contextlib.contextmanager
 def colour_source(
     predictor: Predictor,
@@ -81,8 +90,31 @@ def colour_source(
     guide: GuideRequest,
     source_name: str,
     cancelled: CancelCheck | None = None,
+    rendering: str = MODEL,
 ) -> Iterator[ColourSource]:
-    """The model's colour, or with a guide path the guide's fitted colour over it (checked and fitted here)."""
+    """The model's colour, or with a guide path the guide's fitted colour over it (checked and fitted here);
+    with `rendering` 'sar-detail', either rendered with the SAR's intensity detail (GIHS)."""
+    check_rendering(rendering)
+    with _colour(predictor, scene, guide, source_name, cancelled) as colour:
+        if rendering != SAR_DETAIL:
+            yield colour
+            return
+        rendered = SarDetailColour(colour, scene)
+        try:
+            yield rendered
+        finally:
+            rendered.close()
+
+
+@contextlib.contextmanager
+def _colour(
+    predictor: Predictor,
+    scene: SarScene,
+    guide: GuideRequest,
+    source_name: str,
+    cancelled: CancelCheck | None = None,
+) -> Iterator[ColourSource]:
+    """The model's colour, or with a guide path the guide's fitted colour over it."""
     if not guide.path:
         yield ModelColour(predictor)
         return
