@@ -3,7 +3,8 @@
 The same real SAR (a georeferenced float32 dB mosaic of the BigEarthNet sample patches) is colorized whole, cropped,
 and with its outer 48 px overwritten by nodata. Tiles sit on the georeferenced grid (`TileGrid.anchored`) and the
 default sees only its receptive field, so every pixel more than 128 px inside the smaller extent keeps its colour
-within 1/255. A model that decides colour tile-wide (the tile's mean added back) fails the same check.
+within 1/255. A model that decides colour tile-wide (the tile's mean added back) fails the same check. The SAR-detail
+rendering (`core.colour.sar_detail`) passes it too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rasterio.windows import Window
 from scenes import mosaic_scene
 
 from core.colorize import ColorizeOptions, colorize
+from core.colour.sar_detail import SAR_DETAIL
 from core.model.checkpoints import LoadedModel, load_checkpoint
 from core.settings import default_checkpoint, models_dir
 
@@ -66,16 +68,19 @@ def scenes(samples, tmp_path_factory) -> dict[str, tuple[Path, Window, Window]]:
     }
 
 
-def _colours(model: LoadedModel, source: Path, out: Path) -> np.ndarray:
-    colorize(source, out, model, ColorizeOptions())
+def _colours(model: LoadedModel, source: Path, out: Path, options: ColorizeOptions) -> np.ndarray:
+    colorize(source, out, model, options)
     return read_rgba(out)[:3].astype(np.int16)
 
 
-def largest_shift(model: LoadedModel, scenes: dict, variant: str, folder: Path) -> int:
+def largest_shift(
+    model: LoadedModel, scenes: dict, variant: str, folder: Path, options: ColorizeOptions | None = None
+) -> int:
     """Largest colour change (of 255) of a pixel more than INSIDE px within `variant`'s extent, against the whole."""
-    whole = _colours(model, scenes["whole"][0], folder / "whole.tif")
+    options = options or ColorizeOptions()
+    whole = _colours(model, scenes["whole"][0], folder / "whole.tif", options)
     source, window, valid = scenes[variant]
-    part = _colours(model, source, folder / f"{variant}.tif")
+    part = _colours(model, source, folder / f"{variant}.tif", options)
     inner = Window(valid.col_off + INSIDE, valid.row_off + INSIDE, valid.width - 2 * INSIDE, valid.height - 2 * INSIDE)
     rows, cols = inner.toslices()
     local_rows = slice(rows.start - window.row_off, rows.stop - window.row_off)
@@ -95,3 +100,11 @@ def test_a_tile_wide_model_fails_the_same_check(scenes, tmp_path: Path) -> None:
     model = load_checkpoint(models_dir() / "lab_pseudo_colour.pt")
     assert model.config.context
     assert largest_shift(model, scenes, "crop", tmp_path) > 1
+
+
+@pytest.mark.parametrize("variant", ["crop", "frame"])
+def test_sar_detail_rendering_colours_a_place_alike(scenes, variant: str, tmp_path: Path) -> None:
+    """The SAR-detail rendering (its SAR detail is local: `core.colour.sar_detail.HALO`) keeps the same check."""
+    local = load_checkpoint(models_dir() / "lab_ab.pt")  # a model that sees only its receptive field
+    assert not local.config.context
+    assert largest_shift(local, scenes, variant, tmp_path, ColorizeOptions(rendering=SAR_DETAIL)) <= 1
