@@ -19,8 +19,9 @@ interval, and green recall and false green pooled over the set's pixels (sum of 
 over sum of pixels, so large images weigh more) with 95 % intervals from resampling
 images. Baselines scored on the same images: SAR grey, the flat mean training colour
 and the per-image oracle flat colour (the truth's own mean: the best any single colour
-can do). LPIPS needs ImageNet backbone weights, which are not on disk here, so it is
-reported as unavailable.
+can do). Each checkpoint is also scored in its SAR-detail rendering ('<name>+sar-detail', GIHS:
+`core.colour.sar_detail`), the field's convention of lightness detail from the SAR. LPIPS needs
+ImageNet backbone weights, which are not on disk here, so it is reported as unavailable.
 
 Pictures: per model and split a sample grid (three images per val set; best and worst
 three on test) and per val set a contact sheet of every image (`EvalFolder.contact_sheet`),
@@ -42,6 +43,7 @@ import rasterio
 from PIL import Image, ImageDraw
 
 from core.colorize import ColorizeOptions, colorize
+from core.colour.sar_detail import SAR_DETAIL
 from core.model.checkpoints import load_checkpoint
 from core.rasters.normalise import InputSpace
 from core.rasters.scene import POLARISATIONS
@@ -81,8 +83,8 @@ BASELINES = (SAR_GREY, FLAT, ORACLE)
 Predict = Callable[[PairRecord, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def model_predictor(checkpoint: Path, workdir: Path) -> Predict:
-    """Prediction through the full colorize pipeline (writes and reads back a COG)."""
+def model_predictor(checkpoint: Path, workdir: Path, rendering: str = "model") -> Predict:
+    """Prediction through the full colorize pipeline (writes and reads back a COG) in `rendering`."""
     model = load_checkpoint(checkpoint)
 
     def predict(record: PairRecord, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,6 +94,7 @@ def model_predictor(checkpoint: Path, workdir: Path) -> Predict:
             polarisation=record.polarisation if record.polarisation in POLARISATIONS else "auto",
             encoding=record.encoding.value,
             device="auto",
+            rendering=rendering,
         )
         colorize(record.sar, out, model, options)
         with rasterio.open(out) as src:
@@ -99,6 +102,11 @@ def model_predictor(checkpoint: Path, workdir: Path) -> Predict:
         return rgba[:3].transpose(1, 2, 0).astype(np.float32) / 255.0, rgba[3] > 0
 
     return predict
+
+
+def sar_detail_predictors(checkpoints: list[Path], workdir: Path) -> dict[str, Predict]:
+    """Each checkpoint's SAR-detail rendering (`core.colour.sar_detail`, GIHS), scored as '<name>+sar-detail'."""
+    return {f"{c.stem}+{SAR_DETAIL}": model_predictor(c, workdir, SAR_DETAIL) for c in checkpoints}
 
 
 def sar_grey_predictor(record: PairRecord, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -297,6 +305,7 @@ def evaluate(
     folder.path.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         predictors |= {c.stem: model_predictor(c, Path(tmp)) for c in checkpoints}
+        predictors |= sar_detail_predictors(checkpoints, Path(tmp))
         rows = score_all(predictors, records, footing, splits, folder)
     if keep_earlier:
         scored = {(r["model"], r["split"]) for r in rows}

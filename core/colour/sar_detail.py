@@ -35,7 +35,7 @@ from rasterio.windows import Window
 from scipy.ndimage import gaussian_filter
 
 from core.rasters.cog import cog_writer
-from core.rasters.scene import SarScene, read_band_db, second_view
+from core.rasters.scene import SarScene, opened_scene, read_band_db, second_view
 
 if TYPE_CHECKING:
     from core.colour.sources import ColourSource
@@ -158,3 +158,16 @@ def render_cog(colour_cog: str | Path, scene: SarScene, output: str | Path) -> P
                 rgb = rgba[:3] / np.float32(255.0)
                 cog.write(window, render_window(scene, scene.dataset, window, rgb) if valid.any() else rgb, valid)
     return Path(output)
+
+
+def rendering_beside(colour_cog: str | Path, sar: str | Path, band: str, encoding: str) -> Path:
+    """The SAR-detail rendering of a finished COG, beside it as '<name>_sar_detail.tif' (made on first call).
+
+    `sar`, `band`, `encoding`: the scene and how it was read (a job's settings and summary).
+    """
+    colour_cog = Path(colour_cog)
+    path = colour_cog.with_name(f"{colour_cog.stem}_{SAR_DETAIL.replace('-', '_')}.tif")
+    if not path.is_file():
+        with opened_scene(sar, band=band, encoding=encoding) as scene:
+            render_cog(colour_cog, scene, path)
+    return path
