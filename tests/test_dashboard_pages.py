@@ -350,7 +350,7 @@ def test_png_without_georeference_gives_previews_but_no_map(env):
     assert any("no georeference" in w.value for w in at.warning)
     assert not at.get("component_instance")
     assert any("no georeference, so there is no map" in i.value for i in at.info)
-    assert len(at.get("image")) == 2  # SAR | colorized previews
+    assert len(at.get("image")) == 3  # SAR | colorized | SAR-detail rendering previews
     assert any(b.proto.label.startswith("Download colorized COG") for b in at.get("download_button"))
 
 

@@ -139,7 +139,7 @@ def test_near_polar_scene_says_why_there_is_no_map(env, corpus) -> None:
     assert _latest(env["var"]).status == "done"
     assert any("beyond 85.05° north" in w.value for w in at.warning)
     assert not at.get("component_instance")
-    assert len(at.get("image")) == 2  # the previews still show the result
+    assert len(at.get("image")) == 3  # the previews (SAR, colorized, SAR detail) still show the result
 
 
 def test_max_upload_size_is_read_from_the_config_file(env) -> None:
