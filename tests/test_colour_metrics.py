@@ -17,6 +17,7 @@ from core.samples import Sample
 from core.scoring.metrics import (
     GREEN_A_STAR,
     bootstrap_ratio_interval,
+    dark_share,
     false_green,
     flood_lightness,
     green_counts,
@@ -176,3 +177,9 @@ def test_flood_lightness_on_a_real_ombria_after_flood_pair(shared_data: Path) ->
     assert abs(wash["flood_contrast_pred"]) < 3.0 < abs(exact["flood_contrast_true"])
     assert wash["flood_l_error"] > 0.0
     assert math.isnan(flood_lightness(truth, truth, valid, None)["flood_l_error"])
+
+
+def test_dark_share_counts_pixels_below_the_water_lightness() -> None:
+    image = np.concatenate([_filled(np.zeros(3), (2, 8)), _filled(GREY, (6, 8))])
+    assert dark_share(image) == 0.25
+    assert dark_share(image, np.arange(8)[:, None].repeat(8, 1) >= 2) == 0.0

@@ -55,6 +55,7 @@ from core.scoring.metrics import (
     bootstrap_interval,
     bootstrap_ratio_interval,
     chroma_spread,
+    dark_share,
     flood_lightness,
     green_ranking_auc,
     mean_colour_delta_e,
@@ -146,6 +147,8 @@ def score(predict: Predict, record: PairRecord, truth: np.ndarray) -> tuple[dict
         "false_green": greens.false_green,
         **asdict(greens),
         "green_auc": green_ranking_auc(prediction, truth, valid),
+        "dark_pred": dark_share(prediction, valid),
+        "dark_true": dark_share(truth, valid),
         **flood_lightness(prediction, truth, valid, flooded),
     }
     return {k: round(v, 4) for k, v in metrics.items()}, prediction
@@ -170,11 +173,15 @@ def set_stats(rows: list[dict], flat_rows: dict[str, dict]) -> dict:
 
 
 def ranking_and_flood_stats(rows: list[dict]) -> dict:
-    """Mean green ranking AUC over the images that hold both classes; on flood images the mean L* error of the
+    """Mean green ranking AUC over the images that hold both classes; the mean share of pixels darker than
+    `DARK_L_STAR` in prediction and truth; on flood images the mean L* error of the
     flooded pixels [95 % CI] and the mean dry-minus-flooded L* contrast of prediction and truth."""
     [auc] = _finite(rows, "green_auc")
     flood = _finite(rows, *FLOOD_KEYS[1:])
     stats = {"green_auc_mean": float(auc.mean()) if auc.size else None, "green_auc_images": int(auc.size)}
+    dark_pred, dark_true = _finite(rows, "dark_pred", "dark_true")
+    if dark_pred.size:
+        stats |= {"dark_share_pred": float(dark_pred.mean()), "dark_share_true": float(dark_true.mean())}
     if not flood[0].size:
         return stats
     error, contrast_pred, contrast_true = flood
@@ -399,7 +406,8 @@ def format_summary(summary: dict) -> str:
                 f"px ΔE00 {_with_interval(s, 'pixel_delta_e', '.1f')} "
                 f"green recall {_with_interval(s, 'green_recall', '.2f')} "
                 f"false green {_with_interval(s, 'false_green', '.2f')} "
-                f"green AUC {_number(s.get('green_auc_mean'), '.2f')}{_flood_text(s)}"
+                f"green AUC {_number(s.get('green_auc_mean'), '.2f')} dark {_number(s.get('dark_share_pred'), '.2f')} "
+                f"(truth {_number(s.get('dark_share_true'), '.2f')}){_flood_text(s)}"
             )
     return "\n".join(lines)
 

@@ -221,3 +221,11 @@ def flood_lightness(
         "flood_contrast_pred": float(l_pred[dry].mean() - l_pred[flood].mean()),
         "flood_contrast_true": float(l_true[dry].mean() - l_true[flood].mean()),
     }
+
+
+DARK_L_STAR = 25.0  # CIELAB L* below which a pixel reads as water or shadow
+
+
+def dark_share(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Share (0-1) of the valid pixels of an H x W x 3 image darker than `DARK_L_STAR`: how much reads as water."""
+    return float((_lab(rgb[_valid(rgb, mask)])[:, 0] < DARK_L_STAR).mean())
