@@ -281,28 +281,23 @@ def _colorize(
     """`colorize` inside its GDAL environment."""
     started = time.perf_counter()
     check_options(options, model)
-    predictor = Predictor(model, options.device, options.precision)
-    scene = open_scene(
+    scene = open_scene(  # read
         source, band=options.band, encoding=options.encoding, limits=limits, polarisation=options.polarisation
     )
     try:
-        space = InputSpace(model.config.input_space)
-        grid = scene_grid(scene, options)
+        space = InputSpace(model.config.input_space)  # normalise: what the model sees of the scene's dB
+        grid = TileGrid.anchored(scene.region, scene.georef.transform, options.tile, options.overlap)  # tile
+        predictor = Predictor(model, options.device, options.precision)  # colour: the model's ...
         guide = GuideRequest(options.guide, options.guide_bands, options.guide_name)
-        with colour_source(predictor, scene, guide, source_name, cancelled) as colour:
+        with colour_source(predictor, scene, guide, source_name, cancelled) as colour:  # ... or a guide's over it
             tags = provenance_tags(model, scene, source_name) | colour.tags()
-            with cog_writer(output, scene.georef, tags) as cog:
+            with cog_writer(output, scene.georef, tags) as cog:  # write
                 _stream_rows(scene, space, grid, colour, options.batch, cog, progress, cancelled)
             notes = scene.warnings + _level_warning(scene, space) + colour.notes()
             facts = _summary(scene, grid, notes, colour.guide_label, predictor, time.perf_counter() - started)
         return ColorizeResult(Path(output), scene.georef, facts)
     finally:
         scene.close()
-
-
-def scene_grid(scene: SarScene, options: ColorizeOptions) -> TileGrid:
-    """The tiles over the scene's valid region and a mirrored frame, on its georeferenced grid (`TileGrid.anchored`)."""
-    return TileGrid.anchored(scene.region, scene.georef.transform, options.tile, options.overlap)
 
 
 def _summary(

@@ -15,12 +15,13 @@ import secrets
 from pathlib import Path
 
 import pytest
-from test_dashboard_browser import _free_port, _settled, _shot, chromium, needs_chromium, streamlit_server, visitor
+from test_dashboard_browser import _settled, _shot, chromium, needs_chromium, streamlit_server, visitor
 
 from core.model.checkpoints import save_checkpoint, untrained_model
 from core.model.networks import GeneratorConfig
 from core.service.jobs import JobStore
 from core.service.users import LOCAL
+from dashboard.server import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CLAIMS = {  # the provider's accounts: subject -> claims (an e-mail in mixed case: ids are lower-cased)
@@ -45,7 +46,7 @@ def app(provider, tmp_path_factory):
     """The app with `[auth]` pointing at the provider (secrets in a temporary folder); yields (url, var dir)."""
     tmp = tmp_path_factory.mktemp("oidc")
     save_checkpoint(tmp / "models" / "default.pt", untrained_model(GeneratorConfig(ngf=8)).generator)
-    port = _free_port()
+    port = free_port()
     secrets_file = tmp / "secrets.toml"
     secrets_file.write_text(
         "[auth]\n"
