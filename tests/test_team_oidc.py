@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import warnings
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,10 @@ CLAIMS = {  # the provider's accounts: subject -> claims (an e-mail in mixed cas
 def provider():
     """A real OpenID provider on a loopback port; yields its issuer URL."""
     needs_chromium()
-    mock = pytest.importorskip("oidc_provider_mock", reason="oidc-provider-mock is not installed")
+    with warnings.catch_warnings():  # authlib's import puts an "always" filter above pyproject's ignore: undone here
+        pytest.importorskip("authlib.deprecate", reason="oidc-provider-mock is not installed")
+        warnings.simplefilter("ignore", DeprecationWarning)  # authlib's own deprecations, raised on import
+        mock = pytest.importorskip("oidc_provider_mock", reason="oidc-provider-mock is not installed")
     users = [mock.User(sub=sub, claims=claims) for sub, claims in CLAIMS.items()]
     with mock.run_server_in_thread(user_claims=users) as server:
         yield f"http://localhost:{server.server_port}"
