@@ -31,7 +31,7 @@ from core.rasters.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_wr
 from core.rasters.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
 from core.rasters.scene import SarScene, open_scene
 from core.rasters.tiling import StripBlender, TileGrid, mirror
-from core.rasters.tone import SeamMatcher
+from core.rasters.tone import seam_matcher
 from core.records.artefacts import FLAT_COLOUR
 from core.result import ColorizeResult, RunSummary
 from core.settings import Limits
@@ -175,16 +175,14 @@ def _stream_rows(
     memory does not grow with the scene.
     """
     padded_width = grid.columns[-1] + grid.tile
-    blender = StripBlender(grid)
-    seams = SeamMatcher(grid) if colour.predictor.model.config.context else None  # local models' tiles agree
+    blender, seams = StripBlender(grid), seam_matcher(grid, tile_wide=colour.predictor.model.config.context)
 
     def read(row_index: int) -> Strip:
         return _read_strip(scene, space, grid, grid.rows[row_index], padded_width)
 
     def write(row_index: int, predictions: list[np.ndarray], valid: np.ndarray) -> None:
         for col_index, prediction in enumerate(predictions):
-            if seams:
-                seams.apply(row_index, col_index, prediction)
+            seams.apply(row_index, col_index, prediction)
             blender.add(prediction, row_index, col_index)
         _write_rows(writer, *blender.finish_row(row_index), valid, scene, grid, colour)
 
@@ -196,11 +194,9 @@ def _stream_rows(
         written, waiting = None, None  # a row is written once its seams with the row below are known
         for row_index, (predictions, valid) in enumerate(rows):
             stop_if_cancelled(cancelled)
-            if seams:
-                seams.record_row(row_index, predictions)
+            seams.record_row(row_index, predictions)
             if waiting:
-                if seams:
-                    seams.record_pair(waiting[0], waiting[1], predictions)
+                seams.record_pair(waiting[0], waiting[1], predictions)
                 if written is not None:
                     written.result()  # a write error surfaces here, before more work is queued
                 written = writing.submit(write, *waiting)
