@@ -169,12 +169,12 @@ def model_seconds(scene: Path, model, options) -> tuple[float, int, float]:
     from core.model.inference import Predictor
     from core.rasters.normalise import InputSpace
     from core.rasters.scene import open_scene
-    from core.rasters.tiling import EDGE_MARGIN, TileGrid
+    from core.rasters.tiling import TileGrid
 
     predictor = Predictor(model, options.device, options.precision)
     sar = open_scene(scene)
     width, height = sar.georef.width, sar.georef.height
-    grid = TileGrid(width + 2 * EDGE_MARGIN, height + 2 * EDGE_MARGIN, options.tile, options.overlap)
+    grid = TileGrid.anchored(sar.region, sar.georef.transform, options.tile, options.overlap)
     space = InputSpace(model.config.input_space)
     strip = _read_strip(sar, space, grid, 0, grid.columns[-1] + grid.tile)
     sar.close()

@@ -51,8 +51,8 @@ def build_guide(path: Path, side: int, sar_files: list[Path]) -> Path:
             mosaic[:, r * patch : r * patch + part.shape[1], c * patch : c * patch + part.shape[2]] = part
     mosaic[:, :, int(side * COVERED) :] = 0  # no data beyond the cover (0 is the file's nodata)
     crs, transform = CRS.from_epsg(3395), from_origin(*SCENE_ORIGIN, PIXEL_M, PIXEL_M)
-    left, top = transform * (0, 0)
-    right, bottom = transform * (side, side)
+    left, top = transform @ (0, 0)
+    right, bottom = transform @ (side, side)
     dst_transform, width, height = calculate_default_transform(crs, GUIDE_CRS, side, side, left, bottom, right, top,
                                                                resolution=PIXEL_M)  # fmt: skip
     profile = {"driver": "GTiff", "width": width, "height": height, "count": 3, "dtype": "uint8", "nodata": 0,

@@ -152,14 +152,22 @@ def _new_password(from_stdin: bool) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """`sarcolor colorize ...` and `sarcolor users ...`."""
+    parser = argparse.ArgumentParser(prog="sarcolor", description="Colorize Sentinel-1 SAR scenes.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_colorize_command(sub)
+    _add_users_command(sub)
+    return parser
+
+
+def _add_colorize_command(sub: argparse._SubParsersAction) -> None:
+    """`sarcolor colorize PATH... OUTPUT`: one scene, or many into a folder."""
     from core.colorize import ColorizeOptions
     from core.colour.sar_detail import RENDERINGS
     from core.rasters.normalise import Encoding
     from core.rasters.scene import POLARISATIONS
 
     defaults = ColorizeOptions()
-    parser = argparse.ArgumentParser(prog="sarcolor", description="Colorize Sentinel-1 SAR scenes.")
-    sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser(
         "colorize",
         help="SAR GeoTIFF/PNG/JPEG in, colour Cloud-Optimized GeoTIFF out",
@@ -190,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--guide-bands", type=_guide_bands, metavar="R,G,B",
                    help="the guide's red, green and blue band numbers when its file does not say (e.g. 4,3,2)")
-    c.set_defaults(guide_name=None)  # the guide's own file name labels the result
+    c.set_defaults(guide_name=None, func=_colorize)  # the guide's own file name labels the result
     c.add_argument(
         "--rendering",
         default=defaults.rendering,
@@ -198,11 +206,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="model: the model's colours (default); sar-detail: the field's GIHS convention, the model's colours with "
         "the intensity detail of the speckle-filtered SAR (field edges, rivers, roads, towns)",
     )
+    _add_run_arguments(c)
+
+
+def _add_run_arguments(c: argparse.ArgumentParser) -> None:
+    """How `sarcolor colorize` runs: progress, processes, a Dask cluster, existing outputs."""
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.add_argument("--workers", type=int, default=0, help="processes for many scenes (default: cores and memory allow)")
     c.add_argument("--scheduler", help="address of a Dask distributed scheduler (host:port) to run many scenes on")
     c.add_argument("--overwrite", action="store_true", help="redo scenes whose output already exists")
-    c.set_defaults(func=_colorize)
+
+
+def _add_users_command(sub: argparse._SubParsersAction) -> None:
+    """`sarcolor users add|remove|list [NAME]`: the dashboard's built-in sign-in accounts."""
     u = sub.add_parser(
         "users",
         help="the dashboard's sign-in accounts",
@@ -216,7 +232,6 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--password-stdin", action="store_true", help="add: read the password from standard input")
     u.add_argument("--file", type=Path, help="account file (default: SARCOLOR_ACCOUNTS or var/accounts.json)")
     u.set_defaults(func=_users)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ from core.rasters.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_wr
 from core.rasters.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
 from core.rasters.scene import SarScene, open_scene
 from core.rasters.tiling import StripBlender, TileGrid, mirror
-from core.rasters.tone import SeamMatcher
+from core.rasters.tone import seam_matcher
 from core.records.artefacts import FLAT_COLOUR
 from core.result import ColorizeResult, RunSummary
 from core.settings import Limits
@@ -177,16 +177,14 @@ def _stream_rows(
     memory does not grow with the scene.
     """
     padded_width = grid.columns[-1] + grid.tile
-    blender = StripBlender(grid)
-    seams = SeamMatcher(grid) if colour.predictor.model.config.context else None  # local models' tiles agree
+    blender, seams = StripBlender(grid), seam_matcher(grid, tile_wide=colour.predictor.model.config.context)
 
     def read(row_index: int) -> Strip:
         return _read_strip(scene, space, grid, grid.rows[row_index], padded_width)
 
     def write(row_index: int, predictions: list[np.ndarray], valid: np.ndarray) -> None:
         for col_index, prediction in enumerate(predictions):
-            if seams:
-                seams.apply(row_index, col_index, prediction)
+            seams.apply(row_index, col_index, prediction)
             blender.add(prediction, row_index, col_index)
         _write_rows(writer, *blender.finish_row(row_index), valid, scene, grid, colour)
 
@@ -198,11 +196,9 @@ def _stream_rows(
         written, waiting = None, None  # a row is written once its seams with the row below are known
         for row_index, (predictions, valid) in enumerate(rows):
             stop_if_cancelled(cancelled)
-            if seams:
-                seams.record_row(row_index, predictions)
+            seams.record_row(row_index, predictions)
             if waiting:
-                if seams:
-                    seams.record_pair(waiting[0], waiting[1], predictions)
+                seams.record_pair(waiting[0], waiting[1], predictions)
                 if written is not None:
                     written.result()  # a write error surfaces here, before more work is queued
                 written = writing.submit(write, *waiting)
@@ -284,28 +280,25 @@ def _colorize(
     """`colorize` inside its GDAL environment."""
     started = time.perf_counter()
     check_options(options, model)
-    predictor = Predictor(model, options.device, options.precision)
-    scene = open_scene(
+    scene = open_scene(  # read
         source, band=options.band, encoding=options.encoding, limits=limits, polarisation=options.polarisation
     )
     try:
-        space = InputSpace(model.config.input_space)
-        grid = scene_grid(scene, options)
+        space = InputSpace(model.config.input_space)  # normalise: what the model sees of the scene's dB
+        grid = TileGrid.anchored(scene.region, scene.georef.transform, options.tile, options.overlap)  # tile
+        predictor = Predictor(model, options.device, options.precision)  # colour: the model's ...
         guide = GuideRequest(options.guide, options.guide_bands, options.guide_name)
-        with colour_source(predictor, scene, guide, source_name, cancelled, options.rendering) as colour:
+        with colour_source(  # ... or a guide's over it; either rendered with the SAR's detail or not
+            predictor, scene, guide, source_name, cancelled, options.rendering
+        ) as colour:
             tags = provenance_tags(model, scene, source_name) | colour.tags()
-            with cog_writer(output, scene.georef, tags) as cog:
+            with cog_writer(output, scene.georef, tags) as cog:  # write
                 _stream_rows(scene, space, grid, colour, options.batch, cog, progress, cancelled)
             notes = scene.warnings + _level_warning(scene, space) + colour.notes()
             facts = _summary(scene, grid, notes, colour.guide_label, predictor, time.perf_counter() - started)
         return ColorizeResult(Path(output), scene.georef, facts)
     finally:
         scene.close()
-
-
-def scene_grid(scene: SarScene, options: ColorizeOptions) -> TileGrid:
-    """The tiles over the scene's valid region and a mirrored frame, on its georeferenced grid (`TileGrid.anchored`)."""
-    return TileGrid.anchored(scene.region, scene.georef.transform, options.tile, options.overlap)
 
 
 def _summary(

@@ -13,8 +13,8 @@ import streamlit as st
 from core.colorize import ColorizeOptions
 from core.errors import ReferenceBandsUnknown, StorageLimitError
 from core.rasters.normalise import Encoding
+from core.rasters.optical import rgb_bands
 from core.rasters.scene import open_raster
-from core.service.display import rgb_bands
 from core.service.jobs import Job, JobStatus
 from core.service.users import User
 from dashboard import ui
@@ -30,6 +30,7 @@ ENCODINGS = {
     Encoding.AMPLITUDE: "Amplitude DN (integer, raw GRD)",
     Encoding.DB_U8: "8-bit rendering of dB",
     Encoding.LINEAR_U8: "8-bit linear intensity",
+    Encoding.DB_MINMAX_U8: "8-bit dB stretched per image (min to max)",
 }
 
 

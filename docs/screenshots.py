@@ -6,17 +6,15 @@ built-in sample with `models/default.pt` in headless Chromium, and saves PNGs in
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+from dashboard.server import dashboard_server
 
 ROOT = Path(__file__).resolve().parent.parent
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -25,36 +23,9 @@ READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 SAMPLE = "35VPK_69_24"  # forest with a lake: water, forest and clearings in one 1.2 km patch
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str) -> None:
-    for _ in range(120):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError("streamlit did not start")
-
-
 def main() -> None:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as var:
-        env = {**os.environ, "SARCOLOR_VAR_DIR": var}
-        cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
-        app = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait_healthy(url)
-            _shoot(url)
-        finally:
-            app.terminate()
-            app.wait(timeout=20)
+    with tempfile.TemporaryDirectory() as var, dashboard_server({"SARCOLOR_VAR_DIR": var}) as url:
+        _shoot(url)
 
 
 def _shoot(url: str) -> None:

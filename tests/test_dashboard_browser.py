@@ -8,14 +8,9 @@ the COG and checks its georeference. Screenshots of every page go to test-artifa
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +25,7 @@ from core.model.networks import GeneratorConfig
 from core.rasters.tiling import TileGrid
 from core.records.artefacts import JsonLinesLog, ModelsFolder, epoch_record, step_record
 from core.samples import default_sample
+from dashboard.server import ServerDidNotStart, dashboard_server
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -45,12 +41,6 @@ CHROMIUM_ARGS = [
 MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _write_training_log(path: Path) -> None:
@@ -70,26 +60,11 @@ def _write_training_log(path: Path) -> None:
 @contextlib.contextmanager
 def streamlit_server(tmp: Path, env: dict[str, str], port: int | None = None) -> Iterator[str]:
     """`streamlit run dashboard/app.py` on a loopback port (free unless given) with extra `env`; yields its URL."""
-    port = port or _free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
-    log = open(tmp / "streamlit.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"streamlit did not start: {(tmp / 'streamlit.log').read_text()[-2000:]}")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+        with dashboard_server(env, tmp / "streamlit.log", port) as url:
+            yield url
+    except ServerDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 def needs_chromium() -> None:

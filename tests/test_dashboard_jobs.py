@@ -17,15 +17,14 @@ from core.colorize import ColorizeOptions, colorize
 from core.model.checkpoints import untrained_model
 from core.model.networks import GeneratorConfig
 from core.rasters.cog import PARTIAL_MARKER
+from core.rasters.optical import reference_band_names, rgb_bands
 from core.records.artefacts import run_facts
 from core.samples import default_sample
 from core.scoring.scores import ReferenceScores, score_with_baselines
 from core.service.display import (
     mercator_overlay,
     quicklook_png,
-    reference_band_names,
     reference_scores,
-    rgb_bands,
     rgb_raster,
     sar_raster,
 )
@@ -209,7 +208,7 @@ def test_a_score_is_earned_only_by_beating_both_single_colours(tmp_path) -> None
 
 def test_multiband_sentinel2_reference_uses_b4_b3_b2(tmp_path):
     from core.errors import ReferenceBandsUnknown
-    from core.service.display import rgb_bands, rgb_raster
+    from core.service.display import rgb_raster
 
     stacked = sentinel2_stack(tmp_path / "s2_12band.tif", S2_L2A_ORDER, described=False)
     shuffled = tuple(reversed(S2_L2A_ORDER))

@@ -53,7 +53,7 @@ def colorized_rgba(path: Path, model: LoadedModel) -> np.ndarray:
 def write_db(path: Path, db: np.ndarray, sample: Sample, shift: Affine | None = None, **kwargs) -> Path:
     """A float32 dB GeoTIFF on the sample's grid (moved by `shift` pixels)."""
     _, crs, transform = read_sample_db(sample)
-    transform = transform * shift if shift else transform
+    transform = transform @ shift if shift else transform
     return write_raster(path, db.astype(np.float32), crs, transform, tags={"units": "dB"}, **kwargs)
 
 
@@ -116,7 +116,7 @@ def test_a_real_volkov_fragment_inside_a_frame(volkov_tif, trained, tmp_path) ->
     alone_path = write_raster(tmp_path / "v.tif", crop, crs, transform, tags=tags, descriptions=("VH",))
     data, shift = framed(crop, 70, 0)
     framed_path = write_raster(
-        tmp_path / "v_framed.tif", data, crs, transform * shift, nodata=0, tags=tags, descriptions=("VH",)
+        tmp_path / "v_framed.tif", data, crs, transform @ shift, nodata=0, tags=tags, descriptions=("VH",)
     )
     alone, inside = colorized_rgba(alone_path, trained), colorized_rgba(framed_path, trained)
     assert np.abs(inside[:3, 70:-70, 70:-70] - alone[:3]).max() <= 1

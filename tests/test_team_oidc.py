@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import re
 import secrets
+import warnings
 from pathlib import Path
 
 import pytest
-from test_dashboard_browser import _free_port, _settled, _shot, chromium, needs_chromium, streamlit_server, visitor
+from test_dashboard_browser import _settled, _shot, chromium, needs_chromium, streamlit_server, visitor
 
 from core.model.checkpoints import save_checkpoint, untrained_model
 from core.model.networks import GeneratorConfig
 from core.service.jobs import JobStore
 from core.service.users import LOCAL
+from dashboard.server import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CLAIMS = {  # the provider's accounts: subject -> claims (an e-mail in mixed case: ids are lower-cased)
@@ -34,7 +36,10 @@ CLAIMS = {  # the provider's accounts: subject -> claims (an e-mail in mixed cas
 def provider():
     """A real OpenID provider on a loopback port; yields its issuer URL."""
     needs_chromium()
-    mock = pytest.importorskip("oidc_provider_mock", reason="oidc-provider-mock is not installed")
+    with warnings.catch_warnings():  # authlib's import puts an "always" filter above pyproject's ignore: undone here
+        pytest.importorskip("authlib.deprecate", reason="oidc-provider-mock is not installed")
+        warnings.simplefilter("ignore", DeprecationWarning)  # authlib's own deprecations, raised on import
+        mock = pytest.importorskip("oidc_provider_mock", reason="oidc-provider-mock is not installed")
     users = [mock.User(sub=sub, claims=claims) for sub, claims in CLAIMS.items()]
     with mock.run_server_in_thread(user_claims=users) as server:
         yield f"http://localhost:{server.server_port}"
@@ -45,7 +50,7 @@ def app(provider, tmp_path_factory):
     """The app with `[auth]` pointing at the provider (secrets in a temporary folder); yields (url, var dir)."""
     tmp = tmp_path_factory.mktemp("oidc")
     save_checkpoint(tmp / "models" / "default.pt", untrained_model(GeneratorConfig(ngf=8)).generator)
-    port = _free_port()
+    port = free_port()
     secrets_file = tmp / "secrets.toml"
     secrets_file.write_text(
         "[auth]\n"

@@ -15,8 +15,9 @@ import torch
 from torch import nn
 
 from core.records.artefacts import discriminator_loss, generator_loss
-from training.colouriser import EUROSAT_DIR, augment, read_eurosat
+from training.colouriser import augment
 from training.data import TargetFooting
+from training.eurosat import EUROSAT_DIR, read_eurosat
 from training.losses import adversarial, lab_to_raw, to_lab
 
 PATCH = 64  # EuroSAT's patch side, and the side of the generator crops the critic sees

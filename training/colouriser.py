@@ -14,8 +14,6 @@ predicts the land-cover class from it (cross-entropy), so the context learns to 
 from __future__ import annotations
 
 import argparse
-import csv
-import functools
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,17 +21,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
 from core.model.ab_bins import annealed_mean, bin_centres, bin_of
 from core.model.inference import use_bf16
 from core.settings import shared_data_dir
 from training.data import TargetFooting
+from training.eurosat import EUROSAT_DIR, read_eurosat
+from training.footing import EUROSAT_SOURCE, footing_with_eurosat
 from training.losses import rebalanced, to_lab
 
 AB_SCALE = 110.0  # tanh output x this = a*, b*
-EUROSAT_DIR = "eurosat-rgb"
 
 
 @dataclass(frozen=True)
@@ -93,20 +91,6 @@ class Colouriser(nn.Module):
         if not self.config.ab_bins:
             return colour
         return annealed_mean(colour, self.centres, self.config.temperature)
-
-
-@functools.cache
-def read_eurosat(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """EuroSAT patches (N x 64 x 64 x 3 uint8), class indices (N) and class names, from `classes.csv`.
-
-    Read once per process (92 MB): a training run's footing and its colour prior both need them.
-    """
-    with open(root / "classes.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    names = sorted({row["class"] for row in rows})
-    images = np.stack([np.asarray(Image.open(root / row["file"]).convert("RGB")) for row in rows])
-    images.setflags(write=False)  # shared by every caller
-    return images, np.array([names.index(row["class"]) for row in rows]), names
 
 
 def colourise(model: Colouriser, lightness: np.ndarray) -> np.ndarray:
@@ -222,7 +206,6 @@ def train_colouriser(
 
 
 def main(argv: list[str] | None = None) -> None:
-    from training.footing import EUROSAT_SOURCE, footing_with_eurosat
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="where the colouriser checkpoint goes")

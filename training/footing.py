@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from core.scoring.metrics import GREEN_A_STAR
-from training.colouriser import EUROSAT_DIR, read_eurosat
 from training.data import (
     HAZE_PERCENTILE,
     TargetFooting,
@@ -21,6 +20,7 @@ from training.data import (
     measure_footing,
     read_manifest,
 )
+from training.eurosat import EUROSAT_DIR, read_eurosat
 
 EUROSAT_SOURCE = "eurosat"  # its name among the footing's sources
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)

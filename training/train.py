@@ -36,7 +36,6 @@ from core.records.artefacts import (
     val_metric,
 )
 from training.colour_prior import ColourPrior
-from training.colouriser import EUROSAT_DIR
 from training.config import TrainConfig, load_config
 from training.data import (
     REFERENCE_SOURCE,
@@ -52,6 +51,7 @@ from training.data import (
     with_pseudo_colour,
 )
 from training.discriminator import PatchDiscriminator
+from training.eurosat import EUROSAT_DIR
 from training.footing import EUROSAT_SOURCE, eurosat_pixels, footing_statistics
 from training.steps import Trainer, unwrap
 from training.validate import save_sample_grid, validate

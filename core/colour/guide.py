@@ -27,8 +27,8 @@ from rasterio.windows import Window
 
 from core.errors import ReferenceBandsUnknown, UnsupportedRasterError
 from core.rasters.normalise import optical_to_unit
+from core.rasters.optical import reference_band_names, rgb_bands
 from core.rasters.scene import Georef, decimated_read, open_raster
-from core.service.display import reference_band_names, rgb_bands
 
 DATE_TAGS = (  # dataset tags that hold an acquisition date, most specific first
     "ACQUISITION_DATE", "SENSING_TIME", "DATATAKE_1_DATATAKE_SENSING_START", "PRODUCT_START_TIME",
@@ -170,7 +170,7 @@ def _footprint(src: rasterio.io.DatasetReader, georef: Georef, name: str, scene_
     crs = src.crs or src.gcps[1]
     left, bottom, right, top = transform_bounds(crs, georef.crs, *_source_bounds(src), densify_pts=21)
     inverse = ~georef.transform
-    cols, rows = zip(*(inverse * corner for corner in ((left, top), (right, top), (left, bottom), (right, bottom))),
+    cols, rows = zip(*(inverse @ corner for corner in ((left, top), (right, top), (left, bottom), (right, bottom))),
                      strict=True)  # fmt: skip
     col0, col1 = max(0, int(np.floor(min(cols)))), min(georef.width, int(np.ceil(max(cols))))
     row0, row1 = max(0, int(np.floor(min(rows)))), min(georef.height, int(np.ceil(max(rows))))

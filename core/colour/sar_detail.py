@@ -19,15 +19,15 @@ below it (field edges, rivers, roads, towns), the SAR's detail scaled to the spr
 lightness detail has on the training data (`DETAIL_GAIN`, the histogram match's gain). The same
 value is added to R, G and B: the hue the model chose stays, as in GIHS.
 
-Per written window (streaming): the SAR is read over the window plus `HALO` px (clipped at the
-scene's edges) through the source's own raster handle, `COLUMN_CHUNK` columns at a time, so memory
-does not grow with the scene; a pixel's rendering depends on nothing farther than `HALO` px.
+Per written window (streaming; `core.colour.sources.SarDetailColour` wraps any colour source with it):
+the SAR is read over the window plus `HALO` px (clipped at the scene's edges) through its own raster
+handle, `COLUMN_CHUNK` columns at a time, so memory does not grow with the scene; a pixel's rendering
+depends on nothing farther than `HALO` px.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
@@ -35,10 +35,7 @@ from rasterio.windows import Window
 from scipy.ndimage import gaussian_filter
 
 from core.rasters.cog import cog_writer
-from core.rasters.scene import SarScene, opened_scene, read_band_db, second_view
-
-if TYPE_CHECKING:
-    from core.colour.sources import ColourSource
+from core.rasters.scene import SarScene, opened_scene, read_band_db
 
 MODEL, SAR_DETAIL = "model", "sar-detail"
 RENDERINGS = (MODEL, SAR_DETAIL)  # `ColorizeOptions.rendering`, `--rendering`
@@ -106,37 +103,6 @@ def render_window(scene: SarScene, dataset, window: Window, rgb01: np.ndarray) -
         part = Window(int(window.col_off) + x0, window.row_off, x1 - x0, window.height)
         out[:, :, x0:x1] = gihs(rgb01[:, :, x0:x1], window_detail(scene, part, dataset))
     return out
-
-
-class SarDetailColour:
-    """A colour source (`core.colour.sources`) that renders another one's colours with the SAR's detail (GIHS).
-
-    `paint` runs in the pipeline's writer thread while the reader thread reads the scene, so the SAR is
-    read through its own handle (`close` it; the wrapped source is closed by whoever opened it).
-    """
-
-    def __init__(self, inner: ColourSource, scene: SarScene) -> None:
-        self.inner = inner
-        self.scene = scene
-        self.predictor = inner.predictor
-        self.guide_label = inner.guide_label
-        self.source, self.view = second_view(scene)
-
-    def paint(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        """The wrapped source's colours of a written window with the SAR's intensity detail added (GIHS)."""
-        rgb01 = self.inner.paint(window, rgb01, valid)
-        return render_window(self.scene, self.view, window, rgb01) if valid.any() else rgb01
-
-    def tags(self) -> dict[str, str]:
-        return self.inner.tags() | {RENDERING_TAG: DESCRIPTION}
-
-    def notes(self) -> list[str]:
-        return self.inner.notes()
-
-    def close(self) -> None:
-        if self.view is not self.source:
-            self.view.close()
-        self.source.close()
 
 
 ROWS = 256  # rows of a colour COG rendered at a time by `render_cog`

@@ -19,10 +19,10 @@ from rasterio.windows import Window
 
 from core.colour.guide import open_guide
 from core.colour.guided import GuidedColour, fit_guide
-from core.colour.sar_detail import MODEL, RENDERINGS, SAR_DETAIL, SarDetailColour
+from core.colour.sar_detail import DESCRIPTION, MODEL, RENDERING_TAG, RENDERINGS, SAR_DETAIL, render_window
 from core.errors import InvalidSettingsError
 from core.model.inference import Predictor
-from core.rasters.scene import SarScene
+from core.rasters.scene import SarScene, second_view
 
 CancelCheck = Callable[[], bool]
 
@@ -66,6 +66,37 @@ class ModelColour:
 
     def close(self) -> None:
         pass
+
+
+class SarDetailColour:
+    """A colour source that renders another one's colours with the SAR's detail (GIHS, `core.colour.sar_detail`).
+
+    `paint` runs in the pipeline's writer thread while the reader thread reads the scene, so the SAR is
+    read through its own handle (`close` it; the wrapped source is closed by whoever opened it).
+    """
+
+    def __init__(self, inner: ColourSource, scene: SarScene) -> None:
+        self.inner = inner
+        self.scene = scene
+        self.predictor = inner.predictor
+        self.guide_label = inner.guide_label
+        self.source, self.view = second_view(scene)
+
+    def paint(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """The wrapped source's colours of a written window with the SAR's intensity detail added (GIHS)."""
+        rgb01 = self.inner.paint(window, rgb01, valid)
+        return render_window(self.scene, self.view, window, rgb01) if valid.any() else rgb01
+
+    def tags(self) -> dict[str, str]:
+        return self.inner.tags() | {RENDERING_TAG: DESCRIPTION}
+
+    def notes(self) -> list[str]:
+        return self.inner.notes()
+
+    def close(self) -> None:
+        if self.view is not self.source:
+            self.view.close()
+        self.source.close()
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,7 @@ def _chain(paths: list[Path], profile: dict) -> OverviewLevel | None:
         size = {"width": profile["width"] // factor, "height": profile["height"] // factor}
         level_profile = profile | size
         if "transform" in profile:
-            level_profile["transform"] = profile["transform"] * Affine.scale(factor)
+            level_profile["transform"] = profile["transform"] @ Affine.scale(factor)
         chain = OverviewLevel(paths[index], level_profile, chain)
     return chain
 

@@ -57,8 +57,8 @@ class Georef:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) in CRS units."""
-        left, top = self.transform * (0, 0)
-        right, bottom = self.transform * (self.width, self.height)
+        left, top = self.transform @ (0, 0)
+        right, bottom = self.transform @ (self.width, self.height)
         return min(left, right), min(top, bottom), max(left, right), max(top, bottom)
 
 
@@ -288,6 +288,42 @@ def _polarisation(band_name: str, polarisation: str | None, band_count: int, nam
     return band_name
 
 
+def _sample(dataset, band: int, name: str) -> np.ndarray:
+    """A decimated read of the band as float64, NaN where masked; `NotARasterError` when it cannot be read."""
+    try:
+        values, mask, _ = decimated_read(dataset, [band], STATS_MAX_SIDE)
+    except RasterioIOError as exc:
+        message = f"{name} is damaged: its pixels cannot be read. Export or download it again."
+        raise NotARasterError(message) from exc
+    sample = values[0].astype(np.float64)
+    sample[~mask] = np.nan
+    return sample
+
+
+def _chosen_encoding(
+    src: rasterio.io.DatasetReader, band: int, sample: np.ndarray, encoding: Encoding | str | None
+) -> tuple[Encoding, bool]:
+    """The encoding asked for, or the one detected from the sample, dtype and tags; and whether it was detected."""
+    if encoding in (None, "auto"):
+        tags = {**src.tags(), **src.tags(band)}
+        return detect_encoding(sample, np.dtype(src.dtypes[0]), tags), True
+    return Encoding(encoding), False
+
+
+def _region_and_stretch(
+    dataset, band: int, encoding: Encoding, sample: np.ndarray, name: str
+) -> tuple[Window, Stretch]:
+    """The valid pixels' bounding box and the stretch measured inside it; `EmptyRasterError` with no valid pixel."""
+    db = to_db(sample, encoding)
+    if not np.isfinite(db).any():
+        raise EmptyRasterError(f"{name} holds no valid pixel: every value is nodata, NaN or zero.")
+    region = Window(0, 0, dataset.width, dataset.height)
+    if not np.isfinite(db).all():  # nodata in the sample: measure the stretch on the valid pixels' box
+        region = valid_region(dataset, band, encoding, name)
+        db = _sample_db(dataset, band, encoding, region)
+    return region, fit_stretch(db)
+
+
 def open_scene(
     path: str | Path,
     band: str = "VV",
@@ -309,27 +345,9 @@ def open_scene(
         band_index, band_name = choose_band(src, band, limits, name)
         band_name = _polarisation(band_name, polarisation, src.count, name)
         dataset, warped = _georeferenced_view(src)
-        try:
-            values, mask, _ = decimated_read(dataset, [band_index], STATS_MAX_SIDE)
-            values = values[0]
-        except RasterioIOError as exc:
-            message = f"{name} is damaged: its pixels cannot be read. Export or download it again."
-            raise NotARasterError(message) from exc
-        float_values = values.astype(np.float64)
-        float_values[~mask] = np.nan
-        if encoding in (None, "auto"):
-            tags = {**src.tags(), **src.tags(band_index)}
-            chosen, detected = detect_encoding(float_values, np.dtype(src.dtypes[0]), tags), True
-        else:
-            chosen, detected = Encoding(encoding), False
-        db = to_db(float_values, chosen)
-        if not np.isfinite(db).any():
-            raise EmptyRasterError(f"{name} holds no valid pixel: every value is nodata, NaN or zero.")
-        region = Window(0, 0, dataset.width, dataset.height)
-        if not np.isfinite(db).all():  # nodata in the sample: measure the stretch on the valid pixels' box
-            region = valid_region(dataset, band_index, chosen, name)
-            db = _sample_db(dataset, band_index, chosen, region)
-        stretch = fit_stretch(db)
+        sample = _sample(dataset, band_index, name)
+        chosen, detected = _chosen_encoding(src, band_index, sample, encoding)
+        region, stretch = _region_and_stretch(dataset, band_index, chosen, sample, name)
         check_plausibly_sar(src, band_index, chosen, detected, name)
         georef = Georef(dataset.crs, dataset.transform, dataset.width, dataset.height)
         notes = (
