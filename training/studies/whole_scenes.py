@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ import rasterio
 from PIL import Image, ImageDraw
 
 from core.colorize import ColorizeOptions, colorize
+from core.colour.sar_detail import MODEL, SAR_DETAIL
 from core.model.checkpoints import load_checkpoint
 from core.records.artefacts import ModelsFolder
 from core.service.display import sar_raster
@@ -96,16 +97,16 @@ def _sar_grey(scene: Scene) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=2)
 
 
-def scene_row(scene: Scene, checkpoints: list[Path], workdir: Path) -> Image.Image:
-    """SAR | each checkpoint's colours | truth, for one scene."""
+def scene_row(scene: Scene, runs: list[tuple[Path, str]], workdir: Path) -> Image.Image:
+    """SAR | each (checkpoint, rendering)'s colours | truth, for one scene."""
     panels = [_panel(_sar_grey(scene), f"{scene.name[:44]}\nSAR")]
-    for checkpoint in checkpoints:
-        out = workdir / f"{checkpoint.stem}.tif"
-        colorize(scene.sar, out, load_checkpoint(checkpoint), scene.options)
-        panels.append(_panel(_colorized(out), f"{checkpoint.stem}\n(sarcolor colorize)"))
+    for checkpoint, rendering in runs:
+        out = workdir / f"{checkpoint.stem}_{rendering}.tif"
+        colorize(scene.sar, out, load_checkpoint(checkpoint), replace(scene.options, rendering=rendering))
+        panels.append(_panel(_colorized(out), f"{checkpoint.stem}\n(sarcolor colorize --rendering {rendering})"))
     if scene.record is not None:
         panels.append(_panel(load_optical(scene.record), "optical truth\n(not seen by the model)"))
-    row = Image.new("RGB", (SIDE * (len(checkpoints) + 2), SIDE + TITLE_PX), "white")
+    row = Image.new("RGB", (SIDE * (len(runs) + 2), SIDE + TITLE_PX), "white")
     for index, panel in enumerate(panels):
         row.paste(panel, (index * SIDE, 0))
     return row
@@ -116,9 +117,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", type=Path, action="append", required=True, help="repeatable")
     parser.add_argument("--data-root", type=Path, default=shared_data_dir())
     parser.add_argument("--out", type=Path, default=ModelsFolder(models_dir()).eval.path / "whole_scenes.png")
+    parser.add_argument("--sar-detail", action="store_true", help="add the last checkpoint's SAR-detail rendering")
     args = parser.parse_args(argv)
+    runs = [(checkpoint, MODEL) for checkpoint in args.checkpoint]
+    runs += [(args.checkpoint[-1], SAR_DETAIL)] if args.sar_detail else []
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [scene_row(scene, args.checkpoint, Path(tmp)) for scene in scenes(args.data_root)]
+        rows = [scene_row(scene, runs, Path(tmp)) for scene in scenes(args.data_root)]
     sheet = Image.new("RGB", (rows[0].width, sum(r.height for r in rows)), "white")
     for index, row in enumerate(rows):
         sheet.paste(row, (0, index * row.height))
