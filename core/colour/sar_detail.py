@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.windows import Window
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
 from core.rasters.cog import cog_writer
 from core.rasters.scene import SarScene, opened_scene, read_band_db
@@ -63,8 +63,17 @@ DESCRIPTION = (
 def _local_mean(db: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian mean of `db` over valid pixels (`weight` 1/0); outside the array counts as missing."""
     total = gaussian_filter(db * weight, sigma, mode="constant", truncate=TRUNCATE)
-    share = gaussian_filter(weight, sigma, mode="constant", truncate=TRUNCATE)
-    return total / np.maximum(share, 1e-6)
+    return total / np.maximum(_share(weight, sigma), 1e-6)
+
+
+def _share(weight: np.ndarray, sigma: float) -> np.ndarray:
+    """The Gaussian's weight on valid pixels; without nodata the outer product of two 1-D sums (2 x faster)."""
+    if not weight.all():
+        return gaussian_filter(weight, sigma, mode="constant", truncate=TRUNCATE)
+    rows, cols = (
+        gaussian_filter1d(np.ones(n, np.float32), sigma, mode="constant", truncate=TRUNCATE) for n in weight.shape
+    )
+    return np.outer(rows, cols)
 
 
 def sar_detail(db: np.ndarray, valid: np.ndarray) -> np.ndarray:
