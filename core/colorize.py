@@ -285,6 +285,7 @@ def _colorize(
     )
     try:
         space = InputSpace(model.config.input_space)  # normalise: what the model sees of the scene's dB
+        notes = scene.warnings + _level_warning(scene, space)
         grid = TileGrid.anchored(scene.region, scene.georef.transform, options.tile, options.overlap)  # tile
         predictor = Predictor(model, options.device, options.precision)  # colour: the model's ...
         guide = GuideRequest(options.guide, options.guide_bands, options.guide_name)
@@ -294,7 +295,7 @@ def _colorize(
             tags = provenance_tags(model, scene, source_name) | colour.tags()
             with cog_writer(output, scene.georef, tags) as cog:  # write
                 _stream_rows(scene, space, grid, colour, options.batch, cog, progress, cancelled)
-            notes = scene.warnings + _level_warning(scene, space) + colour.notes()
+            notes += colour.notes()
             facts = _summary(scene, grid, notes, colour.guide_label, predictor, time.perf_counter() - started)
         return ColorizeResult(Path(output), scene.georef, facts)
     finally:

@@ -115,7 +115,8 @@ def test_evaluation_rows_sheets_and_tables_carry_the_pixel_colour(samples: list[
     assert set(PER_IMAGE_NUMERIC) <= set(rows[0]), "score() and core.records.reports must name the same columns"
     sheet = folder.contact_sheet(FLAT, "val", "bigearthnet")
     assert folder.contact_sheets() == [sheet] and sheet not in folder.grids()
-    assert Image.open(sheet).size == (3 * 128, 3 * 128 + 30)
+    with Image.open(sheet) as image:
+        assert image.size == (3 * 128, 3 * 128 + 30)
     stats = summarise(rows)[FLAT]["val/bigearthnet"]
     assert stats["pixel_delta_e_ci95"][0] <= stats["pixel_delta_e_mean"] <= stats["pixel_delta_e_ci95"][1]
     [row] = scoreboard({"models": {FLAT: {"val/bigearthnet": stats}}})

@@ -168,7 +168,7 @@ def mount_tmpfs(tmp_path: Path) -> Iterator:
 
     yield mount
     for target in mounted:
-        subprocess.run(["umount", str(target)], check=False)
+        subprocess.run(["umount", "--lazy", str(target)], check=False)  # detached now even while a handle closes
 
 
 def _colorize_small(inputs: list[Path], checkpoint: Path, output: Path) -> None:
