@@ -18,7 +18,7 @@ setup: $(STAMP)
 	$(BIN)/python -m dashboard.assets > /dev/null
 
 run: setup
-	$(BIN)/streamlit run dashboard/app.py
+	$(BIN)/streamlit run dashboard/serve.py
 
 browser:
 	@command -v chromium > /dev/null || (apt-get update -q && apt-get install -y -q chromium) \

@@ -7,7 +7,7 @@ Scenes are real BigEarthNet Sentinel-1 VV mosaics (`core.samples`, float32 dB, U
 cycled. Each job goes the dashboard's way: the scene is copied into the store as an upload
 (`JobStore.store_upload`) and run by `core.service.runner.JobRunner` as its user's job. Phase 1: `--jobs` jobs one after
 another (one analyst). Phase 2: `--users` analysts submit one job each at the same moment (threads, like the
-app's sessions). Phase 3: `streamlit run dashboard/app.py` with two accounts; two analysts in two Chromium
+app's sessions). Phase 3: `streamlit run dashboard/serve.py` with two accounts; two analysts in two Chromium
 contexts upload scenes, colorize and download the COG by its button, `--browser-jobs` in all (needs Debian's
 chromium and playwright; skipped with a note without them); a browser without cookies then asks for each
 download URL and must get 404. After every job: RSS, open file descriptors, OS threads, the var folder's bytes

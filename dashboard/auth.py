@@ -24,6 +24,11 @@ def _provider_configured() -> bool:
     return st.secrets.load_if_toml_exists() and "auth" in st.secrets
 
 
+def signs_in() -> bool:
+    """Whether this server has sign-in (several users), as opposed to the single local user."""
+    return bool(_provider_configured()) or accounts_file().is_file()
+
+
 def _signed_in() -> User | None:
     """The user of this browser session, None when nobody is signed in."""
     if _provider_configured():

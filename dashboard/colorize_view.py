@@ -5,6 +5,7 @@ Imported by `pages/colorize.py` behind a spinner, so the page's title paints bef
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +21,10 @@ from core.service.users import User
 from dashboard import ui
 from dashboard.auth import current_user
 from dashboard.messages import reported
-from dashboard.results import show_result
+from dashboard.results import CLICKED_AT, show_result
+
+JOB_SCENE = "job_scene"  # session state: `_scene_key` of the input the shown job was started on
+LEFT_RESULT = "left_result"  # session state: the file name of a result taken off the page by a new input
 
 SAR_TYPES = ["tif", "tiff", "png", "jpg", "jpeg"]
 ENCODINGS = {
@@ -47,8 +51,8 @@ def _stored_upload(uploaded, slot: str) -> Path:
 def _sidebar() -> tuple[Path | None, ColorizeOptions]:
     with st.sidebar:
         st.subheader("Model")
-        models = ui.checkpoints()
-        model = st.selectbox("Checkpoint", models, format_func=lambda p: p.stem, key="model") if models else None
+        models = ui.model_choices()
+        model = st.selectbox("Checkpoint", models, format_func=ui.model_label, key="model") if models else None
         st.subheader("SAR input")
         band = st.selectbox("Polarisation", ["VV", "VH"], key="band", help="Band to colorize when the file has both.")
         encoding = st.selectbox("Encoding", list(ENCODINGS), format_func=ENCODINGS.get, key="encoding",
@@ -123,6 +127,7 @@ def _start(user: User, model_path: Path, scene: tuple, options: ColorizeOptions,
     `guided`: the reference also guides the colour (the job's settings name it as the analyst gave it).
     """
     name, path, ref_name, ref_path, ref_bands = scene
+    clicked = time.time()
     if guided:
         options = replace(options, guide=str(ref_path), guide_bands=ref_bands, guide_name=ref_name)
     shown = {"reference_bands": ref_bands, "guide": ref_name if guided else None, "guide_bands": None,
@@ -137,6 +142,9 @@ def _start(user: User, model_path: Path, scene: tuple, options: ColorizeOptions,
             st.session_state["offer_cleanup"] = True
             raise
         st.session_state["job_id"] = job.id
+        st.session_state[JOB_SCENE] = _scene_key(scene)
+        st.session_state.pop(LEFT_RESULT, None)
+        st.session_state.setdefault(CLICKED_AT, {})[job.id] = clicked
 
 
 def _cleanup_offer(user: User) -> None:
@@ -185,6 +193,26 @@ def _follow(job: Job) -> Job:
     return job
 
 
+def _scene_key(scene: tuple | None) -> str | None:
+    """What identifies the chosen input: its stored SAR file and reference (None: nothing chosen)."""
+    return None if scene is None else f"{scene[1]}|{scene[3]}"
+
+
+def _current_job(user: User, scene: tuple | None) -> Job | None:
+    """The job this page shows: the last one started here, unless another input has been chosen since, in which
+    case its result, scores and error leave the page (they stay in History)."""
+    job_id = st.session_state.get("job_id")
+    job = ui.store().get(job_id, user) if job_id else None
+    if job is not None and st.session_state.get(JOB_SCENE, _scene_key(scene)) != _scene_key(scene):
+        st.session_state.pop("job_id", None)
+        st.session_state.pop(JOB_SCENE, None)
+        st.session_state[LEFT_RESULT] = job.file_name
+        job = None
+    if job is None and LEFT_RESULT in st.session_state:
+        st.caption(f"The result of your previous scene, {ui.plain(st.session_state[LEFT_RESULT])}, is in History.")
+    return job
+
+
 def main() -> None:
     """The page below its title."""
     user = current_user()
@@ -199,8 +227,7 @@ def main() -> None:
     if st.session_state.get("offer_cleanup"):
         _cleanup_offer(user)
 
-    job_id = st.session_state.get("job_id")
-    job = ui.store().get(job_id, user) if job_id else None
+    job = _current_job(user, scene)
     if job is not None:
         if not job.is_finished:
             job = _follow(job)

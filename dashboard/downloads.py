@@ -12,15 +12,25 @@ produces: a fresh random URL (128 bits) that answers only the two requests the o
 (Streamlit's page first fetches the URL to check it, then the browser downloads it) and only for
 `LIFETIME_S`; after that the file is dropped from memory and the URL is "not found". A second click builds the
 file again under a new URL. Previews are sent inside the page (data URLs), never as `/media/` files.
+
+A URL alone is not enough: the click's file is bound to the owner's browser key (`BROWSER_COOKIE`, an HttpOnly
+cookie that `dashboard.serve` gives every browser), and `may_serve` refuses any request without that key, so
+another browser, signed in or not, gets "not found" even if it has the URL before the owner's browser used it.
+Such refused requests do not count against the owner's two. Without the guard (plain `streamlit run
+dashboard/app.py`) there is no key: the single local user keeps the one-click rule; a team server offers no
+downloads (`downloads_possible`).
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
+from contextvars import ContextVar
 
 from streamlit import runtime
 from streamlit.runtime.media_file_storage import MediaFileKind
@@ -32,16 +42,50 @@ from streamlit.runtime.memory_media_file_storage import (
 
 REQUESTS_PER_CLICK = 2  # the page's check of the URL (a full GET), then the browser's download
 LIFETIME_S = 60.0  # a click's URL is dead after this, fetched or not
+BROWSER_COOKIE = "sarcolor_browser"  # HttpOnly; 128 random bits as hex, set by dashboard.serve
+_KEY_FORM = re.compile(r"[0-9a-f]{32}")
 _LOCK = threading.Lock()
+_CLICKED_BY: ContextVar[str | None] = ContextVar("sarcolor_download_owner", default=None)
+
+
+def new_browser_key() -> str:
+    """A fresh browser key (what `BROWSER_COOKIE` holds)."""
+    return secrets.token_hex(16)
+
+
+def is_browser_key(value: object) -> bool:
+    """Whether `value` is a string of the form of a key this server hands out."""
+    return isinstance(value, str) and _KEY_FORM.fullmatch(value) is not None
+
+
+def owned_by(browser_key: str | None, data: Callable[[], bytes]) -> Callable[[], bytes]:
+    """`data` for a download button, whose file, once built on the click, answers only `browser_key`'s requests.
+
+    Streamlit runs the callable on a worker thread and stores its bytes right after, in the same context:
+    the key travels there in a context variable.
+    """
+
+    def build() -> bytes:
+        _CLICKED_BY.set(browser_key)
+        return data()
+
+    return build
 
 
 class PrivateDownloads(MemoryMediaFileStorage):
     """Streamlit's in-memory media storage, with downloads under one-off ids that answer a click's requests only."""
 
     @property
-    def _handed_out(self) -> dict[str, tuple[int, float]]:
-        """Download id -> (requests left, deadline on the monotonic clock); kept on the storage it was made for."""
+    def _handed_out(self) -> dict[str, tuple[int, float, str | None]]:
+        """Download id -> (requests left, deadline on the monotonic clock, owner's browser key or None); kept on the
+        storage it was made for."""
         return self.__dict__.setdefault("handed_out", {})
+
+    def may_serve(self, file_id: str, browser_key: str | None) -> bool:
+        """Whether a request carrying `browser_key` may have `file_id` (anything but another browser's download)."""
+        with _LOCK:
+            owner = self._handed_out.get(file_id, (0, 0.0, None))[2]
+        return owner is None or (browser_key is not None and secrets.compare_digest(owner, browser_key))
 
     def load_and_get_id(
         self, path_or_data: str | bytes, mimetype: str, kind: MediaFileKind, filename: str | None = None
@@ -54,7 +98,7 @@ class PrivateDownloads(MemoryMediaFileStorage):
             file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
             private_id = secrets.token_hex(16)
             self._files_by_id[private_id] = self._files_by_id.pop(file_id)
-            self._handed_out[private_id] = (REQUESTS_PER_CLICK, time.monotonic() + LIFETIME_S)
+            self._handed_out[private_id] = (REQUESTS_PER_CLICK, time.monotonic() + LIFETIME_S, _CLICKED_BY.get())
         return private_id
 
     def get_file(self, filename: str) -> MemoryFile:
@@ -64,11 +108,11 @@ class PrivateDownloads(MemoryMediaFileStorage):
             self._drop_expired()
             file = super().get_file(filename)
             if file_id in self._handed_out:
-                left, deadline = self._handed_out[file_id]
+                left, deadline, owner = self._handed_out[file_id]
                 if left <= 1:
                     self._drop(file_id)
                 else:
-                    self._handed_out[file_id] = (left - 1, deadline)
+                    self._handed_out[file_id] = (left - 1, deadline, owner)
             return file
 
     def get_url(self, file_id: str) -> str:
@@ -82,18 +126,27 @@ class PrivateDownloads(MemoryMediaFileStorage):
 
     def _drop_expired(self) -> None:
         now = time.monotonic()
-        for file_id in [i for i, (_, deadline) in self._handed_out.items() if deadline < now]:
+        for file_id in [i for i, (_, deadline, _) in self._handed_out.items() if deadline < now]:
             self._drop(file_id)
+
+
+def _storage() -> MemoryMediaFileStorage | None:
+    """The object the running server's /media/ route reads; None outside a running server."""
+    return runtime.get_instance().media_file_mgr._storage if runtime.exists() else None
 
 
 def serve_downloads_privately() -> None:
     """Give this server's media storage the download rules above (idempotent; nothing outside a running server)."""
-    if not runtime.exists():
-        return
-    storage = runtime.get_instance().media_file_mgr._storage  # the object the /media/ route reads
+    storage = _storage()
     with _LOCK:
         if type(storage) is MemoryMediaFileStorage:
             storage.__class__ = PrivateDownloads  # same state; the methods above
+
+
+def may_serve(file_id: str, browser_key: str | None) -> bool:
+    """Whether the running server may answer a `/media/` request for `file_id` from a browser with `browser_key`."""
+    storage = _storage()
+    return not isinstance(storage, PrivateDownloads) or storage.may_serve(file_id, browser_key)
 
 
 def png_data_url(png: bytes) -> str:

@@ -26,13 +26,18 @@ from core.service.display import (
 )
 from core.service.jobs import Job
 from dashboard import ui
-from dashboard.downloads import png_data_url, serve_downloads_privately
+from dashboard.auth import signs_in
+from dashboard.downloads import BROWSER_COOKIE, is_browser_key, owned_by, png_data_url, serve_downloads_privately
 from dashboard.map import build_map
 from dashboard.messages import reported
 from dashboard.ui import fmt_bytes, fmt_seconds
 
 SAR, COLORIZED, REFERENCE = "SAR", "Colorized (synthetic)", "Reference optical"
 SAR_DETAIL_LAYER = "Colorized + SAR detail (GIHS)"  # core.colour.sar_detail: the model's colour, the SAR's detail
+NO_PRIVATE_DOWNLOADS = (
+    "Downloads are off on this server: it was started without the part that keeps each analyst's files to "
+    "their own browser. Ask its administrator to start it with `make run` (`streamlit run dashboard/serve.py`)."
+)
 UNGUIDED_COLOUR = (  # what the facts table says of a run without an optical guide (measured: models/README.md)
     "the model alone: a plausible guess from one SAR band, which cannot tell green fields from bare ones; "
     "give an optical image of the place for its true colours"
@@ -133,7 +138,8 @@ def _facts(job: Job, r: RunSummary) -> list[tuple[str, str]]:
         ("Model", job.model or "–"),
         ("Colour", r.guide or UNGUIDED_COLOUR),
         ("Tiles", f"{r.tiles} (tile {job.settings.get('tile')} px, overlap {job.settings.get('overlap')} px)"),
-        ("Time", f"{fmt_seconds(r.seconds)} ({r.megapixels_per_second:.2f} Mpx/s)"),
+        ("Wall time", f"{fmt_seconds(wall_seconds(job))} (from your click to the result)"),
+        ("Colorizing time", f"{fmt_seconds(r.seconds)} ({r.megapixels_per_second:.2f} Mpx/s): {TIMED}"),
         ("Device", r.device),
     ]
     if r.warped_from_gcps:
@@ -141,16 +147,30 @@ def _facts(job: Job, r: RunSummary) -> list[tuple[str, str]]:
     return rows
 
 
+TIMED = "reading, normalising, tiling, the model and writing; not loading the model or waiting for a slot"
+CLICKED_AT = "clicked_at"  # session state: job id -> when the analyst clicked Colorize (Unix seconds)
+
+
+def wall_seconds(job: Job) -> float | None:
+    """What the analyst waited: from their click (this session's jobs) or the job's queueing, to its end."""
+    clicked = st.session_state.get(CLICKED_AT, {}).get(job.id)
+    return job.wall_seconds if clicked is None or job.finished_at is None else job.finished_at - clicked
+
+
+def _timed(r: RunSummary) -> str:
+    """The wall time's help: what it covers, and the colorizing time within it."""
+    return (f"From the click to the result, loading the model and any wait included. Colorizing itself ({TIMED}) "
+            f"took {fmt_seconds(r.seconds)}.")  # fmt: skip
+
+
 def show_map(job: Job, overlays: dict[str, Overlay]) -> None:
     """The map with its controls (opacity, swipe). Pan and zoom do not rerun the script."""
     names = list(overlays)
     c1, c2, c3 = st.columns([2, 2, 2])
     opacity = c1.slider("Overlay opacity", 0.0, 1.0, 1.0, 0.05, key=f"opacity-{job.id}")
-    left = c2.selectbox("Swipe: left", ["Off", *names], index=0,
-                        key=f"swipe-left-{job.id}")
+    left = c2.selectbox("Swipe: left", ["Off", *names], index=0, key=f"swipe-left-{job.id}")
     right_options = [n for n in names if n != left]
-    right = c3.selectbox("Swipe: right", right_options, index=0, key=f"swipe-right-{job.id}",
-                         disabled=left == "Off")
+    right = c3.selectbox("Swipe: right", right_options, index=0, key=f"swipe-right-{job.id}", disabled=left == "Off")
     swipe = (left, right) if left != "Off" and right else None
     fmap = build_map(overlays, opacity=opacity, swipe=swipe, visible={SAR, COLORIZED} if swipe is None else set())
     st_folium(fmap, height=520, use_container_width=True, returned_objects=[], key=f"map-{job.id}")
@@ -164,14 +184,16 @@ def show_map(job: Job, overlays: dict[str, Overlay]) -> None:
 
 
 def show_result(job: Job, downloads: bool = True) -> None:
-    """Everything about a finished job: headline numbers, then a tab each for the map, the comparison and facts."""
+    """Everything about a finished job: the file it is of, headline numbers, then a tab each for the map, the
+    comparison and facts."""
     r, output = job.summary, Path(job.output_path or "")
     if r is None or not output.is_file():
         st.error(f"The result file of this job ({job.file_name}) is gone: colorize the scene again.")
         return
+    st.markdown(f"#### Result: {ui.plain(job.file_name)}")
     cols = st.columns(4)
     cols[0].metric("Scene", f"{r.width:,} × {r.height:,} px")
-    cols[1].metric("Time", fmt_seconds(r.seconds))
+    cols[1].metric("Wall time", fmt_seconds(wall_seconds(job)), help=_timed(r))
     cols[2].metric("Tiles", r.tiles)
     cols[3].metric("Device", r.device.split(" (")[0])
     if r.guide:
@@ -237,6 +259,17 @@ METRICS = (  # field, label, value format, margin format
     ("green_recall", "Green recall", "{:.0%}", "{:+.0%}"),
     ("false_green", "False green", "{:.0%}", "{:+.0%}"),
 )
+METRIC_HELP = {
+    "green_recall": "Share of the reference's green pixels (CIELAB a* < −5) that are green in the result. Compared "
+    "with chance: painting the same share of pixels green at random finds that share of the green ones, which is "
+    "the result's false green. A single colour is no yardstick here (all green or none).",
+    "false_green": "Share of the reference's non-green pixels that are green in the result: lower is better; "
+    "no badge (it is the chance level of green recall).",
+}
+SCORE_HEADERS = {  # History's column headers, short enough for six score columns
+    "PSNR vs reference": "PSNR (dB)", "SSIM": "SSIM", "Mean-colour ΔE00": "ΔE00 mean",
+    "Per-pixel ΔE00": "ΔE00 pixel", "Green recall": "Green recall", "False green": "False green",
+}  # fmt: skip
 BASELINE_ROWS = ("This model", "Flat training colour", "Reference's own mean colour (peeks at the reference)")
 
 
@@ -246,58 +279,85 @@ def _formatted(value: float, form: str) -> str:
 
 
 def _margin(scores: ReferenceScores, metric: str, form: str) -> str | None:
-    """The model's margin over the better single colour, as the metric's badge text (None when undefined)."""
-    margin = getattr(scores.model, metric) - scores.best_baseline(metric)
-    return f"{form.format(margin)} vs best single colour" if math.isfinite(margin) else None
+    """The badge under a score: its margin over what it is compared with (None: compared with nothing)."""
+    margin = getattr(scores.model, metric) - scores.comparison(metric)
+    if not math.isfinite(margin):
+        return None
+    against = "chance (its false green)" if metric == "green_recall" else "best single colour"
+    return f"{form.format(margin)} vs {against}"
+
+
+def _badge_colour(scores: ReferenceScores, metric: str) -> str:
+    """Green exactly where the model earns the score, red where it does worse than its comparison, else grey."""
+    if scores.earned(metric):
+        return "green"
+    model, comparison = getattr(scores.model, metric), scores.comparison(metric)
+    worse = model < comparison if HIGHER_IS_BETTER[metric] else model > comparison
+    return "red" if worse else "gray"
 
 
 def show_scores(scores: ReferenceScores) -> None:
-    """Every score against the reference beside both single colours; a badge is green only if the model beats both."""
-    for column, (metric, label, form, margin_form) in zip(st.columns(len(METRICS)), METRICS, strict=True):
+    """Every score against the reference beside both single colours; a badge is green only if the model beats both
+    (green recall: only if it beats chance). Three to a row, so no badge is cut."""
+    columns = [column for _ in range(2) for column in st.columns(3)]
+    for column, (metric, label, form, margin_form) in zip(columns, METRICS, strict=True):
         column.metric(
             label,
             _formatted(getattr(scores.model, metric), form),
             delta=_margin(scores, metric, margin_form),
-            delta_color="normal" if HIGHER_IS_BETTER[metric] else "inverse",
+            delta_color=_badge_colour(scores, metric),
+            help=METRIC_HELP.get(metric),
         )
-    rows = [scores.model, scores.flat, scores.reference_mean]
-    st.dataframe(
-        [
-            {"": name, **{label: _formatted(getattr(row, metric), form) for metric, label, form, _ in METRICS}}
-            for name, row in zip(BASELINE_ROWS, rows, strict=True)
-            if row is not None
-        ],
-        hide_index=True,
-        key="scores_table",
-    )
+    score_table(scores)
     flat_note = "" if scores.flat else "This model does not record its flat training colour. "
     st.caption(
         f"Reference read as {scores.reference_bands}; {scores.overlap:.0%} of the scene scored. A score is green "
         "only where the model beats both single colours painted on the same pixels: its flat training colour "
         "(what a wash would paint) and the reference's own mean colour, which peeks at the reference and is the "
-        "best any single colour could do (its mean-colour ΔE00 is 0 by construction). " + flat_note
+        "best any single colour could do (its mean-colour ΔE00 is 0 by construction). Green recall is green only "
+        "above chance (its own false green). "
+        + flat_note
         + "ΔE00: below 2 indistinguishable, above 10 clearly different. Green: CIELAB a* < −5. The colorized "
         "image is synthetic: generated from SAR, not observed."
     )
 
 
 def score_columns(job: Job) -> dict[str, str]:
-    """History columns: each score of the job with its better single colour in brackets, ✓ if the model beats both."""
+    """History columns: each score of the job, ✓ where the model beats its comparison (the job's details show both).
+    No units: the column headers (`SCORE_HEADERS`) carry them, so six scores fit beside the rest."""
     scores = job.reference_scores
     if scores is None:
         return {label: "–" for _, label, _, _ in METRICS}
     return {
-        label: f"{_formatted(getattr(scores.model, metric), form)} "
-        f"({_formatted(scores.best_baseline(metric), form)}){' ✓' if scores.earned(metric) else ''}"
+        label: _formatted(getattr(scores.model, metric), form).removesuffix(" dB")
+        + (" ✓" if scores.earned(metric) else "")
         for metric, label, form, _ in METRICS
     }
 
 
+def score_table(scores: ReferenceScores, key: str = "scores_table") -> None:
+    """The model's scores beside both single colours (and chance for green recall), one row each."""
+    rows = [scores.model, scores.flat, scores.reference_mean]
+    table = [
+        {"": name, **{label: _formatted(getattr(row, metric), form) for metric, label, form, _ in METRICS}}
+        for name, row in zip(BASELINE_ROWS, rows, strict=True)
+        if row is not None
+    ]
+    widths = {"": st.column_config.TextColumn(width=300)}  # 300 + 6 x 80 px: fits the page at 1280 px
+    widths |= {label: st.column_config.TextColumn(SCORE_HEADERS[label], width=80) for _, label, _, _ in METRICS}
+    st.dataframe(table, hide_index=True, key=key, column_config=widths)
+
+
 def download_buttons(job: Job, key: str = "", stacked: bool = False) -> None:
     """Download the full-resolution COG, its SAR-detail rendering and a PNG quicklook: bytes built on the owner's
-    click, at a one-off URL."""
+    click, at a one-off URL that answers only this browser (`dashboard.downloads`)."""
     output = Path(job.output_path or "")
     if not output.is_file():
+        return
+    browser_key = st.context.cookies.get(BROWSER_COOKIE)
+    browser_key = browser_key if is_browser_key(browser_key) else None  # none without dashboard.guard
+    if browser_key is None and signs_in():
+        st.warning(NO_PRIVATE_DOWNLOADS, icon=":material/lock:")
         return
     serve_downloads_privately()
     stem = Path(job.file_name).stem or "scene"
@@ -307,16 +367,24 @@ def download_buttons(job: Job, key: str = "", stacked: bool = False) -> None:
     def rendering() -> bytes:
         return rendering_beside(output, job.stored_path, _band(job), encoding).read_bytes()
 
+    size = fmt_bytes(output.stat().st_size)
     buttons = (
-        ("cog", f"Download colorized COG ({fmt_bytes(output.stat().st_size)})", output.read_bytes,
+        ("cog", f"Download colorized COG ({size})", owned_by(browser_key, output.read_bytes),
          f"{stem}_colorized.tif", "image/tiff", ":material/download:", "primary"),
-        ("sar-detail", "Download SAR-detail COG (GIHS)", rendering, f"{stem}_colorized_sar_detail.tif", "image/tiff",
-         ":material/texture:", "secondary"),
-        ("png", "Download PNG quicklook", lambda: quicklook_png(output),
+        ("sar-detail", "Download SAR-detail COG (GIHS)", owned_by(browser_key, rendering),
+         f"{stem}_colorized_sar_detail.tif", "image/tiff", ":material/texture:", "secondary"),
+        ("png", "Download PNG quicklook", owned_by(browser_key, lambda: quicklook_png(output)),
          f"{stem}_quicklook.png", "image/png", ":material/image:", "secondary"),
     )
     for slot, (kind, label, data, file_name, mime, icon, emphasis) in zip(slots, buttons, strict=True):
         slot.download_button(
-            label, data=data, file_name=file_name, mime=mime, key=f"dl-{kind}-{job.id}{key}", icon=icon,
-            type=emphasis, on_click="ignore", width="stretch",
+            label,
+            data=data,
+            file_name=file_name,
+            mime=mime,
+            key=f"dl-{kind}-{job.id}{key}",
+            icon=icon,
+            type=emphasis,
+            on_click="ignore",
+            width="stretch",
         )

@@ -1,4 +1,4 @@
-"""The dashboard as a local server: `streamlit run dashboard/app.py` on a loopback port, waited for until it answers.
+"""The dashboard as a local server: `streamlit run dashboard/serve.py` on a loopback port, waited for until it answers.
 
 Used by the browser tests, the screenshots (`docs/screenshots.py`) and the soak benchmark.
 """
@@ -47,7 +47,7 @@ def dashboard_server(env: dict[str, str], log: Path | None = None, port: int | N
     (default: a free one); yields its URL once it answers, stops it on exit. `ServerDidNotStart` if it never answers.
     """
     port = port or free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/serve.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]  # fmt: skip
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(open(log, "w")) if log else subprocess.DEVNULL

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -67,6 +68,21 @@ def checkpoints() -> list[Path]:
     return list_checkpoints(folder) if folder.is_dir() else []
 
 
+def model_choices() -> list[Path]:
+    """Each model once, default first: an alias (`default.pt` -> `x.pt`) stands for its target."""
+    unique: dict[Path, Path] = {}
+    for path in checkpoints():
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
+
+
+def model_label(path: Path) -> str:
+    """A model as the analyst picks it: its own name, '(default)' after the default's (not the alias's name)."""
+    if path.is_symlink():
+        return f"{path.resolve().stem} (default)"
+    return path.stem
+
+
 @st.cache_resource(show_spinner="Preparing the built-in samples…")
 def samples() -> list[Sample]:
     """Real BigEarthNet Sentinel-1 scenes with their Sentinel-2 reference."""
@@ -94,9 +110,19 @@ def fmt_bytes(size: int | None) -> str:
     return f"{value:.1f} TB"
 
 
+def plain(text: str) -> str:
+    """`text` shown as is in Markdown: the characters that would make emphasis, links or HTML are escaped."""
+    return re.sub(r"([\\`*_\[\]<>~|#])", r"\\\1", text)
+
+
 def fmt_time(timestamp: float | None) -> str:
     """Unix seconds -> local 'YYYY-MM-DD HH:MM:SS'."""
     return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S") if timestamp else "–"
+
+
+def fmt_short_time(timestamp: float | None) -> str:
+    """Unix seconds -> local 'DD Mon HH:MM', for a table column."""
+    return dt.datetime.fromtimestamp(timestamp).strftime("%d %b %H:%M") if timestamp else "–"
 
 
 def fmt_seconds(seconds: float | None) -> str:
@@ -106,15 +132,21 @@ def fmt_seconds(seconds: float | None) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+SETTING_NAMES = {"band": "polarisation", "reference_bands": "reference bands (red/green/blue)"}
+SETTING_UNITS = {"tile": " px", "overlap": " px"}
+
+
 def settings_text(settings: dict) -> str:
-    """A job's settings as the analyst set them: unset ones left out, the reference's bands as 'red/green/blue'."""
+    """A job's settings as the analyst set them: unset and automatic ones left out ('auto' is the default, and what
+    was detected is in the scene facts), the band as its polarisation, the reference's bands as 'red/green/blue'."""
     shown = []
     for key, value in settings.items():
-        if value is None:
+        if value is None or value == "auto" or (key == "polarisation" and "band" in settings):
             continue
         if key == "reference_bands":
-            key, value = "reference bands (red/green/blue)", "/".join(map(str, value))
-        shown.append(f"{key.replace('_', ' ')} **{value}**")
+            value = "/".join(map(str, value))
+        name = SETTING_NAMES.get(key, key.replace("_", " "))
+        shown.append(f"{name} **{value}{SETTING_UNITS.get(key, '')}**")
     return " · ".join(shown)
 
 

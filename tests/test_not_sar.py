@@ -125,6 +125,79 @@ def test_dashboard_refuses_an_optical_upload_with_a_clear_message(samples, tmp_p
     _run(at)
     messages = [e.value for e in at.error]
     assert len(messages) == 1 and f"my screenshot.png {RGB_WORDS}" in messages[0], messages
-    assert "upload it as the reference instead" in messages[0]
+    assert "add it as the reference optical image (the guide) instead" in messages[0]
     assert "Traceback" not in messages[0] and str(tmp_path) not in messages[0]
     assert not at.get("component_instance") and not at.get("download_button")
+
+
+GUIDE_WORDS = "add it as the reference optical image (the guide) instead"
+
+
+def _as_terramind_s2rgb(optical: Path, path: Path) -> Path:
+    """A real Sentinel-2 RGB as TerraMind writes its S2RGB output: uint8, each band described as "bands"."""
+    with rasterio.open(optical) as src:
+        rgb = src.read([1, 2, 3]).astype(np.float64)
+        crs, transform = src.crs, src.transform
+    scaled = np.clip(rgb / np.percentile(rgb, 99) * 255, 0, 255).astype(np.uint8)
+    return write_raster(path, scaled, crs, transform, descriptions=["bands"] * 3)
+
+
+def _sentinel2_stack(samples: list[Sample], path: Path, count: int) -> Path:
+    """`count` real BigEarthNet Sentinel-2 bands of one patch, resampled to its 10 m grid, in one GeoTIFF.
+
+    BigEarthNet has 12 bands (no B10); for a 13-band L1C-like stack its B09 stands in for B10 as well."""
+    bands = [p for p in _s2_bands(samples) if "87_48" in p.name]
+    bands = (bands + [p for p in bands if p.name.endswith("_B09.tif")])[:count]
+    with rasterio.open(next(p for p in bands if p.name.endswith("_B02.tif"))) as ten_m:
+        shape, crs, transform = (ten_m.height, ten_m.width), ten_m.crs, ten_m.transform
+    stack = []
+    for band in bands:
+        with rasterio.open(band) as src:
+            stack.append(src.read(1, out_shape=shape))
+    return write_raster(path, np.stack(stack), crs, transform)
+
+
+def test_a_described_uint8_sentinel2_rgb_is_refused_as_optical(samples, tmp_path) -> None:
+    """Issue 30: band descriptions that name nothing (TerraMind's "bands") no longer let an RGB through as SAR."""
+    for name in ("S2RGB_terramind.tif", "scene.tif"):
+        terramind = _as_terramind_s2rgb(samples[0].optical, tmp_path / name)
+        with pytest.raises(NotSarError, match=re.escape(f"{name} {RGB_WORDS}")) as refused:
+            open_scene(terramind)
+        assert GUIDE_WORDS in str(refused.value)
+
+
+def test_real_optical_files_are_refused_saying_optical_and_guide(samples, shared_data, tmp_path) -> None:
+    """Every real optical file at hand, described or not: the message says optical and where it belongs."""
+    sebastianelli = sorted((shared_data / "sebastianelli-zone9" / "opt").glob("*.tif"))[:3]  # rgb uint16
+    with rasterio.open(sebastianelli[0]) as src:
+        described = write_raster(tmp_path / "zone9_described.tif", src.read(), descriptions=["red", "green", "blue"])
+    optical = [
+        *sebastianelli,
+        described,
+        *sorted((shared_data / "volkov" / "opt").glob("*.jpg"))[:3],
+        samples[0].optical,
+    ]
+    for path in optical:
+        with pytest.raises(NotSarError) as refused:
+            open_scene(path)
+        message = str(refused.value)
+        assert message.startswith(f"{path.name} looks like an optical") and GUIDE_WORDS in message, message
+
+
+@pytest.mark.parametrize("count", [12, 13])
+def test_a_sentinel2_band_stack_is_refused_as_optical_not_for_its_band_count(samples, tmp_path, count) -> None:
+    stack = _sentinel2_stack(samples, tmp_path / f"S2_stack_{count}.tif", count)
+    renamed = shutil.copy(stack, tmp_path / "scene.tif")  # without the S2 in its name too
+    for path in (stack, renamed):
+        with pytest.raises(NotSarError, match=re.escape(f"{path.name} looks like an optical multispectral image")) as e:
+            open_scene(path)
+        assert f"it has {count} bands" in str(e.value) and GUIDE_WORDS in str(e.value)
+
+
+def test_a_labelled_sar_composite_still_opens(samples, tmp_path) -> None:
+    """VV, VH and their ratio as three coloured bands, named: SAR, and its VV band is the one read."""
+    db, crs, transform = read_sample_db(samples[0])
+    composite = np.stack([db[0], db[1], db[0] - db[1]])
+    path = write_raster(tmp_path / "composite.tif", composite, crs, transform, descriptions=["VV", "VH", "VV/VH"])
+    with opened_scene(path) as scene:
+        assert scene.band == 1 and scene.band_name == "VV"

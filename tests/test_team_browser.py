@@ -7,6 +7,8 @@ The app runs with a built-in account file (`streamlit run`, Debian's Chromium th
 from __future__ import annotations
 
 import re
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,45 @@ def test_a_result_leaves_only_through_its_owners_click(team, browser):
                  f"app/static/{relative}", f"app/static/%2e%2e/%2e%2e/{relative}", str(output).lstrip("/")):
         response = stranger.get(f"{url}/{path}")
         assert response.body() != cog and "attachment" not in response.headers.get("content-disposition", ""), path
+
+
+def _status_without_cookies(url: str) -> int:
+    """What a plain HTTP client (no cookies, no session) gets for `url`."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def test_a_download_url_taken_before_the_owner_used_it_serves_the_owner_alone(team, browser):
+    """Issue 30: alice's download URL, taken the moment her page asks for it and before her browser has used it,
+    is "not found" to bob's signed-in browser and to a client without cookies; alice's browser still gets her file.
+
+    Without the guard bob's browser got alice's COG here (measured: 200, then her own download still worked)."""
+    url, var = team
+    bob = _sign_in(browser, url, "bob").context.request
+    stranger = browser.new_context().request
+    alice = _sign_in(browser, url, "alice")
+    raced: dict[str, tuple[int, int, int]] = {}
+
+    def others_first(route) -> None:  # holds alice's first request for the URL until the others have tried it
+        media = route.request.url
+        if media not in raced:
+            raced[media] = (bob.get(media).status, stranger.get(media).status, _status_without_cookies(media))
+        route.continue_()
+
+    alice.get_by_role("button", name=re.compile("^.*Colorize$")).click()
+    alice.get_by_text("Download colorized COG").wait_for(timeout=120_000)
+    _settled(alice)
+    alice.route("**/media/**", others_first)
+    cog_url, cog = _download(alice, "Download colorized COG")
+    for _ in range(100):  # the handler may still be finishing while the download completes
+        if cog_url in raced:
+            break
+        alice.wait_for_timeout(100)
+    alice.unroute("**/media/**")
+    assert raced.get(cog_url) == (404, 404, 404), raced  # bob signed in, a fresh browser, a client without cookies
+    alice_job = max(JobStore(var).list(User("alice", "alice")), key=lambda job: job.created_at)
+    assert cog == Path(alice_job.output_path).read_bytes()  # the owner's browser still got her file, whole
+    assert stranger.get(cog_url).status == 404 and bob.get(cog_url).status == 404

@@ -262,6 +262,8 @@ def test_two_analysts_see_only_their_own_jobs_admin_sees_both(team):
     _colorize_sample(alice)
     alice_job = JobStore(team["var"]).list(ALICE)[0]
     assert alice_job.owner == "alice" and alice_job.status == "done"
+    # no browser key (the app run without dashboard/serve.py's guard): a team server offers no download at all
+    assert not alice.get("download_button") and any("dashboard/serve.py" in w.value for w in alice.warning)
 
     bob = _signed_in("bob")
     assert _history(bob) is None and "No job yet" in bob.info[0].value  # nothing of Alice's

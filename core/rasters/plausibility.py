@@ -1,10 +1,16 @@
 """Is a raster plausibly SAR? Optical images are refused before any work, with what they look like.
 
-Three rules, each measured on real files (README, "Robustness"):
+Four rules, each measured on real files (README, "Robustness"); every refusal says "optical" and tells the
+analyst to add the file as the reference (the guide) instead:
 
-- colour: a 3- or 4-band image with unnamed bands whose first three bands differ is an optical RGB
-  image. Grey renderings (the tharun SAR JPEGs) have 0 % chromatic pixels; optical RGB (volkov,
-  sen12-test, EuroSAT, sebastianelli Sentinel-2 uint16, the BigEarthNet RGB) 62-100 %.
+- many bands: five or more bands, none named as a SAR polarisation and none negative (dB), is a
+  multispectral optical image (Sentinel-2 has 13 bands, BigEarthNet's stack 12; a SAR product has one
+  to four; a stack of dB bands is left to the band-count error).
+- colour: a 3- or 4-band image whose first three bands differ is an optical RGB image, unless its bands
+  or tags name a SAR polarisation (a labelled VV/VH composite). Band descriptions that name nothing
+  (a TerraMind S2RGB export's "bands") do not exempt it. Grey renderings (the tharun SAR JPEGs) have
+  0 % chromatic pixels; optical RGB (volkov, sen12-test, EuroSAT, sebastianelli Sentinel-2 uint16, the
+  BigEarthNet RGB) 62-100 %.
 - optical names: a file name, band description or tag naming a Sentinel-2 or Landsat product or
   band (`S2A_MSIL2A_..._B04.tif`, `B8A`, `reflectance`), unless it also names a SAR polarisation.
 - smoothness: in one band of integer amplitude DN (wider than 8 bits) or non-negative float, speckle
@@ -38,6 +44,8 @@ OPTICAL_TOKEN = re.compile(
     re.IGNORECASE,
 )
 SAR_TOKEN = re.compile(r"(?<![a-z])(vv|vh|hh|hv|s1[abc]|grd|grdh|sigma0|gamma0)(?![a-z])", re.IGNORECASE)
+MULTISPECTRAL_BANDS = 5  # this many bands or more, none named SAR: an optical multispectral image
+AS_REFERENCE = "add it as the reference optical image (the guide) instead, beside a SAR scene"
 
 
 def chromatic_fraction(rgb: np.ndarray, valid: np.ndarray) -> float:
@@ -85,15 +93,34 @@ def _texts(src: rasterio.io.DatasetReader, name: str) -> list[str]:
     return [re.sub(r"[_.\-]", " ", name.rsplit(".", 1)[0]), *(d or "" for d in src.descriptions), *tags]
 
 
+def names_sar(src: rasterio.io.DatasetReader, name: str) -> bool:
+    """Whether the file's name, band descriptions or tags name a SAR polarisation or product."""
+    return SAR_TOKEN.search(" ".join(_texts(src, name))) is not None
+
+
+def check_band_count(src: rasterio.io.DatasetReader, name: str) -> None:
+    """Refuse a raster of `MULTISPECTRAL_BANDS` or more bands, none named as SAR nor in dB: multispectral optical."""
+    if src.count < MULTISPECTRAL_BANDS or names_sar(src, name):
+        return
+    first = src.read(1, out_shape=_thumbnail_shape(src)).astype(np.float64)
+    if (first[np.isfinite(first)] < 0).any():  # dB: SAR bands, stacked
+        return
+    raise NotSarError(
+        f"{name} looks like an optical multispectral image, not SAR: it has {src.count} bands (Sentinel-2 has "
+        f"13; a SAR scene has one to four) and none is named VV, VH, HH or HV. Please {AS_REFERENCE}. "
+        "A stack of SAR bands: save its VV or VH band alone."
+    )
+
+
 def check_colour(src: rasterio.io.DatasetReader, rgb: np.ndarray, valid: np.ndarray, name: str) -> None:
-    """Refuse a 3- or 4-band image with unnamed bands whose first three bands hold different colours."""
-    if src.count not in (3, 4) or any(src.descriptions):
+    """Refuse a 3- or 4-band image whose first three bands hold different colours, unless it names SAR bands."""
+    if src.count not in (3, 4) or names_sar(src, name):
         return
     share = chromatic_fraction(rgb, valid)
     if share > COLOUR_PIXELS:
         raise NotSarError(
             f"{name} looks like an optical RGB image, not SAR ({share:.0%} of its pixels are coloured): "
-            "upload it as the reference instead. A SAR colour composite: upload its VV or VH band alone."
+            f"please {AS_REFERENCE}. A SAR colour composite: upload its VV or VH band alone."
         )
 
 
@@ -103,7 +130,7 @@ def check_not_optical_product(src: rasterio.io.DatasetReader, name: str) -> None
     if token:
         raise NotSarError(
             f"{name} looks like an optical image, not SAR (it is labelled {token!r}, an optical band or product): "
-            "upload it as the reference instead."
+            f"please {AS_REFERENCE}."
         )
 
 
@@ -116,7 +143,7 @@ def check_speckle(src: rasterio.io.DatasetReader, band: int, encoding: Encoding,
         raise NotSarError(
             f"{name} looks like optical reflectance (e.g. a Sentinel-2 band), not SAR: neighbouring pixels differ "
             f"by {step:.2f} dB, where SAR speckle makes them differ by at least {SPECKLE_FLOOR_DB} dB. "
-            "Upload it as the reference instead; if it is speckle-filtered SAR, set its encoding (not auto)."
+            f"Please {AS_REFERENCE}; if it is speckle-filtered SAR, set its encoding (not auto)."
         )
 
 

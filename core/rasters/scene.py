@@ -30,7 +30,7 @@ from core.errors import (
     UnsupportedRasterError,
 )
 from core.rasters.normalise import Encoding, InputSpace, InputTransform, Stretch, fill_nearest_valid, fit_stretch, to_db
-from core.rasters.plausibility import check_plausibly_sar
+from core.rasters.plausibility import check_band_count, check_plausibly_sar
 from core.settings import Limits
 
 POLARISATIONS = ("VV", "VH", "HH", "HV")
@@ -342,6 +342,7 @@ def open_scene(
     src = open_raster(path)
     try:
         _check_header(src, limits, name)
+        check_band_count(src, name)  # before the band count's own error: a Sentinel-2 stack is told it is optical
         band_index, band_name = choose_band(src, band, limits, name)
         band_name = _polarisation(band_name, polarisation, src.count, name)
         dataset, warped = _georeferenced_view(src)

@@ -156,6 +156,12 @@ class RunFolder:
         return self.samples_dir / f"epoch_{epoch:03d}.png"
 
 
+GRID_COLUMNS = {  # pictures whose columns are not the usual SAR | prediction | truth (training/studies/evaluate_guided)
+    "guided.png": "SAR | reference of another date | guided | default | truth",
+    "guided_planted.png": "SAR | reference (forest where the lake is planted) | guided | default",
+}
+
+
 @dataclass
 class EvalFolder:
     """`models/eval/`: what `training.evaluate` writes."""
@@ -173,6 +179,10 @@ class EvalFolder:
     def grid(self, model: str, split: str) -> Path:
         """Sample grid (SAR | prediction | truth) of a model on a split."""
         return self.path / f"{model}_{split}.png"
+
+    def grid_columns(self, grid: Path) -> str:
+        """What the columns of a sample grid or contact sheet show, left to right."""
+        return GRID_COLUMNS.get(grid.name, "SAR | prediction | truth")
 
     def grids(self) -> list[Path]:
         """Every PNG sample grid in the folder."""

@@ -20,7 +20,7 @@ import json
 import math
 from pathlib import Path
 
-from core.records.artefacts import EvalFolder, RunFolder
+from core.records.artefacts import DISCRIMINATOR_LOSS_PREFIX, GENERATOR_LOSS_PREFIX, VAL_PREFIX, EvalFolder, RunFolder
 
 PER_IMAGE_NUMERIC = (
     *("psnr", "ssim", "delta_e", "chroma_pred", "chroma_true"),
@@ -54,6 +54,24 @@ def display_name(model: str) -> str:
     if not model.startswith(BASELINE_PREFIX):
         return model
     return BASELINE_NAMES.get(model, model.removeprefix(BASELINE_PREFIX).replace("_", " "))
+
+
+SERIES_NAMES = {  # training-log columns as chart legends and table headers name them
+    "g_adv": "adversarial", "g_l1": "L1 (RGB)", "g_grad": "gradient", "g_total": "total",
+    "g_lab_l1": "L1 (CIELAB)", "d_real": "on real images", "d_fake": "on generated images",
+    "lr_g": "generator", "lr_d": "discriminator", "images_per_s": "crops per second",
+}  # fmt: skip
+
+
+def series_name(column: str) -> str:
+    """A training-log column as a legend names it: 'val_psnr_volkov' -> 'volkov', 'val_psnr' -> 'mean of all
+    sets', 'g_lab_l1' -> 'L1 (CIELAB)'; an unknown loss keeps its name without the prefix."""
+    if column in SERIES_NAMES:
+        return SERIES_NAMES[column]
+    if column.startswith(VAL_PREFIX):
+        _, _, rest = column.removeprefix(VAL_PREFIX).partition("_")
+        return rest or "mean of all sets"
+    return column.removeprefix(GENERATOR_LOSS_PREFIX).removeprefix(DISCRIMINATOR_LOSS_PREFIX).replace("_", " ")
 
 
 def headline_scores(summary: dict, model: str) -> dict[str, float]:

@@ -78,9 +78,23 @@ class ReferenceScores:
             return float("nan")
         return max(defined) if HIGHER_IS_BETTER[metric] else min(defined)
 
+    def comparison(self, metric: str) -> float:
+        """What the model's score is judged against: the better single colour, except for the green pair.
+
+        A single colour paints all pixels green or none, so its green recall is 100 % or 0 %: no yardstick.
+        Green recall is judged against chance, the recall of painting the same share of pixels green at random,
+        which equals the result's own false green; false green alone is judged against nothing (NaN).
+        """
+        if metric == "green_recall":
+            return self.model.false_green
+        if metric == "false_green":
+            return float("nan")
+        return self.best_baseline(metric)
+
     def earned(self, metric: str) -> bool:
-        """The model beats both single colours on this metric."""
-        return beats(getattr(self.model, metric), self.baselines(metric), metric)
+        """The model beats its comparison on this metric (both single colours; chance for green recall)."""
+        comparison = self.comparison(metric)
+        return not math.isnan(comparison) and beats(getattr(self.model, metric), [comparison], metric)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -117,6 +117,11 @@ class Job:
         return self.finished_at - self.started_at
 
     @property
+    def wall_seconds(self) -> float | None:
+        """Seconds from queueing the job to its end (what the analyst waited), once finished."""
+        return None if self.finished_at is None else self.finished_at - self.created_at
+
+    @property
     def is_finished(self) -> bool:
         return self.status in FINISHED
 

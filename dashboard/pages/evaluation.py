@@ -9,6 +9,7 @@ import streamlit as st
 from core.records.artefacts import ModelsFolder
 from core.records.reports import PIXEL_COLOUR, ceiling_points, display_name, read_per_image, read_summary, scoreboard
 from core.settings import models_dir
+from dashboard.labels import spread_labels
 
 METRICS = {
     "psnr": ("PSNR (dB)", "%.2f"),
@@ -18,7 +19,9 @@ METRICS = {
     "green_recall": ("Green recall", "%.2f"),
     "false_green": ("False green", "%.2f"),
 }
+SHORT = {"delta_e": "ΔE00 mean", "pixel_delta_e": "ΔE00 px"}  # headers of narrow table columns
 KIND = {True: "Baseline", False: "Model"}  # the chart legend: what a point is
+LABEL_GAP, LABEL_NEAR = 0.045, 0.3  # recall chart: a label's height and width, in recall / false-green units
 WHOLE_NAMES = alt.Axis(labelLimit=0)  # model names are never cut short
 
 
@@ -32,14 +35,34 @@ def test_first(sets: list[str]) -> list[str]:
     return sorted(sets, key=lambda name: (not name.startswith("test"), name))
 
 
-def interval_columns(column: str) -> dict:
-    """Scoreboard column configs of a metric and its 95 % interval (`_low`, `_high`)."""
-    label, fmt = METRICS[column]
-    return {
-        column: st.column_config.NumberColumn(label, format=fmt),
-        f"{column}_low": st.column_config.NumberColumn("low", format=fmt),
-        f"{column}_high": st.column_config.NumberColumn("high", format=fmt),
-    }
+def with_interval(value: float, low: float, high: float, form: str) -> str:
+    """'+2.45 [+1.81, +3.19]': a score and its 95 % interval in one cell ('–' where undefined)."""
+    return "–" if pd.isna(value) else f"{form % value} [{form % low}, {form % high}]"
+
+
+def board_table(rows: pd.DataFrame) -> None:
+    """The scoreboard's numbers, narrow enough for 1280 px: the gain over the flat colour with its interval in one
+    cell; the other intervals are the charts' error bars (all of them stay in the table's data)."""
+    rows = rows.assign(gain_ci=[with_interval(*r, "%+.2f") for r in rows[["gain_vs_flat", "gain_low", "gain_high"]]
+                                .itertuples(index=False)])  # fmt: skip
+    number = st.column_config.NumberColumn
+    st.dataframe(
+        rows.drop(columns=["set", "baseline", "kind"]),
+        hide_index=True,
+        width="stretch",
+        column_order=["model", "n", "psnr", "gain_ci", "ssim", "delta_e", "chroma_ratio", *PIXEL_COLOUR],
+        column_config={
+            "model": st.column_config.TextColumn(width=160),
+            "n": number(width=36),
+            "psnr": number("PSNR (dB)", format="%.2f", width=70),
+            "gain_ci": st.column_config.TextColumn("vs flat (dB), 95 % CI", width=140),
+            "ssim": number("SSIM", format="%.3f", width=56),
+            "delta_e": number("ΔE00", format="%.1f", width=48),
+            "chroma_ratio": number("chroma", format="%.2f", width=55),
+            "pixel_delta_e": number("ΔE00 px", format="%.1f", width=72),
+        }
+        | {column: number(METRICS[column][0], format="%.2f", width=80) for column in ("green_recall", "false_green")},
+    )
 
 
 st.title("Evaluation")
@@ -85,25 +108,10 @@ with tab_board:
             alt.X("psnr:Q"), alt.Color("kind:N", title=None), tooltip=["model", "psnr", "n"]
         )
         st.altair_chart(chart.properties(height=40 + 28 * len(rows)), width="stretch")
-        st.dataframe(
-            rows.drop(columns=["set", "baseline", "kind"]),
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "psnr": st.column_config.NumberColumn("PSNR (dB)", format="%.2f"),
-                "psnr_low": st.column_config.NumberColumn("low", format="%.2f"),
-                "psnr_high": st.column_config.NumberColumn("high", format="%.2f"),
-                "gain_vs_flat": st.column_config.NumberColumn("vs flat (dB)", format="%+.2f"),
-                "gain_low": st.column_config.NumberColumn("low", format="%+.2f"),
-                "gain_high": st.column_config.NumberColumn("high", format="%+.2f"),
-                "ssim": st.column_config.NumberColumn("SSIM", format="%.3f"),
-                "delta_e": st.column_config.NumberColumn("ΔE00", format="%.1f"),
-                "chroma_ratio": st.column_config.NumberColumn("chroma ratio", format="%.2f"),
-            }
-            | {name: config for column in PIXEL_COLOUR for name, config in interval_columns(column).items()},
-        )
-        greens = rows.dropna(subset=["green_recall", "false_green"])
+        board_table(rows)
+        greens = rows.dropna(subset=["green_recall", "false_green"]).reset_index(drop=True)
         if not greens.empty:  # sets scored before the pixel colour metrics have none
+            greens["label_y"] = spread_labels(greens["false_green"], greens["green_recall"], LABEL_NEAR, LABEL_GAP)
             x_title, y_title = "false green (share of other pixels painted green)", "green recall, 95 % intervals"
             points = alt.Chart(greens).encode(
                 alt.X("false_green:Q", title=x_title, scale=alt.Scale(domain=[0, 1])),
@@ -114,16 +122,19 @@ with tab_board:
                 points.mark_rule().encode(alt.X("false_green_low:Q", title=x_title), alt.X2("false_green_high:Q"))
                 + points.mark_rule().encode(alt.Y("green_recall_low:Q", title=y_title), alt.Y2("green_recall_high:Q"))
                 + points.mark_point(filled=True, size=80).encode(tooltip=["model", "green_recall", "false_green"])
-                + points.mark_text(align="left", dx=6).encode(text="model:N")
+                + points.mark_rule(color="lightgrey", strokeDash=[2, 2]).encode(  # a moved label's leader line
+                    alt.Y("green_recall:Q", title=y_title), alt.Y2("label_y:Q")
+                )
+                + points.mark_text(align="left", dx=8, fontSize=11).encode(alt.Y("label_y:Q"), text="model:N")
             )
             ceilings = pd.DataFrame(ceiling_points(folder, chosen_set))
             if not ceilings.empty:  # labels stacked above their diamonds: the ceilings often lie close together
-                ceilings["label_y"] = ceilings["green_recall"] + 0.07 * (1 + ceilings.index)
+                ceilings["label_y"] = ceilings["green_recall"] + LABEL_GAP * (1 + ceilings.index)
                 marks = alt.Chart(ceilings).encode(alt.X("false_green:Q"))
                 chart += marks.mark_point(shape="diamond", size=90, color="grey", filled=True).encode(
                     alt.Y("green_recall:Q"), tooltip=["model", "false_green"]
                 ) + marks.mark_text(align="left", color="grey").encode(alt.Y("label_y:Q"), text="model:N")
-            st.altair_chart(chart, width="stretch")
+            st.altair_chart(chart.properties(height=480), width="stretch")
             if not ceilings.empty:
                 st.caption(
                     "Grey diamonds: what the SAR itself can tell on this set (`training.studies.green_ceiling`). "
@@ -145,27 +156,33 @@ with tab_dist:
             alt.Chart(data)
             .mark_boxplot(extent="min-max")
             .encode(alt.X(f"{metric}:Q", title=METRICS[metric][0]), alt.Y("model:N", title=None, axis=WHOLE_NAMES))
-            .properties(height=24 * data["model"].nunique() + 20, width=260)
-            .facet(column=alt.Column("source:N", title=None))
-        )
+            .properties(height=22 * data["model"].nunique() + 20, width=520)
+            .facet(row=alt.Row("source:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")))
+        )  # one set under another: the chart stays within the column at 1280 px
         st.altair_chart(chart)
 
 with tab_table:
     if per_image.empty:
         st.info(f"No per-image results (`{folder.per_image.name}`).")
     else:
+        shown = ["source", "pair_id", "model", *METRICS]  # the pixel counts behind the green scores stay in the CSV
         st.dataframe(
             per_image.sort_values(["source", "pair_id", "model"]).assign(model=per_image["model"].map(display_name)),
             hide_index=True,
             width="stretch",
-            column_config={k: st.column_config.NumberColumn(label, format=fmt) for k, (label, fmt) in METRICS.items()},
+            column_order=shown,
+            column_config={k: st.column_config.NumberColumn(SHORT.get(k, label), format=fmt, width=78)
+                           for k, (label, fmt) in METRICS.items()}
+            | {"model": st.column_config.TextColumn(width=170), "pair_id": st.column_config.TextColumn(width=90)},
         )
 
-with tab_examples:
-    if not grids:
+with tab_examples:  # one picture at a time: all of them at once made a page 45,000 px tall
+    if not grids and not sheets:
         st.info("No sample grids (PNG) yet.")
+    left, right = st.columns(2)
+    if grids:
+        grid = left.selectbox("Sample grid", grids, format_func=lambda p: p.stem, key="eval_grid")
+        left.image(str(grid), width="stretch", caption=f"{grid.name}: {folder.grid_columns(grid)}")
     if sheets:
-        sheet = st.selectbox("Every image of a val set", sheets, format_func=lambda p: p.stem, key="eval_sheet")
-        st.image(str(sheet), caption=f"{sheet.relative_to(folder.path)}: SAR | prediction | truth, pair id order")
-    for grid in grids:
-        st.image(str(grid), caption=f"{grid.relative_to(folder.path)}: SAR | prediction | truth")
+        sheet = right.selectbox("Every image of a val set", sheets, format_func=lambda p: p.stem, key="eval_sheet")
+        right.image(str(sheet), caption=f"{sheet.name}: {folder.grid_columns(sheet)}, in pair id order")

@@ -7,7 +7,7 @@ import streamlit as st
 from core.service.jobs import JobStatus
 from dashboard import ui
 from dashboard.auth import current_user
-from dashboard.results import download_buttons, score_columns, show_result
+from dashboard.results import SCORE_HEADERS, download_buttons, score_columns, score_table, show_result
 
 st.title("History")
 user = current_user()
@@ -19,31 +19,44 @@ if not jobs:
     st.stop()
 
 show_owner = user.is_admin and {job.owner for job in jobs} != {user.id}  # an admin looking at others' jobs
+# Shown widths (px) sum to under 810, the table's width at 1280 px: no sideways scroll hides scores or errors. Size,
+# CRS, model and settings are in the job's details below; status and error share a column.
+narrow = 35 if show_owner else 0  # room for an admin's Analyst column
+scores = {label: st.column_config.TextColumn(short, width=62) for label, short in SCORE_HEADERS.items()}
 st.dataframe(
     [
         {
-            "Started": ui.fmt_time(job.created_at),
+            "Started": ui.fmt_short_time(job.created_at),
             **({"Analyst": job.owner} if show_owner else {}),
             "File": job.file_name,
             "Status": ui.status_label(job),
-            "Size": ui.fmt_bytes(job.size_bytes),
-            "CRS": job.crs or "–",
             "Model": job.model or "–",
-            "Time": ui.fmt_seconds(job.seconds),
+            "Time": ui.fmt_seconds(job.wall_seconds),
             **score_columns(job),
             "Error": job.error or "",
+            "Outcome": ui.status_label(job) + (f": {job.error}" if job.error else ""),
             "Job": job.id,
         }
         for job in jobs
     ],
     hide_index=True,
     width="stretch",
-    column_config={"Error": st.column_config.TextColumn(width="large")},
+    column_order=[c for c in ("Started", "Analyst", "File", "Outcome", "Time", *SCORE_HEADERS)
+                  if c != "Analyst" or show_owner],
+    column_config={
+        "Started": st.column_config.TextColumn(width=86, help="Day and time the job was queued."),
+        "Analyst": st.column_config.TextColumn(width=70),
+        "File": st.column_config.TextColumn(width=140 - narrow),
+        "Outcome": st.column_config.TextColumn(width=150 - narrow, help="Done, or why it failed or was cancelled."),
+        "Time": st.column_config.TextColumn(width=54, help="Wall time: from queueing the job to its result."),
+        **scores,
+    },
     key="history_table",
 )
 st.caption(
-    f"{len(jobs)} job(s). Scores against the reference: the model's, with the better of the two single colours "
-    "(flat training colour, reference's own mean colour) in brackets; ✓ where the model beats both."
+    f"{len(jobs)} job(s). Scores against the reference; ✓ where the model beats both single colours (flat training "
+    "colour, reference's own mean colour), or for green recall chance (its own false green). A job's details below "
+    "show the single colours' scores. Hover a cell to read it whole."
 )
 
 st.subheader("Job details")
@@ -59,8 +72,10 @@ with left:
         st.error(job.error or "Failed.")
     elif job.status == JobStatus.CANCELLED:
         st.warning(job.error or "Cancelled.")
-    st.markdown(f"**Input** {job.file_name}  \n**Reference** {ui.reference_label(job)}")
-    st.markdown(f"**Settings** {ui.settings_text(job.settings) or '–'}")
+    st.markdown(f"**Input** {job.file_name} ({ui.fmt_bytes(job.size_bytes)}, {job.crs or 'no CRS'})  \n"
+                f"**Reference** {ui.reference_label(job)}")
+    st.markdown(f"**Model** {ui.plain(job.model or '–')} · **Wall time** {ui.fmt_seconds(job.wall_seconds)}  \n"
+                f"**Settings** {ui.settings_text(job.settings) or '–'} · job `{job.id}`")
 with right:
     if job.status == JobStatus.DONE:
         download_buttons(job, key="-history", stacked=True)
@@ -72,5 +87,7 @@ with right:
             st.rerun()
         else:
             st.warning("This job is still running: cancel it on the Colorize page first.")
+if job.reference_scores:
+    score_table(job.reference_scores, key=f"scores-{job.id}")
 if reopen:
     show_result(job, downloads=False)

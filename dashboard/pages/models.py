@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,12 +10,12 @@ import streamlit as st
 from core.errors import SarColorError
 from core.model.checkpoints import LoadedModel
 from core.records.artefacts import FLAT_COLOUR, ModelsFolder
-from core.records.reports import headline_scores, read_summary
+from core.records.reports import display_name, headline_scores, read_summary, scoreboard
 from core.settings import default_checkpoint, models_dir
 from dashboard import ui
 from dashboard.messages import reported
 
-FACT_KEYS = {"variant": "Variant", "step": "Training steps", "trained": "Trained"}  # metadata worth a line
+FLAT_BASELINE = "baseline_flat_colour"  # the evaluation's name for the flat training colour
 
 
 def loaded_or_none(path: Path) -> LoadedModel | None:
@@ -32,38 +31,64 @@ def parameter_count(model: LoadedModel) -> str:
     return f"{sum(p.numel() for p in model.generator.parameters()) / 1e6:.1f} M"
 
 
+INPUT_SPACES = {
+    "stretch": "each scene's dB stretched to its own range",
+    "fixed": "σ0 in dB on one fixed range for every scene (VV-equivalent)",
+    "fixed+stretch": "σ0 in dB on a fixed range, and stretched to the scene's own range",
+}
+QUALITY_COLUMNS = {  # scoreboard field: column shown on a card
+    "psnr": "PSNR (dB)", "gain_vs_flat": "vs flat colour (dB)", "pixel_delta_e": "Per-pixel ΔE00",
+    "green_recall": "Green recall", "false_green": "False green",
+}  # fmt: skip
+
+
 def summary_row(name: str, is_default: bool, model: LoadedModel | None, summary: dict) -> dict:
-    """One model in the summary table: name, default mark, variant, parameters, mean PSNR per evaluation set."""
+    """One model in the summary table: name (the default marked), variant, parameters, mean PSNR per set ('–' where
+    a set was not scored)."""
+    scores = headline_scores(summary, name)
+    sets = sorted({row["set"] for row in scoreboard(summary)})
     return {
-        "Model": name,
-        "Default": "✓" if is_default else "",
+        "Model": f"{name} (default)" if is_default and name != "default" else name,
         "Variant": model.metadata.get("variant", "–") if model else "unreadable",
         "Parameters": parameter_count(model) if model else "–",
-    } | {f"PSNR {key} (dB)": round(psnr, 2) for key, psnr in sorted(headline_scores(summary, name).items())}
+    } | {key: f"{scores[key]:.2f}" if key in scores else "–" for key in sets}
 
 
 def facts(path: Path, model: LoadedModel) -> dict[str, str]:
-    """File, size, date, parameters, architecture and the training metadata worth a line, as label: text."""
-    stat = path.stat()
+    """What an analyst can read about a checkpoint: network, input, output, training, size and date."""
+    cfg, meta, stat = model.config, model.metadata, path.stat()
+    output = "CIELAB colour (lightness and a*, b*)" if cfg.output_space == "lab" else "RGB colour"
     lines = {
-        "File": f"`{path.name}`",
-        "Size": ui.fmt_bytes(stat.st_size),
-        "Modified": ui.fmt_time(stat.st_mtime),
-        "Parameters": parameter_count(model),
+        "Network": f"U-Net, {cfg.ngf} base channels, {cfg.depth} levels"
+        + (", scene context" if cfg.context else "") + f"; {parameter_count(model)} parameters",
+        "Input": INPUT_SPACES.get(cfg.input_space, cfg.input_space),
+        "Output": output + (f", {cfg.ab_bins} × {cfg.ab_bins} colour bins" if cfg.ab_bins else ""),
     }
-    lines |= {key.replace("_", " ").capitalize(): f"`{value}`" for key, value in model.config.as_dict().items()}
-    lines |= {label: f"`{model.metadata[key]}`" for key, label in FACT_KEYS.items() if key in model.metadata}
-    if FLAT_COLOUR in model.metadata:
-        lines["Flat colour (RGB)"] = " ".join(f"{value:.3f}" for value in model.metadata[FLAT_COLOUR])
+    if "step" in meta:
+        lines["Training"] = f"checkpoint of step {meta['step']}"
+    if FLAT_COLOUR in meta:
+        lines["Flat training colour (RGB)"] = " ".join(f"{value:.2f}" for value in meta[FLAT_COLOUR])
+    lines |= {"File": f"{path.name}, {ui.fmt_bytes(stat.st_size)}", "Modified": ui.fmt_time(stat.st_mtime)}
     return lines
 
 
-def card_markdown(folder: ModelsFolder, name: str) -> str:
-    """The model card without its title, its sections as small headings; '' if there is none."""
+def quality_table(summary: dict, name: str) -> pd.DataFrame:
+    """The model's measured quality per evaluation set, beside the flat colour, with readable names."""
+    rows = [row for row in scoreboard(summary) if row["model"] in (name, FLAT_BASELINE)]
+    table = pd.DataFrame(rows, columns=["set", "model", *QUALITY_COLUMNS])
+    table["model"] = table["model"].map(display_name)
+    table = table.assign(flat=table["model"] == display_name(FLAT_BASELINE)).sort_values(["set", "flat"])
+    table = table.drop(columns="flat")
+    return table.rename(columns={"set": "Set", "model": "Painted by", **QUALITY_COLUMNS})
+
+
+def card_intro(folder: ModelsFolder, name: str) -> str:
+    """The card's own words before its technical list, if it has any (the card file itself is for developers)."""
     card = folder.card(name)
     text = card.read_text(encoding="utf-8") if card.is_file() else ""
     body = text.partition("\n")[2] if text.lstrip().startswith("# ") else text
-    return re.sub(r"^#+ ", "#### ", body.strip(), flags=re.MULTILINE)
+    intro = body.strip().split("\n- ", 1)[0].split("\n#", 1)[0].strip()
+    return "" if intro.startswith("- ") else intro
 
 
 st.title("Models")
@@ -80,17 +105,23 @@ summary = read_summary(folder.eval) or {}
 models = {resolved: loaded_or_none(path) for resolved, path in ordered}
 table = [summary_row(resolved.stem, resolved == default, models[resolved], summary) for resolved, _ in ordered]
 st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
-st.caption("PSNR: mean over each evaluation set (intervals, baselines and colour scores on the Evaluation page).")
+st.caption("Mean PSNR (dB) on each evaluation set; – where a model was not scored on it. Intervals, baselines and "
+           "colour scores: the Evaluation page.")  # fmt: skip
 
 for resolved, path in ordered:
     with st.expander(f"{resolved.stem}{' · default' if resolved == default else ''}"):
-        left, right = st.columns([3, 2])
-        with left:
-            text = card_markdown(folder, resolved.stem)
-            if text:
-                st.markdown(text)
-            else:
-                st.info(f"No model card yet (`{folder.card(resolved.stem).name}`).")
-        with right, reported():
+        intro = card_intro(folder, resolved.stem)
+        if intro:
+            st.markdown(intro)
+        with reported():
             model = ui.load_model(path)
-            st.markdown("\n".join(f"- **{label}** {value}" for label, value in facts(path, model).items()))
+            st.markdown("\n".join(f"- **{label}**: {value}" for label, value in facts(path, model).items()))
+        quality = quality_table(summary, resolved.stem)
+        if not quality.empty:
+            numbers = {column: st.column_config.NumberColumn(format="%.2f") for column in QUALITY_COLUMNS.values()}
+            st.dataframe(quality, hide_index=True, key=f"quality-{resolved.stem}", column_config=numbers)
+        card = folder.card(resolved.stem)
+        if card.is_file():
+            st.download_button("Full model card (Markdown, for developers)", card.read_bytes, file_name=card.name,
+                               mime="text/markdown", icon=":material/description:", key=f"card-{resolved.stem}",
+                               on_click="ignore")

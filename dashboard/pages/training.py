@@ -19,7 +19,7 @@ from core.records.artefacts import (
     read_records,
     val_metric,
 )
-from core.records.reports import run_logs
+from core.records.reports import run_logs, series_name
 from core.settings import models_dir, runs_dir
 
 LIVE_SECONDS = 300  # a run whose log changed this recently is shown as in progress
@@ -35,32 +35,50 @@ def log_choices() -> dict[str, Path]:
     return choices
 
 
+LEGEND = alt.Legend(orient="bottom", title=None, labelLimit=0, columns=3)  # always shown; names whole, wrapped
+
+
 def step_chart(data: pd.DataFrame, columns: list[str], title: str, smoothing: float) -> None:
-    """Smoothed step curves of some columns against the step."""
+    """Smoothed step curves of some columns against the step, each named in a legend."""
     columns = [c for c in columns if c in data and data[c].notna().any()]
     if not columns or data.empty or "step" not in data:
         st.caption(f"{title}: not in this log.")
         return
     indexed = data.set_index("step")[columns]
-    smooth = indexed.ewm(alpha=1 - smoothing).mean() if smoothing > 0 else indexed
-    st.markdown(f"**{title}**")
-    st.line_chart(smooth, height=260)
+    smooth = (indexed.ewm(alpha=1 - smoothing).mean() if smoothing > 0 else indexed).rename(columns=series_name)
+    long = smooth.reset_index().melt("step", var_name="series", value_name="value").dropna()
+    chart = (
+        alt.Chart(long)
+        .mark_line()
+        .encode(alt.X("step:Q"), alt.Y("value:Q", title=None), alt.Color("series:N", legend=LEGEND))
+        .properties(title=title, height=320)
+    )
+    st.altair_chart(chart, width="stretch")
 
 
 def epoch_chart(data: pd.DataFrame, columns: list[str], title: str) -> None:
-    """Per-epoch lines with whole-number epoch ticks."""
-    long = data[["epoch", *columns]].melt("epoch", var_name="series", value_name="value").dropna()
+    """Per-epoch lines with whole-number epoch ticks, named by set."""
+    named = data[["epoch", *columns]].rename(columns=series_name)
+    long = named.melt("epoch", var_name="series", value_name="value").dropna()
     chart = (
         alt.Chart(long)
         .mark_line(point=True)
         .encode(
             alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d"), title="epoch"),
             alt.Y("value:Q", scale=alt.Scale(zero=False), title=None),
-            alt.Color("series:N", title=None),
+            alt.Color("series:N", legend=LEGEND),
         )
-        .properties(title=title, height=260)
+        .properties(title=title, height=320)
     )
     st.altair_chart(chart, width="stretch")
+
+
+def validation_table(epochs: pd.DataFrame, columns: list[str], metric: str, form: str) -> None:
+    """One metric per epoch, a column per set: narrow enough to be read whole."""
+    table = epochs.set_index("epoch")[columns].rename(columns=series_name)
+    config = {name: st.column_config.NumberColumn(name, format=form) for name in table.columns}
+    st.markdown(f"**{metric}** per epoch")
+    st.dataframe(table, width="stretch", column_config=config)
 
 
 def show_log(log_path: Path, smoothing: float) -> None:
@@ -96,13 +114,15 @@ def show_log(log_path: Path, smoothing: float) -> None:
         if epochs.empty or not val_cols:
             st.info("No validation scores yet (they are written at the end of each epoch).")
         else:
+            psnr = [c for c in val_cols if c.startswith(val_metric("psnr"))]
+            ssim = [c for c in val_cols if c.startswith(val_metric("ssim"))]
             left, right = st.columns(2)
             with left:
-                psnr = [c for c in val_cols if c.startswith(val_metric("psnr"))]
                 epoch_chart(epochs, psnr, "Validation PSNR (dB), centre crops")
+                validation_table(epochs, psnr, "PSNR (dB)", "%.2f")
             with right:
-                epoch_chart(epochs, [c for c in val_cols if c.startswith(val_metric("ssim"))], "Validation SSIM")
-            st.dataframe(epochs.set_index("epoch")[val_cols], width="stretch")
+                epoch_chart(epochs, ssim, "Validation SSIM")
+                validation_table(epochs, ssim, "SSIM", "%.3f")
     with tab_opt:
         left, right = st.columns(2)
         with left:
