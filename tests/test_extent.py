@@ -2,9 +2,9 @@
 
 The same real SAR (a georeferenced float32 dB mosaic of the BigEarthNet sample patches) is colorized whole, cropped,
 and with its outer 48 px overwritten by nodata. Tiles sit on the georeferenced grid (`TileGrid.anchored`) and the
-default sees only its receptive field, so every pixel more than 128 px inside the smaller extent keeps its colour
-within 1/255. A model that decides colour tile-wide (the tile's mean added back) fails the same check. The SAR-detail
-rendering (`core.colour.sar_detail`) passes it too.
+published local model `lab_ombria` sees only its receptive field, so every pixel more than 128 px inside the smaller
+extent keeps its colour within 1/255. A model that decides colour tile-wide (the tile's mean added back), as the
+default still does, fails the same check. The SAR-detail rendering (`core.colour.sar_detail`) passes it too.
 """
 
 from __future__ import annotations
@@ -89,16 +89,20 @@ def largest_shift(
     return int(np.abs(whole[:, rows, cols] - part[:, local_rows, local_cols]).max())
 
 
+LOCAL_MODEL = "lab_ombria"  # the published model with a local receptive field (models/lab_ombria.md)
+
+
 @pytest.mark.parametrize("variant", ["crop", "frame"])
-def test_default_colours_a_place_alike_whatever_the_extent(scenes, variant: str, tmp_path: Path) -> None:
-    model = load_checkpoint(default_checkpoint())
-    assert not model.config.context, "the default must see a local neighbourhood, not a tile-wide mean"
+def test_a_local_model_colours_a_place_alike_whatever_the_extent(scenes, variant: str, tmp_path: Path) -> None:
+    model = load_checkpoint(models_dir() / f"{LOCAL_MODEL}.pt")
+    assert not model.config.context, "a local model sees a neighbourhood, not a tile-wide mean"
     assert largest_shift(model, scenes, variant, tmp_path) <= 1
 
 
-def test_a_tile_wide_model_fails_the_same_check(scenes, tmp_path: Path) -> None:
-    """The check can fail: the previous default (tile-wide context) moves colours deep inside a crop."""
-    model = load_checkpoint(models_dir() / "lab_pseudo_colour.pt")
+def test_the_tile_wide_default_fails_the_same_check(scenes, tmp_path: Path) -> None:
+    """The check can fail: the default `lab_pseudo_colour` (tile-wide context) moves colours deep inside a crop.
+    Issue 26's extent item is not met by the default until a local model replaces it (models/README.md)."""
+    model = load_checkpoint(default_checkpoint())
     assert model.config.context
     assert largest_shift(model, scenes, "crop", tmp_path) > 1
 
