@@ -174,7 +174,7 @@ def model_seconds(scene: Path, model, options) -> tuple[float, int, float]:
     predictor = Predictor(model, options.device, options.precision)
     sar = open_scene(scene)
     width, height = sar.georef.width, sar.georef.height
-    grid = TileGrid.framed(width, height, options.tile, options.overlap)
+    grid = TileGrid.anchored(sar.region, sar.georef.transform, options.tile, options.overlap)
     space = InputSpace(model.config.input_space)
     strip = _read_strip(sar, space, grid, 0, grid.columns[-1] + grid.tile)
     sar.close()

@@ -13,6 +13,7 @@ from core.errors import SarColorError
 def _colorize(args: argparse.Namespace) -> int:
     """One scene to one file, or many scenes (files, folders, globs) into a folder."""
     from core.colorize import ColorizeOptions
+    from core.colour.sources import check_rendering
 
     *sources, destination = args.paths
     if not sources:
@@ -20,6 +21,7 @@ def _colorize(args: argparse.Namespace) -> int:
     if args.guide:
         args.guide = str(_guide_file(args.guide, args.guide_bands))
     options = ColorizeOptions(**{f.name: getattr(args, f.name) for f in fields(ColorizeOptions)})
+    check_rendering(options.rendering)  # one 'error:' line, before the model loads
     single = len(sources) == 1 and Path(sources[0]).is_file() and Path(destination).suffix.lower() in (".tif", ".tiff")
     if single and not Path(destination).is_dir():
         return _colorize_one(Path(sources[0]), Path(destination), options, args)
@@ -168,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_colorize_command(sub: argparse._SubParsersAction) -> None:
     """`sarcolor colorize PATH... OUTPUT`: one scene, or many into a folder."""
     from core.colorize import ColorizeOptions
+    from core.colour.sar_detail import RENDERINGS
     from core.rasters.normalise import Encoding
     from core.rasters.scene import POLARISATIONS
 
@@ -203,6 +206,13 @@ def _add_colorize_command(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--guide-bands", type=_guide_bands, metavar="R,G,B",
                    help="the guide's red, green and blue band numbers when its file does not say (e.g. 4,3,2)")
     c.set_defaults(guide_name=None, func=_colorize)  # the guide's own file name labels the result
+    c.add_argument(
+        "--rendering",
+        default=defaults.rendering,
+        metavar="{" + ",".join(RENDERINGS) + "}",
+        help="model: the model's colours (default); sar-detail: the field's GIHS convention, the model's colours with "
+        "the intensity detail of the speckle-filtered SAR (field edges, rivers, roads, towns)",
+    )
     _add_run_arguments(c)
 
 

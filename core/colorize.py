@@ -1,7 +1,8 @@
 """The one pipeline: SAR raster in, georeferenced colour COG out, streamed strip by strip.
 
 read (`core.rasters.scene`) -> normalise (`core.rasters.normalise`) -> tile (`core.rasters.tiling`)
--> colour (`core.colour.sources`: the model, or a guide's fitted colour over it) -> write
+-> colour (`core.colour.sources`: the model, or a guide's fitted colour over it; either may be rendered
+with the SAR's detail, `core.colour.sar_detail`) -> write
 (`core.rasters.cog`). Per tile row: read the strip, cut tiles, predict in batches, blend, paint,
 write the finished rows; the COG is renamed into place when whole. Reading, prediction and writing
 overlap in threads. Memory is bounded by a few strips (tile x width).
@@ -23,15 +24,15 @@ import rasterio
 import torch
 from rasterio.windows import Window
 
-from core.colour.sources import ColourSource, GuideRequest, colour_source
+from core.colour.sources import ColourSource, GuideRequest, check_rendering, colour_source
 from core.errors import InvalidSettingsError, stop_if_cancelled
 from core.model.checkpoints import LoadedModel
 from core.model.inference import Predictor, prediction_pool
 from core.rasters.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
 from core.rasters.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
 from core.rasters.scene import SarScene, open_scene
-from core.rasters.tiling import EDGE_MARGIN, StripBlender, TileGrid, mirror
-from core.rasters.tone import SeamMatcher
+from core.rasters.tiling import StripBlender, TileGrid, mirror
+from core.rasters.tone import seam_matcher
 from core.records.artefacts import FLAT_COLOUR
 from core.result import ColorizeResult, RunSummary
 from core.settings import Limits
@@ -57,6 +58,7 @@ class ColorizeOptions:
     guide: str | None = None  # an optical image of the place (path): its colours guide the result (core.colour.guided)
     guide_bands: tuple[int, int, int] | None = None  # the guide's red, green, blue bands when the file does not say
     guide_name: str | None = None  # the guide's name as the analyst gave it (default: its file name)
+    rendering: str = "model"  # model | sar-detail: the model's colour with the SAR's detail (core.colour.sar_detail)
 
 
 def _read_strip(
@@ -67,28 +69,34 @@ def _read_strip(
     Rows and columns count from the scene's valid region (`SarScene.region`), mirrored beyond its edges.
     """
     region = scene.region
-    framed = np.arange(y0, y0 + grid.tile) - EDGE_MARGIN  # region row of each strip row (may lie outside)
+    framed = np.arange(y0, y0 + grid.tile) - grid.top  # region row of each strip row (may lie outside)
     rows = mirror(framed, region.height)
     first = int(rows.min())
     window = Window(region.col_off, region.row_off + first, region.width, int(rows.max()) + 1 - first)
     values, valid = scene.read_window(window, space)
-    columns = mirror(np.arange(padded_width) - EDGE_MARGIN, region.width)
+    columns = mirror(np.arange(padded_width) - grid.left, region.width)
     inside = (framed >= 0) & (framed < region.height)
     strip = values.take(rows - first, axis=1).take(columns, axis=2)  # two 1-D takes: 3x faster than one 2-D index
     return strip, valid[rows - first] & inside[:, None]
 
 
 def _write_rows(
-    writer: RgbaWriter, window: Window, rgb: np.ndarray, valid: np.ndarray, scene: SarScene, colour: ColourSource
+    writer: RgbaWriter,
+    window: Window,
+    rgb: np.ndarray,
+    valid: np.ndarray,
+    scene: SarScene,
+    grid: TileGrid,
+    colour: ColourSource,
 ) -> None:
     """Paint and write the released framed rows that belong to the region, without the frame, at full scene width."""
     region = scene.region
-    first = max(window.row_off, EDGE_MARGIN)  # framed rows kept: those of the region
-    stop = min(window.row_off + window.height, EDGE_MARGIN + region.height)
+    first = max(window.row_off, grid.top)  # framed rows kept: those of the region
+    stop = min(window.row_off + window.height, grid.top + region.height)
     if stop > first:
         rows = slice(first - window.row_off, stop - window.row_off)
-        target = Window(0, region.row_off + first - EDGE_MARGIN, scene.georef.width, stop - first)
-        colours, validity = rgb[:, rows, EDGE_MARGIN : EDGE_MARGIN + region.width], valid[rows]
+        target = Window(0, region.row_off + first - grid.top, scene.georef.width, stop - first)
+        colours, validity = rgb[:, rows, grid.left : grid.left + region.width], valid[rows]
         if region.width < scene.georef.width:
             colours, validity = _widened(colours, validity, region.col_off, scene.georef.width)
         writer.write(target, colour.paint(target, colours, validity), validity)
@@ -170,7 +178,7 @@ def _stream_rows(
     memory does not grow with the scene.
     """
     padded_width = grid.columns[-1] + grid.tile
-    blender, seams = StripBlender(grid), SeamMatcher(grid)
+    blender, seams = StripBlender(grid), seam_matcher(grid, tile_wide=colour.predictor.model.config.context)
 
     def read(row_index: int) -> Strip:
         return _read_strip(scene, space, grid, grid.rows[row_index], padded_width)
@@ -179,7 +187,7 @@ def _stream_rows(
         for col_index, prediction in enumerate(predictions):
             seams.apply(row_index, col_index, prediction)
             blender.add(prediction, row_index, col_index)
-        _write_rows(writer, *blender.finish_row(row_index), valid, scene, colour)
+        _write_rows(writer, *blender.finish_row(row_index), valid, scene, grid, colour)
 
     region, width = scene.region, scene.georef.width
     _write_nodata_rows(writer, 0, region.row_off, width)
@@ -236,6 +244,7 @@ def check_options(options: ColorizeOptions, model: LoadedModel) -> None:
         raise InvalidSettingsError(f"Tile size must be a multiple of {multiple} for this model (got {options.tile}).")
     if options.batch < 1:
         raise InvalidSettingsError("Batch size must be at least 1.")
+    check_rendering(options.rendering)
 
 
 def colorize(
@@ -278,11 +287,13 @@ def _colorize(
     try:
         space = InputSpace(model.config.input_space)  # normalise: what the model sees of the scene's dB
         notes = scene.warnings + _level_warning(scene, space)
-        grid = TileGrid.framed(scene.region.width, scene.region.height, options.tile, options.overlap)  # tile
+        grid = TileGrid.anchored(scene.region, scene.georef.transform, options.tile, options.overlap)  # tile
         predictor = Predictor(model, options.device, options.precision)  # colour: the model's ...
         guide = GuideRequest(options.guide, options.guide_bands, options.guide_name)
         fit_progress = _staged(progress, FIT_STAGE)  # ... or a guide's, fitted here (its confidence beside output)
-        with colour_source(predictor, scene, guide, source_name, cancelled, fit_progress, output) as colour:
+        with colour_source(  # either rendered with the SAR's detail or not
+            predictor, scene, guide, source_name, cancelled, fit_progress, output, options.rendering
+        ) as colour:
             tags = provenance_tags(model, scene, source_name) | colour.tags()
             with cog_writer(output, scene.georef, tags) as cog:  # write
                 _stream_rows(scene, space, grid, colour, options.batch, cog, progress, cancelled)

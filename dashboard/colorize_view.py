@@ -34,6 +34,7 @@ ENCODINGS = {
     Encoding.AMPLITUDE: "Amplitude DN (integer, raw GRD)",
     Encoding.DB_U8: "8-bit rendering of dB",
     Encoding.LINEAR_U8: "8-bit linear intensity",
+    Encoding.DB_MINMAX_U8: "8-bit dB stretched per image (min to max)",
 }
 
 

@@ -11,6 +11,7 @@ from rasterio.warp import transform_bounds
 from streamlit_folium import st_folium
 
 from core.colour.confidence import sidecar_path
+from core.colour.sar_detail import rendering_beside
 from core.errors import SarColorError
 from core.result import RunSummary
 from core.scoring.scores import HIGHER_IS_BETTER, ReferenceScores
@@ -41,6 +42,7 @@ CONFIDENCE_LEGEND = (
     "(beyond it, in its holes, or where SAR and guide disagree); magenta, the SAR overrode the guide as a change "
     "(new water, learned from flood sites)."
 )
+SAR_DETAIL_LAYER = "Colorized + SAR detail (GIHS)"  # core.colour.sar_detail: the model's colour, the SAR's detail
 NO_PRIVATE_DOWNLOADS = (
     "Downloads are off on this server: it was started without the part that keeps each analyst's files to "
     "their own browser. Ask its administrator to start it with `make run` (`streamlit run dashboard/serve.py`)."
@@ -55,8 +57,16 @@ UNGUIDED_COLOUR = (  # what the facts table says of a run without an optical gui
 def _renderings(
     job_id: str, sar: str, band: str, encoding: str, output: str, reference: str | None, bands: tuple | None
 ) -> tuple[dict[str, Raster], str | None]:
-    """Display rasters of a job (small, cached per job), and why the reference could not be read (or None)."""
-    rasters = {SAR: sar_raster(sar, band=band, encoding=encoding), COLORIZED: rgb_raster(Path(output))}
+    """Display rasters of a job (small, cached per job), and why the reference could not be read (or None).
+
+    Beside the colorized result, its SAR-detail rendering (made from the result and the SAR on first view) and, for
+    a guided job, where each pixel's colour came from.
+    """
+    rasters = {
+        SAR: sar_raster(sar, band=band, encoding=encoding),
+        COLORIZED: rgb_raster(Path(output)),
+        SAR_DETAIL_LAYER: rgb_raster(rendering_beside(output, sar, band, encoding)),
+    }
     if sidecar_path(output).is_file():
         rasters[CONFIDENCE] = confidence_raster(sidecar_path(output))
     if not reference:
@@ -100,6 +110,11 @@ def job_scores(job: Job, output: Path) -> tuple[ReferenceScores | None, str | No
     if scores:
         ui.store().update(job.id, scores=scores.as_dict())
     return scores, error
+
+
+def _band(job: Job) -> str:
+    """The SAR band the job colorized, as the analyst asked for it (the run's band name for older jobs)."""
+    return str(job.settings.get("band") or (job.summary.band if job.summary else "VV"))
 
 
 def _bands(job: Job) -> tuple[int, int, int] | None:
@@ -173,7 +188,9 @@ def show_map(job: Job, overlays: dict[str, Overlay]) -> None:
     st_folium(fmap, height=520, use_container_width=True, returned_objects=[], key=f"map-{job.id}")
     hint = " Drag the slider at the bottom of the map to swipe." if swipe else ""
     st.caption(
-        "The colorized layer is synthetic (generated from SAR). Layers: the icon at the top right. "
+        f"The colorized layers are synthetic (generated from SAR); '{SAR_DETAIL_LAYER}' is the field's convention: "
+        "the model's colours with the speckle-filtered SAR's detail in their lightness (GIHS fusion). "
+        "Layers: the icon at the top right. "
         "Basemap tiles need internet; overlays and controls work offline." + hint
     )
 
@@ -201,7 +218,7 @@ def show_result(job: Job, downloads: bool = True) -> None:
         st.warning(warning)
     with reported():
         rasters, reference_error = _renderings(
-            job.id, job.stored_path, r.band, r.encoding, str(output), job.reference_path, _bands(job)
+            job.id, job.stored_path, _band(job), r.encoding, str(output), job.reference_path, _bands(job)
         )
         if reference_error:
             st.warning(f"Reference optical not used: {reference_error}")
@@ -232,7 +249,7 @@ def _map_tab(job: Job, rasters: dict[str, Raster]) -> None:
 
 def _compare_tab(job: Job, rasters: dict[str, Raster], output: Path) -> None:
     """SAR, result and reference side by side, and the scores against the reference when there is one."""
-    shown = [n for n in (SAR, COLORIZED, REFERENCE) if n in rasters]
+    shown = [n for n in (SAR, COLORIZED, SAR_DETAIL_LAYER, REFERENCE) if n in rasters]
     for col, name in zip(st.columns(len(shown)), shown, strict=True):
         col.image(png_data_url(preview_png(rasters[name])), caption=name, width="stretch")  # no /media/ URL
     if not (job.reference_path and REFERENCE in rasters):
@@ -351,8 +368,8 @@ def score_table(scores: ReferenceScores, key: str = "scores_table") -> None:
 
 
 def download_buttons(job: Job, key: str = "", stacked: bool = False) -> None:
-    """Download the full-resolution COG and a PNG quicklook: bytes built on the owner's click, at a one-off URL that
-    answers only this browser (`dashboard.downloads`)."""
+    """Download the full-resolution COG, its SAR-detail rendering and a PNG quicklook: bytes built on the owner's
+    click, at a one-off URL that answers only this browser (`dashboard.downloads`)."""
     output = Path(job.output_path or "")
     if not output.is_file():
         return
@@ -363,27 +380,20 @@ def download_buttons(job: Job, key: str = "", stacked: bool = False) -> None:
         return
     serve_downloads_privately()
     stem = Path(job.file_name).stem or "scene"
-    slots = (st.container(), st.container()) if stacked else st.columns(2)
+    slots = (st.container(), st.container(), st.container()) if stacked else st.columns(3)
+    encoding = job.summary.encoding if job.summary else "auto"
+
+    def rendering() -> bytes:
+        return rendering_beside(output, job.stored_path, _band(job), encoding).read_bytes()
+
     size = fmt_bytes(output.stat().st_size)
     buttons = (
-        (
-            "cog",
-            f"Download colorized COG ({size})",
-            owned_by(browser_key, output.read_bytes),
-            f"{stem}_colorized.tif",
-            "image/tiff",
-            ":material/download:",
-            "primary",
-        ),
-        (
-            "png",
-            "Download PNG quicklook",
-            owned_by(browser_key, lambda: quicklook_png(output)),
-            f"{stem}_quicklook.png",
-            "image/png",
-            ":material/image:",
-            "secondary",
-        ),
+        ("cog", f"Download colorized COG ({size})", owned_by(browser_key, output.read_bytes),
+         f"{stem}_colorized.tif", "image/tiff", ":material/download:", "primary"),
+        ("sar-detail", "Download SAR-detail COG (GIHS)", owned_by(browser_key, rendering),
+         f"{stem}_colorized_sar_detail.tif", "image/tiff", ":material/texture:", "secondary"),
+        ("png", "Download PNG quicklook", owned_by(browser_key, lambda: quicklook_png(output)),
+         f"{stem}_quicklook.png", "image/png", ":material/image:", "secondary"),
     )
     for slot, (kind, label, data, file_name, mime, icon, emphasis) in zip(slots, buttons, strict=True):
         slot.download_button(

@@ -17,14 +17,18 @@ from core.samples import Sample
 from core.scoring.metrics import (
     GREEN_A_STAR,
     bootstrap_ratio_interval,
+    dark_share,
     false_green,
+    flood_lightness,
     green_counts,
+    green_ranking_auc,
     green_recall,
     pixel_colour,
     pixel_delta_e,
     pooled_ratio,
+    ranking_auc,
 )
-from training.data import bigearthnet_records, load_optical, read_manifest
+from training.data import bigearthnet_records, flood_mask, load_optical, read_manifest
 from training.evaluate import FLAT, flat_predictor, pixel_colour_stats, score_all, summarise
 from training.publish import comparison_table, metrics_table
 
@@ -134,3 +138,49 @@ def test_summaries_written_before_the_pixel_colour_show_a_dash(tmp_path: Path) -
     folder.per_image.write_text(header + "older,val,volkov,g,v/1,12.5,0.2,20.0,0.01,0.05\n")
     assert math.isnan(read_per_image(folder)[0]["green_px"])
     json.dumps(summarise(read_per_image(folder) * 2), allow_nan=False)  # None, never NaN, in summary.json
+
+
+def test_ranking_auc_matches_the_mann_whitney_count_and_needs_both_classes() -> None:
+    rng = np.random.default_rng(0)
+    positive = rng.random(400) < 0.3
+    scores = positive + rng.normal(0.0, 1.0, 400)
+    pairs = scores[positive][:, None] - scores[~positive][None, :]
+    expected = ((pairs > 0).sum() + 0.5 * (pairs == 0).sum()) / pairs.size
+    assert ranking_auc(scores, positive) == pytest.approx(expected)
+    assert ranking_auc(-positive.astype(float), positive) == 0.0
+    assert math.isnan(ranking_auc(scores, np.zeros(400, bool)))
+
+
+def test_green_ranking_rewards_green_where_the_truth_is_green_at_any_level() -> None:
+    truth = np.concatenate([_filled(_lab_colour(-20.0), (4, 8)), _filled(_lab_colour(10.0), (4, 8))])
+    faint = np.concatenate([_filled(_lab_colour(-2.0), (4, 8)), _filled(_lab_colour(3.0), (4, 8))])
+    assert green_recall(faint, truth) == 0.0  # painted no green at all...
+    assert green_ranking_auc(faint, truth) == 1.0  # ...but greener exactly where the truth is green
+    assert green_ranking_auc(faint[::-1], truth) == 0.0
+
+
+def test_flood_lightness_on_a_real_ombria_after_flood_pair(shared_data: Path) -> None:
+    """The real mask and truth of an OMBRIA val site: the truth scores no error and its own contrast; water painted
+    as light as the land it floods reads as a contrast of about zero and a large L* error."""
+    record = next(r for r in read_manifest(shared_data, ("val",)) if r.source == "ombria" and flood_mask(r) is not None)
+    before = next(
+        r for r in read_manifest(shared_data, ("val",)) if r.pair_id == record.pair_id.replace("after", "before")
+    )
+    assert flood_mask(before) is None
+    truth, flooded = load_optical(record), flood_mask(record)
+    assert flooded.shape == truth.shape[:2] and 0 < flooded.mean() < 1
+    valid = np.ones(flooded.shape, bool)
+    exact = flood_lightness(truth, truth, valid, flooded)
+    assert exact["flood_l_error"] == 0.0 and exact["flood_contrast_pred"] == exact["flood_contrast_true"]
+    washed = truth.copy()
+    washed[flooded] = truth[~flooded].mean(0)
+    wash = flood_lightness(washed, truth, valid, flooded)
+    assert abs(wash["flood_contrast_pred"]) < 3.0 < abs(exact["flood_contrast_true"])
+    assert wash["flood_l_error"] > 0.0
+    assert math.isnan(flood_lightness(truth, truth, valid, None)["flood_l_error"])
+
+
+def test_dark_share_counts_pixels_below_the_water_lightness() -> None:
+    image = np.concatenate([_filled(np.zeros(3), (2, 8)), _filled(GREY, (6, 8))])
+    assert dark_share(image) == 0.25
+    assert dark_share(image, np.arange(8)[:, None].repeat(8, 1) >= 2) == 0.0

@@ -145,7 +145,7 @@ def test_evaluate_scores_models_and_all_baselines(shared_data: Path, tmp_path: P
     checkpoint = save_checkpoint(tmp_path / "tiny.pt", model.generator)
     folder = EvalFolder(tmp_path / "eval")
     summary = evaluate([checkpoint], ("val",), data, folder.path)
-    assert set(summary["models"]) == {"tiny", SAR_GREY, FLAT, ORACLE}
+    assert set(summary["models"]) == {"tiny", "tiny+sar-detail", SAR_GREY, FLAT, ORACLE}
     for name in summary["models"]:
         assert set(summary["models"][name]) == {"val/sen12-accioy", "val/bigearthnet"}
     ben = summary["models"]["tiny"]["val/bigearthnet"]

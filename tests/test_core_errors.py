@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from rasterio.windows import Window
 from scenes import (
     all_nodata_tiff,
     complex_tiff,
@@ -20,7 +21,7 @@ from scenes import (
 
 from core import errors
 from core.colorize import ColorizeOptions, colorize
-from core.rasters.tiling import EDGE_MARGIN
+from core.rasters.tiling import TileGrid
 from core.settings import Limits
 
 
@@ -166,9 +167,10 @@ def test_progress_reaches_total(odd_scene, pixel_model, tmp_path: Path) -> None:
         ColorizeOptions(tile=128, overlap=32),
         progress=lambda done, total: calls.append((done, total)),
     )
-    framed = 2 * EDGE_MARGIN  # tiles cover the scene plus its mirrored frame
-    columns, rows = -(-(1000 + framed - 32) // 96), -(-(777 + framed - 32) // 96)
-    assert result.summary.tiles == columns * rows
+    with rasterio.open(odd_scene) as src:  # tiles on the georeferenced grid, over the scene and a mirrored frame
+        grid = TileGrid.anchored(Window(0, 0, src.width, src.height), src.transform, 128, 32)
+    rows = len(grid.rows)
+    assert result.summary.tiles == grid.tile_count and grid.width >= 1000 + 32 and grid.height >= 777 + 32
     assert {total for _, total in calls} == {result.summary.tiles}
     assert len(calls) == rows
     done = [d for d, _ in calls]

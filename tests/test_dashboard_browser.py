@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from rasterio.windows import Window
 
 from core.colorize import ColorizeOptions
 from core.model.checkpoints import save_checkpoint, untrained_model
 from core.model.networks import GeneratorConfig
-from core.rasters.tiling import EDGE_MARGIN, TileGrid
+from core.rasters.tiling import TileGrid
 from core.records.artefacts import JsonLinesLog, ModelsFolder, epoch_record, step_record
 from core.samples import default_sample
 from dashboard.server import ServerDidNotStart, dashboard_server
@@ -257,8 +258,9 @@ def _mosaic(path: Path, repeat: int) -> Path:
 def test_live_progress_and_cancel(server, page, tmp_path):
     url, _ = server
     scene = _mosaic(tmp_path / "big_scene.tif", 16)  # 1920 x 1920 px
-    defaults, framed = ColorizeOptions(), 1920 + 2 * EDGE_MARGIN
-    tiles = TileGrid(framed, framed, defaults.tile, defaults.overlap).tile_count
+    defaults = ColorizeOptions()
+    with rasterio.open(scene) as src:
+        tiles = TileGrid.anchored(Window(0, 0, 1920, 1920), src.transform, defaults.tile, defaults.overlap).tile_count
     page.goto(url)
     _settled(page)
     page.get_by_text("Upload", exact=True).click()

@@ -22,6 +22,7 @@ from rasterio.warp import transform_bounds
 from scenes import S2_L2A_ORDER, sentinel2_stack
 from streamlit.testing.v1 import AppTest
 
+from core.colour.sar_detail import RENDERING_TAG
 from core.model.checkpoints import save_checkpoint, untrained_model
 from core.model.networks import GeneratorConfig
 from core.records.artefacts import JsonLinesLog, ModelsFolder, RunFolder, config_record, epoch_record, step_record
@@ -30,6 +31,7 @@ from core.samples import build_samples, default_sample
 from core.service.jobs import JobStore
 from core.service.users import LOCAL
 from dashboard.assets import VENDOR_DIR
+from dashboard.results import SAR_DETAIL_LAYER
 from training.evaluate import FLAT, ORACLE, summarise
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -105,10 +107,10 @@ def test_uploaded_scene_map_has_layers_with_epsg4326_bounds(env):
     assert args["css_links"] == ["/app/static/vendor/leaflet.css"]
     assert (VENDOR_DIR / "leaflet.js").stat().st_size > 100_000
     assert args["returned_objects"] == []
-    for name in ("SAR", "Colorized (synthetic)", "Reference optical"):
+    for name in ("SAR", "Colorized (synthetic)", SAR_DETAIL_LAYER, "Reference optical"):
         assert f'"{name}"' in args["script"]
     overlays = [json.loads(b) for b in OVERLAY.findall(args["script"])]
-    assert len(overlays) == 3
+    assert len(overlays) == 4
     with rasterio.open(sample.sar) as src:
         west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
     for (s, w), (n, e) in overlays:
@@ -122,6 +124,23 @@ def test_uploaded_scene_map_has_layers_with_epsg4326_bounds(env):
     assert Path(job.stored_path).parent == env["var"] / "uploads"
     with rasterio.open(job.output_path) as cog:
         assert cog.crs.to_epsg() == 32633 and cog.count == 4
+
+
+def test_result_offers_the_sar_detail_rendering_as_a_layer_and_a_download(env):
+    """One run gives both layers: the plain colours and the SAR-detail rendering (GIHS) of the same job."""
+    at = _app()
+    _run(at)
+    assert not at.error, [e.value for e in at.error]
+    script = _map_args(at)["script"]
+    assert f'"{SAR_DETAIL_LAYER}"' in script and '"Colorized (synthetic)"' in script
+    assert any(b.proto.label == "Download SAR-detail COG (GIHS)" for b in at.get("download_button"))
+    job = JobStore(env["var"]).list(LOCAL)[0]
+    beside = sorted(Path(job.output_path).parent.glob("*_sar_detail.tif"))
+    assert len(beside) == 1
+    with rasterio.open(beside[0]) as rendered, rasterio.open(job.output_path) as plain:
+        assert rendered.tags()[RENDERING_TAG].startswith("sar-detail")
+        assert (rendered.read(4) == plain.read(4)).all()  # same pixels valid
+        assert np.abs(rendered.read([1, 2, 3]).astype(int) - plain.read([1, 2, 3])).mean() > 2  # the SAR's detail
 
 
 def test_swipe_adds_divider_control(env):
@@ -331,7 +350,7 @@ def test_png_without_georeference_gives_previews_but_no_map(env):
     assert any("no georeference" in w.value for w in at.warning)
     assert not at.get("component_instance")
     assert any("no georeference, so there is no map" in i.value for i in at.info)
-    assert len(at.get("image")) == 2  # SAR | colorized previews
+    assert len(at.get("image")) == 3  # SAR | colorized | SAR-detail rendering previews
     assert any(b.proto.label.startswith("Download colorized COG") for b in at.get("download_button"))
 
 

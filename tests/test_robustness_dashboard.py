@@ -125,7 +125,7 @@ def test_antimeridian_scene_map_keeps_longitudes_continuous(env, corpus) -> None
     _run(at)
     assert not at.error, [e.value for e in at.error]
     overlays = [json.loads(b) for b in OVERLAY.findall(_map_args(at)["script"])]
-    assert len(overlays) == 2
+    assert len(overlays) == 3  # SAR, colorized, its SAR-detail rendering
     for (south, west), (north, east) in overlays:
         assert west == pytest.approx(179.9, abs=2e-3) and east == pytest.approx(180.1, abs=2e-3)
         assert south == pytest.approx(-16.1, abs=1e-3) and north == pytest.approx(-16.0, abs=1e-3)
@@ -139,7 +139,7 @@ def test_near_polar_scene_says_why_there_is_no_map(env, corpus) -> None:
     assert _latest(env["var"]).status == "done"
     assert any("beyond 85.05° north" in w.value for w in at.warning)
     assert not at.get("component_instance")
-    assert len(at.get("image")) == 2  # the previews still show the result
+    assert len(at.get("image")) == 3  # the previews (SAR, colorized, SAR detail) still show the result
 
 
 def test_max_upload_size_is_read_from_the_config_file(env) -> None:

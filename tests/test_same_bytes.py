@@ -20,7 +20,7 @@ from scenes import mosaic_scene
 from core.settings import default_checkpoint
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-OUTPUT_REVISION = "fcf9464"  # last deliberate output change: tile tones matched where tiles overlap
+OUTPUT_REVISION = "d76f459"  # last deliberate output change: tiles on the georeferenced lattice (TileGrid.anchored)
 SCRIPT = """
 import sys
 from pathlib import Path

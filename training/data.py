@@ -101,6 +101,22 @@ def with_pseudo_colour(records: list[PairRecord], folder: Path) -> list[PairReco
     ]
 
 
+FLOOD_MASK_FOLDER = "mask"  # OMBRIA: <source folder>/mask/<split>_<site>.png, 255 = flooded
+AFTER_SUFFIX = "_after"
+
+
+def flood_mask(record: PairRecord) -> np.ndarray | None:
+    """The flooded area (H x W bool) of an OMBRIA after-flood pair; None for every other pair.
+
+    The mask is the Copernicus EMS delineation after the event, so it marks water only in the after image.
+    """
+    stem = record.sar.stem
+    if record.source != "ombria" or not stem.endswith(AFTER_SUFFIX):
+        return None
+    path = record.sar.parent.parent / FLOOD_MASK_FOLDER / f"{stem.removesuffix(AFTER_SUFFIX)}.png"
+    return np.asarray(Image.open(path).convert("L")) > 127
+
+
 def bigearthnet_records() -> list[PairRecord]:
     """The BigEarthNet sample patches as val pairs, once per polarisation (VV band 1, VH band 2)."""
     return [

@@ -4,8 +4,8 @@ Each image goes through the product's own pipeline (core.colorize: tiling, blend
 COG) with the manifest's encoding as override, and is scored against its optical
 target on the training footing of its source (`training.data.TargetFooting`).
 
-Sets: the manifest's val sets (sen12-accioy, volkov), a val set of the real calibrated
-BigEarthNet patches that `bigearthnet-common` ships (VV and VH, float32 dB, Sentinel-2
+Sets: the manifest's val sets (sen12-accioy, volkov, OMBRIA's 70 flood sites before and after), a val
+set of the real calibrated BigEarthNet patches that `bigearthnet-common` ships (VV and VH, float32 dB, Sentinel-2
 truth as reflectance / 0.3), and sen12-test (final report only).
 
 Per image: PSNR (valid pixels), Gaussian SSIM, CIEDE2000 between predicted and true
@@ -17,10 +17,13 @@ paired bootstrap interval, SSIM, mean ΔE00 and the chroma-variation ratio (pred
 spread over truth spread; a wash is near 0), mean per-pixel ΔE00 with a 95 % bootstrap
 interval, and green recall and false green pooled over the set's pixels (sum of hits
 over sum of pixels, so large images weigh more) with 95 % intervals from resampling
-images. Baselines scored on the same images: SAR grey, the flat mean training colour
-and the per-image oracle flat colour (the truth's own mean: the best any single colour
-can do). LPIPS needs ImageNet backbone weights, which are not on disk here, so it is
-reported as unavailable.
+images. The green ranking AUC (-a* of the prediction ranking the truth's green pixels) per image, averaged over
+the images holding both classes; on OMBRIA's after-flood images the mean L* error of the flooded pixels (the
+site's flood mask) and the dry-minus-flooded L* contrast of prediction and truth. Baselines scored on the
+same images: SAR grey, the flat mean training colour and the per-image oracle flat colour (the truth's own
+mean: the best any single colour can do). Each checkpoint is also scored in its SAR-detail rendering
+('<name>+sar-detail', GIHS: `core.colour.sar_detail`), the field's convention of lightness detail from the SAR.
+LPIPS needs ImageNet backbone weights, which are not on disk here, so it is reported as unavailable.
 
 Pictures: per model and split a sample grid (three images per val set; best and worst
 three on test) and per val set a contact sheet of every image (`EvalFolder.contact_sheet`),
@@ -42,16 +45,21 @@ import rasterio
 from PIL import Image, ImageDraw
 
 from core.colorize import ColorizeOptions, colorize
+from core.colour.sar_detail import SAR_DETAIL
 from core.model.checkpoints import load_checkpoint
 from core.rasters.normalise import InputSpace
 from core.rasters.scene import POLARISATIONS
 from core.records.artefacts import TARGET_FOOTING, EvalFolder, ModelsFolder
 from core.records.reports import PIXEL_COLOUR, read_per_image
 from core.scoring.metrics import (
+    FLOOD_KEYS,
     GREEN_A_STAR,
     bootstrap_interval,
     bootstrap_ratio_interval,
     chroma_spread,
+    dark_share,
+    flood_lightness,
+    green_ranking_auc,
     mean_colour_delta_e,
     pixel_colour,
     pooled_ratio,
@@ -63,6 +71,7 @@ from training.data import (
     PairRecord,
     align,
     bigearthnet_records,
+    flood_mask,
     footing_samples,
     load_sar,
     load_target,
@@ -81,8 +90,8 @@ BASELINES = (SAR_GREY, FLAT, ORACLE)
 Predict = Callable[[PairRecord, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def model_predictor(checkpoint: Path, workdir: Path) -> Predict:
-    """Prediction through the full colorize pipeline (writes and reads back a COG)."""
+def model_predictor(checkpoint: Path, workdir: Path, rendering: str = "model") -> Predict:
+    """Prediction through the full colorize pipeline (writes and reads back a COG) in `rendering`."""
     model = load_checkpoint(checkpoint)
 
     def predict(record: PairRecord, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,6 +101,7 @@ def model_predictor(checkpoint: Path, workdir: Path) -> Predict:
             polarisation=record.polarisation if record.polarisation in POLARISATIONS else "auto",
             encoding=record.encoding.value,
             device="auto",
+            rendering=rendering,
         )
         colorize(record.sar, out, model, options)
         with rasterio.open(out) as src:
@@ -99,6 +109,11 @@ def model_predictor(checkpoint: Path, workdir: Path) -> Predict:
         return rgba[:3].transpose(1, 2, 0).astype(np.float32) / 255.0, rgba[3] > 0
 
     return predict
+
+
+def sar_detail_predictors(checkpoints: list[Path], workdir: Path) -> dict[str, Predict]:
+    """Each checkpoint's SAR-detail rendering (`core.colour.sar_detail`, GIHS), scored as '<name>+sar-detail'."""
+    return {f"{c.stem}+{SAR_DETAIL}": model_predictor(c, workdir, SAR_DETAIL) for c in checkpoints}
 
 
 def sar_grey_predictor(record: PairRecord, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,6 +142,8 @@ def score(predict: Predict, record: PairRecord, truth: np.ndarray) -> tuple[dict
     prediction, truth = align(prediction, truth)
     valid = valid[: truth.shape[0], : truth.shape[1]]
     delta_e, greens = pixel_colour(prediction, truth, valid)
+    flooded = flood_mask(record)
+    flooded = flooded[: truth.shape[0], : truth.shape[1]] if flooded is not None else None
     metrics = {
         "psnr": psnr(prediction, truth, valid),
         "ssim": ssim(prediction, truth),
@@ -137,6 +154,10 @@ def score(predict: Predict, record: PairRecord, truth: np.ndarray) -> tuple[dict
         "green_recall": greens.recall,
         "false_green": greens.false_green,
         **asdict(greens),
+        "green_auc": green_ranking_auc(prediction, truth, valid),
+        "dark_pred": dark_share(prediction, valid),
+        "dark_true": dark_share(truth, valid),
+        **flood_lightness(prediction, truth, valid, flooded),
     }
     return {k: round(v, 4) for k, v in metrics.items()}, prediction
 
@@ -156,7 +177,29 @@ def set_stats(rows: list[dict], flat_rows: dict[str, dict]) -> dict:
         "ssim_mean": float(np.mean([r["ssim"] for r in rows])),
         "delta_e_mean": float(np.mean([r["delta_e"] for r in rows])),
         "chroma_ratio": float(np.mean([r["chroma_pred"] for r in rows]) / max(chroma_true, 1e-9)),
-    } | pixel_colour_stats(rows)
+    } | pixel_colour_stats(rows) | ranking_and_flood_stats(rows)
+
+
+def ranking_and_flood_stats(rows: list[dict]) -> dict:
+    """Mean green ranking AUC over the images that hold both classes; the mean share of pixels darker than
+    `DARK_L_STAR` in prediction and truth; on flood images the mean L* error of the
+    flooded pixels [95 % CI] and the mean dry-minus-flooded L* contrast of prediction and truth."""
+    [auc] = _finite(rows, "green_auc")
+    flood = _finite(rows, *FLOOD_KEYS[1:])
+    stats = {"green_auc_mean": float(auc.mean()) if auc.size else None, "green_auc_images": int(auc.size)}
+    dark_pred, dark_true = _finite(rows, "dark_pred", "dark_true")
+    if dark_pred.size:
+        stats |= {"dark_share_pred": float(dark_pred.mean()), "dark_share_true": float(dark_true.mean())}
+    if not flood[0].size:
+        return stats
+    error, contrast_pred, contrast_true = flood
+    return stats | {
+        "flood_images": int(error.size),
+        "flood_l_error": float(error.mean()),
+        "flood_l_error_ci95": bootstrap_interval(error),
+        "flood_contrast_pred": float(contrast_pred.mean()),
+        "flood_contrast_true": float(contrast_true.mean()),
+    }
 
 
 GREEN_RATIOS = {"green_recall": ("green_hit_px", "green_px"), "false_green": ("other_green_px", "other_px")}
@@ -184,7 +227,7 @@ def pixel_colour_stats(rows: list[dict]) -> dict:
 
 def _finite(rows: list[dict], *keys: str) -> list[np.ndarray]:
     """Each key's values over the rows where all of them are finite."""
-    values = np.array([[r[k] for k in keys] for r in rows], np.float64).reshape(len(rows), len(keys))
+    values = np.array([[r.get(k, np.nan) for k in keys] for r in rows], np.float64).reshape(len(rows), len(keys))
     return list(values[np.isfinite(values).all(1)].T)
 
 
@@ -275,6 +318,7 @@ def evaluate(
     out_dir: Path,
     extra: dict[str, Predict] | None = None,
     keep_earlier: bool = False,
+    sources: tuple[str, ...] = (),
 ) -> dict:
     """Score checkpoints, `extra` predictors and baselines; write per_image.csv, summary.json, grids.
 
@@ -287,6 +331,8 @@ def evaluate(
     records = [r for r in all_records if r.split in splits and r.has_colour]
     if "val" in splits:
         records += bigearthnet_records()
+    if sources:
+        records = [r for r in records if r.source in sources]
     predictors: dict[str, Predict] = {
         SAR_GREY: sar_grey_predictor,
         FLAT: flat_predictor(mean_training_colour(samples, footing)),
@@ -297,6 +343,7 @@ def evaluate(
     folder.path.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         predictors |= {c.stem: model_predictor(c, Path(tmp)) for c in checkpoints}
+        predictors |= sar_detail_predictors(checkpoints, Path(tmp))
         rows = score_all(predictors, records, footing, splits, folder)
     if keep_earlier:
         scored = {(r["model"], r["split"]) for r in rows}
@@ -335,7 +382,8 @@ def score_all(
 def write_results(rows: list[dict], footing: dict, folder: EvalFolder) -> dict:
     """Write the per-image table and the summary of `rows`; returns the summary."""
     with open(folder.per_image, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        fields = list(dict.fromkeys(key for row in rows for key in row))  # earlier rows may lack newer metrics
+        writer = csv.DictWriter(handle, fieldnames=fields, restval="nan")
         writer.writeheader()
         writer.writerows(rows)
     summary = {
@@ -366,9 +414,26 @@ def format_summary(summary: dict) -> str:
                 f"SSIM {s['ssim_mean']:.3f} ΔE00 {s['delta_e_mean']:5.1f} chroma {s['chroma_ratio']:.2f} "
                 f"px ΔE00 {_with_interval(s, 'pixel_delta_e', '.1f')} "
                 f"green recall {_with_interval(s, 'green_recall', '.2f')} "
-                f"false green {_with_interval(s, 'false_green', '.2f')}"
+                f"false green {_with_interval(s, 'false_green', '.2f')} "
+                f"green AUC {_number(s.get('green_auc_mean'), '.2f')} dark {_number(s.get('dark_share_pred'), '.2f')} "
+                f"(truth {_number(s.get('dark_share_true'), '.2f')}){_flood_text(s)}"
             )
     return "\n".join(lines)
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "–" if value is None else f"{value:{spec}}"
+
+
+def _flood_text(stats: dict) -> str:
+    """' flood L* error e [lo, hi] contrast p (truth t)' for sets with flood masks, else ''."""
+    if "flood_l_error" not in stats:
+        return ""
+    low, high = stats["flood_l_error_ci95"]
+    return (
+        f" flood L* error {stats['flood_l_error']:.1f} [{low:.1f}, {high:.1f}] contrast "
+        f"{stats['flood_contrast_pred']:+.1f} (truth {stats['flood_contrast_true']:+.1f})"
+    )
 
 
 def _with_interval(stats: dict, metric: str, spec: str) -> str:
@@ -394,11 +459,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-root", type=Path, default=shared_data_dir())
     parser.add_argument("--out", type=Path, default=ModelsFolder(models_dir()).eval.path, help="default: models/eval")
     parser.add_argument("--keep-earlier", action="store_true", help="keep the scores of models not scored now")
+    parser.add_argument("--source", nargs="+", default=[], help="score only these sources (default: all)")
     args = parser.parse_args(argv)
     from training.studies.pixel_reference import load_reference
 
     extra = {path.stem: load_reference(path).predictor() for path in args.pixel_reference}
-    summary = evaluate(args.checkpoint, tuple(args.split), args.data_root, args.out, extra, args.keep_earlier)
+    summary = evaluate(
+        args.checkpoint, tuple(args.split), args.data_root, args.out, extra, args.keep_earlier, tuple(args.source)
+    )
     print(format_summary(summary))
 
 

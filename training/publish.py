@@ -20,6 +20,7 @@ import argparse
 import math
 import platform
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -38,15 +39,9 @@ from core.records.artefacts import (
 )
 from core.records.reports import read_summary, scoreboard
 from core.settings import models_dir, shared_data_dir
+from training.data import read_manifest
 from training.evaluate import BASELINES, SPLITS, evaluate
 from training.variants import VARIANTS
-
-TRAIN_SOURCES = {  # train pairs per source (../shared/data/manifest.csv)
-    "volkov": "volkov 88",
-    "sen12-gray": "sen12-gray 1,958 grey-only",
-    "sebastianelli-zone9": "sebastianelli-zone9 23",
-    "tharun-scenes": "tharun-scenes 3",
-}  # EuroSAT (unpaired, 7,500 patches) enters through the colouriser or the colour prior, not as pairs
 
 
 def _training_facts(log_path: Path) -> dict:
@@ -79,9 +74,15 @@ def _input_space_text(space: str) -> str:
 
 
 def _train_sources(cfg: dict) -> str:
-    """The train sources a run used (all but its drop_sources)."""
+    """The train sources a run used (all but its drop_sources), with their pair counts from the manifests."""
     dropped = set(cfg.get("drop_sources") or ())
-    used = [text for source, text in TRAIN_SOURCES.items() if source not in dropped]
+    try:
+        records = read_manifest(Path(cfg.get("data_root") or shared_data_dir()), ("train",))
+    except OSError:  # the team data is not on this machine: name the sources without counts
+        records = []
+    counts = Counter(r.source for r in records if r.source not in dropped)
+    grey = {r.source for r in records if not r.has_colour}
+    used = [f"{source} {count:,}{' grey-only' if source in grey else ''}" for source, count in sorted(counts.items())]
     return ", ".join(used) + (f"; left out: {', '.join(sorted(dropped))}" if dropped else "")
 
 
@@ -199,7 +200,8 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
         f"fp16 weights ({checkpoint.stat().st_size / 1e6:.1f} MB)",
         f"- **Input space** `{gen.input_space}` (`core.rasters.normalise`): {_input_space_text(gen.input_space)}",
         f"- **Data**: `../shared/data/manifest.csv` train split ({_train_sources(cfg)}); selection on val only "
-        "(sen12-accioy 15, volkov 12, BigEarthNet 6 patches × VV/VH); sen12-test (84) scored once for the report.",
+        "(sen12-accioy 15, volkov 12, BigEarthNet 6 patches × VV/VH, OMBRIA 70 flood sites before and after); "
+        "sen12-test (84) scored once for the report.",
         f"- **Target footing** (measured on train; `training.data.TargetFooting`: (rgb - haze) × gain): {footing}. "
         "Grey targets supervise CIELAB L only." + _pseudo_colour_text(cfg),
         *footing_table(model.metadata.get(FOOTING_STATISTICS) or cfg.get(FOOTING_STATISTICS, {})),

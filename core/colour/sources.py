@@ -4,7 +4,8 @@ A source predicts the model's colours tile by tile (`predictor`), then gives eac
 its final colours (`paint`, in the pipeline's writer thread). `ModelColour` keeps the model's;
 `GuidedColour` (`core.colour.guided`) paints every pixel from an optical guide: its colours where it
 covers the scene, the mapping from SAR to colour fitted there everywhere else, the learned change
-colour where the SAR overrides it.
+colour where the SAR overrides it. Either may be rendered with the SAR's detail (`SarDetailColour`,
+`core.colour.sar_detail`: GIHS fusion, the field's colorisation convention).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from rasterio.windows import Window
 from core.colour.confidence import confidence_writer
 from core.colour.guide import open_guide
 from core.colour.guided import GuidedColour, fit_guide
+from core.colour.sar_detail import DESCRIPTION, MODEL, RENDERING_TAG, RENDERINGS, SAR_DETAIL, render_window
+from core.errors import InvalidSettingsError
 from core.model.inference import Predictor
-from core.rasters.scene import SarScene
+from core.rasters.scene import SarScene, second_view
 
 CancelCheck = Callable[[], bool]
 
@@ -68,6 +71,37 @@ class ModelColour:
         pass
 
 
+class SarDetailColour:
+    """A colour source that renders another one's colours with the SAR's detail (GIHS, `core.colour.sar_detail`).
+
+    `paint` runs in the pipeline's writer thread while the reader thread reads the scene, so the SAR is
+    read through its own handle (`close` it; the wrapped source is closed by whoever opened it).
+    """
+
+    def __init__(self, inner: ColourSource, scene: SarScene) -> None:
+        self.inner = inner
+        self.scene = scene
+        self.predictor = inner.predictor
+        self.guide_label = inner.guide_label
+        self.source, self.view = second_view(scene)
+
+    def paint(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """The wrapped source's colours of a written window with the SAR's intensity detail added (GIHS)."""
+        rgb01 = self.inner.paint(window, rgb01, valid)
+        return render_window(self.scene, self.view, window, rgb01) if valid.any() else rgb01
+
+    def tags(self) -> dict[str, str]:
+        return self.inner.tags() | {RENDERING_TAG: DESCRIPTION}
+
+    def notes(self) -> list[str]:
+        return self.inner.notes()
+
+    def close(self) -> None:
+        if self.view is not self.source:
+            self.view.close()
+        self.source.close()
+
+
 @dataclass(frozen=True)
 class GuideRequest:
     """The analyst's optical guide: its path, its red, green and blue bands when the file does not say, its name."""
@@ -75,6 +109,12 @@ class GuideRequest:
     path: str | None = None
     bands: tuple[int, int, int] | None = None
     name: str | None = None
+
+
+def check_rendering(rendering: str) -> None:
+    """Raise `InvalidSettingsError` for a rendering that does not exist."""
+    if rendering not in RENDERINGS:
+        raise InvalidSettingsError(f"Unknown rendering {rendering!r}: use {' or '.join(RENDERINGS)}.")
 
 
 @contextlib.contextmanager
@@ -86,12 +126,37 @@ def colour_source(
     cancelled: CancelCheck | None = None,
     fit_progress: Callable[[int, int], None] | None = None,
     output: str | Path | None = None,
+    rendering: str = MODEL,
 ) -> Iterator[ColourSource]:
-    """The model's colour, or with a guide path the guide's fitted colour (checked and fitted here).
+    """The model's colour, or with a guide path the guide's fitted colour (checked and fitted here); with
+    `rendering` 'sar-detail', either rendered with the SAR's intensity detail (GIHS).
 
     `fit_progress(done, total)`: the guide's fit, window by window. `output`: the result's path; a guided run
     writes its per-pixel confidence beside it (`core.colour.confidence`), kept only when the run succeeds.
     """
+    check_rendering(rendering)
+    with _colour(predictor, scene, guide, source_name, cancelled, fit_progress, output) as colour:
+        if rendering != SAR_DETAIL:
+            yield colour
+            return
+        rendered = SarDetailColour(colour, scene)
+        try:
+            yield rendered
+        finally:
+            rendered.close()
+
+
+@contextlib.contextmanager
+def _colour(
+    predictor: Predictor,
+    scene: SarScene,
+    guide: GuideRequest,
+    source_name: str,
+    cancelled: CancelCheck | None,
+    fit_progress: Callable[[int, int], None] | None,
+    output: str | Path | None,
+) -> Iterator[ColourSource]:
+    """The model's colour, or with a guide path the guide's fitted colour."""
     if not guide.path:
         yield ModelColour(predictor)
         return

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from core.errors import InvalidSettingsError
@@ -32,23 +33,40 @@ def mirror(index: np.ndarray, length: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TileGrid:
-    """Tile origins along each axis for a width x height raster."""
+    """Tile origins along each axis for a width x height framed raster.
+
+    The framed raster is the scene's valid region with `left` / `top` mirrored pixels before it and at least
+    `EDGE_MARGIN` after it.
+    """
 
     width: int
     height: int
     tile: int
     overlap: int
+    left: int = EDGE_MARGIN
+    top: int = EDGE_MARGIN
+
+    @classmethod
+    def anchored(cls, region: Window, transform: Affine, tile: int, overlap: int) -> TileGrid:
+        """Tiles on a fixed lattice of the georeferenced pixel grid, whatever the file's extent.
+
+        `region`: the valid pixels' box in the file; `transform`: the file's. Tiles start where the pixel's
+        offset from the grid's origin (x = 0, y = 0 in the CRS) is a multiple of the stride, so a crop, a mosaic
+        or a nodata frame moves no tile relative to the ground, and a model with a local receptive field paints
+        each place alike in every file that holds it.
+        """
+        stride = tile - overlap
+        first_col = region.col_off + (round(transform.c / transform.a) if transform.a else 0)
+        first_row = region.row_off + (round(transform.f / transform.e) if transform.e else 0)
+        left = EDGE_MARGIN + (first_col - EDGE_MARGIN) % stride
+        top = EDGE_MARGIN + (first_row - EDGE_MARGIN) % stride
+        return cls(left + region.width + EDGE_MARGIN, top + region.height + EDGE_MARGIN, tile, overlap, left, top)
 
     def __post_init__(self) -> None:
         if self.tile < 16:
             raise InvalidSettingsError(f"Tile size {self.tile} is too small (minimum 16 px).")
         if not 0 <= self.overlap <= self.tile // 2:
             raise InvalidSettingsError(f"Overlap must be between 0 and half the tile size ({self.tile // 2} px).")
-
-    @classmethod
-    def framed(cls, width: int, height: int, tile: int, overlap: int) -> TileGrid:
-        """The grid over a width x height region framed by `EDGE_MARGIN` mirrored px on each side."""
-        return cls(width + 2 * EDGE_MARGIN, height + 2 * EDGE_MARGIN, tile, overlap)
 
     @property
     def stride(self) -> int:

@@ -62,3 +62,22 @@ class SeamMatcher:
 
 def _mean(difference: np.ndarray) -> np.ndarray:
     return difference.mean(axis=(1, 2))
+
+
+class NoSeamMatching(SeamMatcher):
+    """Tiles left as predicted: a model with a local receptive field paints the overlaps alike already, and an
+    offset from a neighbour's tone would carry colour from beyond that field (a crop would change it)."""
+
+    def record_row(self, row_index: int, predictions: list[np.ndarray]) -> None:
+        """Nothing to record."""
+
+    def record_pair(self, row_index: int, above: list[np.ndarray], below: list[np.ndarray]) -> None:
+        """Nothing to record."""
+
+    def apply(self, row_index: int, col_index: int, prediction: np.ndarray) -> None:
+        """The prediction stays as it is."""
+
+
+def seam_matcher(grid: TileGrid, tile_wide: bool) -> SeamMatcher:
+    """Tone matching for a model that decides colour tile-wide (its `context`); none for a local one."""
+    return SeamMatcher(grid) if tile_wide else NoSeamMatching(grid)

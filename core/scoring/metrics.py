@@ -172,3 +172,60 @@ def bootstrap_ratio_interval(
     ratios = hits[picks].sum(1)[sums > 0] / sums[sums > 0]  # a resample without any total has no ratio
     low, high = np.percentile(ratios, [2.5, 97.5]) if ratios.size else (np.nan, np.nan)
     return float(low), float(high)
+
+
+MIN_CLASS_SHARE = 0.01  # a ranking is scored only where each class holds at least this share of the pixels
+
+
+def ranking_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """ROC AUC of `scores` for telling `positive` pixels from the rest (Mann-Whitney, ties counted half);
+    NaN when either class holds less than `MIN_CLASS_SHARE` of the pixels."""
+    from scipy.stats import rankdata
+
+    positives = int(positive.sum())
+    negatives = positive.size - positives
+    if min(positives, negatives) < MIN_CLASS_SHARE * max(positive.size, 1):
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def green_ranking_auc(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """How well the prediction's -a* ranks the truth's green pixels (a* < `GREEN_A_STAR`) above the rest: ROC AUC.
+
+    0.5 is chance, 1 a perfect ranking. A ranking judges where green goes, whatever the painted a* level.
+    """
+    prediction_lab, target_lab = _valid_lab(prediction, target, mask)
+    return ranking_auc(-prediction_lab[:, 1], target_lab[:, 1] < GREEN_A_STAR)
+
+
+FLOOD_KEYS = ("flood_px", "flood_l_error", "flood_contrast_pred", "flood_contrast_true")
+
+
+def flood_lightness(
+    prediction: np.ndarray, target: np.ndarray, valid: np.ndarray, flooded: np.ndarray | None
+) -> dict[str, float]:
+    """Lightness on flooded ground: mean |L* error| over the flooded pixels, and the dry-minus-flooded contrast of
+    mean L* in the prediction and in the truth (water is darker than dry land: positive). NaN without a mask or
+    without both flooded and dry valid pixels."""
+    empty = dict.fromkeys(FLOOD_KEYS, float("nan"))
+    if flooded is None:
+        return empty
+    flood, dry = flooded & valid, ~flooded & valid
+    if not flood.any() or not dry.any():
+        return empty | {"flood_px": float(flood.sum())}
+    l_pred, l_true = _lab(prediction)[..., 0], _lab(target)[..., 0]
+    return {
+        "flood_px": float(flood.sum()),
+        "flood_l_error": float(np.abs(l_pred[flood] - l_true[flood]).mean()),
+        "flood_contrast_pred": float(l_pred[dry].mean() - l_pred[flood].mean()),
+        "flood_contrast_true": float(l_true[dry].mean() - l_true[flood].mean()),
+    }
+
+
+DARK_L_STAR = 25.0  # CIELAB L* below which a pixel reads as water or shadow
+
+
+def dark_share(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Share (0-1) of the valid pixels of an H x W x 3 image darker than `DARK_L_STAR`: how much reads as water."""
+    return float((_lab(rgb[_valid(rgb, mask)])[:, 0] < DARK_L_STAR).mean())
