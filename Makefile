@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench browser train evaluate
+.PHONY: setup run test lint bench browser train train-ombria evaluate
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,12 @@ train: setup
 	$(BIN)/python -m training.pseudo_colour --colouriser runs/colouriser.pt --out runs/pseudo_colour
 	$(BIN)/python -m training.train --config training/configs/lab_pseudo_colour.toml --threads 2 --max-minutes 35
 	$(BIN)/python -m training.publish --run runs/lab_context --run runs/lab_pseudo_colour --default lab_pseudo_colour
+
+# lab_ombria (published for the record, issue 26): OMBRIA's flood pairs with volkov and SEN1-2's grey targets, a
+# 5-level U-Net without the tile-wide context, 90 min on one core; then scored beside the others (not the default).
+train-ombria: setup
+	$(BIN)/python -m training.train --config training/configs/lab_ombria.toml --threads 1 --max-minutes 90
+	$(BIN)/python -m training.publish --run runs/lab_ombria --split val test
 
 # Score every published model, the pixel reference (same train sources as the default) and the baselines on
 # val and test; refresh the model cards.
