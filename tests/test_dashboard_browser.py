@@ -170,10 +170,10 @@ def test_upload_colorize_map_download(server, page, tmp_path):
     frame.locator(".leaflet-control-layers").hover()  # the layer list is collapsed until hovered
     labels = frame.locator(".leaflet-control-layers-overlays label")
     assert {labels.nth(i).inner_text().strip() for i in range(labels.count())} == {
-        "SAR", "Colorized (synthetic)", "Reference optical"}
+        "SAR", "Colorized (synthetic)", "Colorized + SAR detail (GIHS)", "Reference optical"}
     _shot(page, "colorize")
 
-    frame.locator(".leaflet-control-layers-overlays label", has_text="Colorized").locator("input").click()
+    frame.locator(".leaflet-control-layers-overlays label", has_text="Colorized (synthetic)").locator("input").click()
     page.wait_for_timeout(300)
     assert overlays.count() == 1
     frame.locator(".leaflet-control-layers-overlays label", has_text="Reference optical").locator("input").click()
@@ -197,7 +197,7 @@ def test_upload_colorize_map_download(server, page, tmp_path):
 def test_swipe_and_other_pages(server, page):
     page.get_by_role("tab", name="Map").click()
     page.get_by_label("Swipe: left").click()
-    page.get_by_role("option", name="SAR").click()
+    page.get_by_role("option", name="SAR", exact=True).click()
     page.wait_for_timeout(500)
     _settled(page)
     page.wait_for_function(f"document.querySelectorAll('{MAP_FRAME}').length === 1", timeout=30_000)
