@@ -178,7 +178,7 @@ def _stream_rows(
     memory does not grow with the scene.
     """
     padded_width = grid.columns[-1] + grid.tile
-    blender, seams = StripBlender(grid), seam_matcher(grid, tile_wide=colour.predictor.model.config.context)
+    blender, seams = StripBlender(grid), seam_matcher(grid, tile_wide=colour.predictor.tile_wide)
 
     def read(row_index: int) -> Strip:
         return _read_strip(scene, space, grid, grid.rows[row_index], padded_width)

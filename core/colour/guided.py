@@ -361,6 +361,7 @@ class BlankTiles:
     """Stands in for the model when the colour source paints every pixel itself: black tiles, at no cost."""
 
     streams = 1
+    tile_wide = False  # black tiles agree everywhere: no seams to match
 
     def __init__(self, description: str) -> None:
         self.description = description

@@ -69,6 +69,11 @@ class Predictor:
         self.streams = cores if self.device.type == "cpu" and cores <= MAX_CPU_STREAMS else 1
 
     @property
+    def tile_wide(self) -> bool:
+        """Whether the model decides colour over a whole tile (its `context`), so neighbouring tiles can disagree."""
+        return self.model.config.context
+
+    @property
     def description(self) -> str:
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "CPU"
         return f"{name} ({'bf16' if self.use_bf16 else 'fp32'})"
