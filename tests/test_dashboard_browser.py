@@ -214,15 +214,19 @@ def test_swipe_and_other_pages(server, page):
                         return Math.abs(parseFloat(line.style.left) - thumb); }"""
         )
         assert gap < 2, (value, gap)
-    ends = frame.locator(".sarcolor-swipe-range").evaluate(  # the slider's ends are the scene's edges
-        """(r) => { const m = r.closest('.leaflet-container').getBoundingClientRect();
+    for _ in range(40):  # the slider's ends are the scene's edges, once the map has settled (zoom animation)
+        ends = frame.locator(".sarcolor-swipe-range").evaluate(
+            """(r) => { const m = r.closest('.leaflet-container').getBoundingClientRect();
                     const b = r.getBoundingClientRect();
                     const layers = [...document.querySelectorAll('.leaflet-image-layer')];
                     const boxes = layers.map((e) => e.getBoundingClientRect());
                     const left = Math.max(m.left, Math.min(...boxes.map((x) => x.left)));
                     const right = Math.min(m.right, Math.max(...boxes.map((x) => x.right)));
                     return {start: b.left + 8 - left, end: b.right - 8 - right, scene: right - left, map: m.width}; }"""
-    )
+        )
+        if abs(ends["start"]) < 2 and abs(ends["end"]) < 2:
+            break
+        page.wait_for_timeout(250)
     assert abs(ends["start"]) < 2 and abs(ends["end"]) < 2, ends
     assert ends["scene"] < 0.8 * ends["map"], ends  # the scene leaves room on the map: the fit is what is tested
     frame.locator(".sarcolor-swipe-range").fill("50")
