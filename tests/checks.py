@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -10,8 +12,10 @@ import rasterio
 import torch
 from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning
+from streamlit.testing.v1 import AppTest
 
-from core.model.checkpoints import LoadedModel
+from core.model.checkpoints import LoadedModel, save_checkpoint, untrained_model
+from core.model.networks import GeneratorConfig
 from core.rasters.scene import open_scene
 
 COG_BLOCK = 512
@@ -66,3 +70,25 @@ def assert_matches_reference(rgba: np.ndarray, rgb01: np.ndarray, valid: np.ndar
     assert diff.max(initial=0) <= 1, f"max diff {diff.max()} / 255"
     np.testing.assert_array_equal(rgba[3], np.where(valid, 255, 0))
     assert not rgba[:3, ~valid].any()
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: object, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python -m core.cli ARGS` from the project root, as an analyst runs `sarcolor`; output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "core.cli", *map(str, args)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def fresh_app(tmp_path: Path, monkeypatch, timeout: float = 180) -> AppTest:
+    """The dashboard after its first run, on a tiny untrained default checkpoint and an empty var dir in `tmp_path`."""
+    models = tmp_path / "models"
+    save_checkpoint(models / "default.pt", untrained_model(GeneratorConfig(ngf=8)).generator)
+    monkeypatch.setenv("SARCOLOR_MODELS_DIR", str(models))
+    monkeypatch.setenv("SARCOLOR_VAR_DIR", str(tmp_path / "var"))
+    at = AppTest.from_file(str(PROJECT_ROOT / "dashboard" / "app.py"), default_timeout=timeout)
+    at.run()
+    return at

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from checks import assert_valid_cog
+from checks import assert_valid_cog, run_cli
 from scenes import not_an_image
 
 from core.model.checkpoints import save_checkpoint
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _sarcolor(*args: object) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "core.cli", *map(str, args)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +18,7 @@ def checkpoint(small_unet, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_cli_colorizes_sample(samples, checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "result.tif"
-    run = _sarcolor("colorize", samples[0].sar, out, "--model", checkpoint, "--tile", 64, "--overlap", 16, "--quiet")
+    run = run_cli("colorize", samples[0].sar, out, "--model", checkpoint, "--tile", 64, "--overlap", 16, "--quiet")
     assert run.returncode == 0, run.stderr
     assert "Mpx/s" in run.stdout and "120x120" in run.stdout
     assert assert_valid_cog(out)["width"] == 120
@@ -41,7 +30,7 @@ def test_cli_fails_with_one_line(case: str, samples, checkpoint: Path, tmp_path:
     model = tmp_path / "missing.pt" if case == "bad_model" else checkpoint
     tile = 100 if case == "bad_tile" else 64
     out = tmp_path / "out" / "result.tif"
-    run = _sarcolor("colorize", source, out, "--model", model, "--tile", tile, "--overlap", 16, "--quiet")
+    run = run_cli("colorize", source, out, "--model", model, "--tile", tile, "--overlap", 16, "--quiet")
     assert run.returncode != 0
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr

@@ -12,20 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from checks import fresh_app
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
-from streamlit.testing.v1 import AppTest
 
 from core.cli import main as cli_main
 from core.colorize import FIT_STAGE, ColorizeOptions, colorize
 from core.colour.guide import check_guide_bands, guide_date, open_guide
 from core.colour.guide_checks import GuideError
 from core.errors import NotARasterError
-from core.model.checkpoints import save_checkpoint, untrained_model
+from core.model.checkpoints import untrained_model
 from core.model.networks import GeneratorConfig
 from core.rasters.scene import opened_scene
-
-APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
 
 def _sar(sample) -> tuple[np.ndarray, dict]:
@@ -165,12 +163,7 @@ def test_the_fit_reports_its_progress_before_the_tiles(samples, tmp_path):
 
 
 def test_dashboard_says_why_a_sar_stack_cannot_guide(samples, bad_guides, tmp_path, monkeypatch):
-    models, var = tmp_path / "models", tmp_path / "var"
-    save_checkpoint(models / "default.pt", untrained_model(GeneratorConfig(ngf=8)).generator)
-    monkeypatch.setenv("SARCOLOR_MODELS_DIR", str(models))
-    monkeypatch.setenv("SARCOLOR_VAR_DIR", str(var))
-    at = AppTest.from_file(str(APP), default_timeout=180)
-    at.run()
+    at = fresh_app(tmp_path, monkeypatch)
     guide, words = bad_guides["sar_db_stack"]
     at.radio(key="source").set_value("Upload").run()
     at.file_uploader(key="sar_upload").set_value((samples[0].sar.name, samples[0].sar.read_bytes(), "image/tiff")).run()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from checks import fresh_app
 from rasterio.crs import CRS
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from scenes import write_raster
@@ -134,17 +135,7 @@ def test_dashboard_maps_where_the_colour_came_from_and_history_says_guided(tmp_p
     """The Colorize page's map has the confidence layer with its legend; History marks the job guided."""
     import json
 
-    from streamlit.testing.v1 import AppTest
-
-    from core.model.checkpoints import save_checkpoint, untrained_model
-    from core.model.networks import GeneratorConfig
-
-    models, var = tmp_path / "models", tmp_path / "var"
-    save_checkpoint(models / "default.pt", untrained_model(GeneratorConfig(ngf=8)).generator)
-    monkeypatch.setenv("SARCOLOR_MODELS_DIR", str(models))
-    monkeypatch.setenv("SARCOLOR_VAR_DIR", str(var))
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py"), default_timeout=180)
-    at.run()
+    at = fresh_app(tmp_path, monkeypatch)
     at.toggle(key="guided").set_value(True).run()
     at.button(key="run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]

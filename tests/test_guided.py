@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from checks import fresh_app
 from rasterio.crs import CRS
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from scenes import S2_L2A_ORDER, mosaic_scene, sentinel2_stack, write_raster
-from streamlit.testing.v1 import AppTest
 
 import core.colour.guided
 from core.cli import main as cli_main
@@ -29,8 +29,6 @@ from core.model.networks import GeneratorConfig
 from core.samples import Sample
 from core.settings import default_checkpoint
 from training.studies.evaluate_guided import run_planted, run_temporal_case, temporal_cases
-
-APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
 
 @pytest.fixture(scope="module")
@@ -231,12 +229,7 @@ def test_cli_and_batch_offer_the_guide(samples, tmp_path, capsys):
 
 
 def test_dashboard_colours_from_the_reference_when_asked(tmp_path, monkeypatch):
-    models, var = tmp_path / "models", tmp_path / "var"
-    save_checkpoint(models / "default.pt", untrained_model(GeneratorConfig(ngf=8)).generator)
-    monkeypatch.setenv("SARCOLOR_MODELS_DIR", str(models))
-    monkeypatch.setenv("SARCOLOR_VAR_DIR", str(var))
-    at = AppTest.from_file(str(APP), default_timeout=180)
-    at.run()
+    at = fresh_app(tmp_path, monkeypatch)
     assert not at.exception, [e.value for e in at.exception]
     at.toggle(key="guided").set_value(True).run()
     at.button(key="run").click().run()
@@ -248,5 +241,5 @@ def test_dashboard_colours_from_the_reference_when_asked(tmp_path, monkeypatch):
     from core.service.jobs import JobStore
     from core.service.users import LOCAL
 
-    job = JobStore(var).list(LOCAL)[0]
+    job = JobStore(tmp_path / "var").list(LOCAL)[0]
     assert job.settings["guide"] == job.reference_name and job.settings["guide_name"] is None

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from checks import run_cli
 from PIL import Image
 
 from core.rasters.normalise import ANCHOR_MEDIAN_DB, DB_MINMAX_SPAN_DB, Encoding, InputSpace, fixed_scale, to_db
 from training.data import flood_mask, load_sar, read_manifest
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _ombria(shared_data: Path) -> list:
@@ -41,10 +38,7 @@ def test_db_minmax_u8_spans_its_measured_range_and_is_anchored(shared_data: Path
 def test_cli_colorizes_an_ombria_image_and_says_its_level_is_relative(shared_data: Path, tmp_path: Path) -> None:
     record = next(r for r in _ombria(shared_data) if flood_mask(r) is not None)
     out = tmp_path / "flood.tif"
-    run = subprocess.run(
-        [sys.executable, "-m", "core.cli", "colorize", record.sar, out, "--encoding", "db_minmax_u8", "--quiet"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    run = run_cli("colorize", record.sar, out, "--encoding", "db_minmax_u8", "--quiet")
     assert run.returncode == 0, run.stderr
     assert "no trustworthy absolute backscatter level" in run.stdout + run.stderr
     assert np.asarray(Image.open(out)).shape[:2] == (256, 256)

@@ -7,14 +7,12 @@ the team data is there.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
-from checks import read_rgba
+from checks import read_rgba, run_cli
 from scipy.ndimage import gaussian_filter
 from skimage.color import rgb2lab
 
@@ -25,7 +23,6 @@ from core.rasters.normalise import Encoding, to_db
 from core.rasters.scene import opened_scene
 from core.settings import default_checkpoint, shared_data_dir
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VOLKOV = "volkov/sar/268.png"  # a val fragment (manifest.csv)
 
 
@@ -99,13 +96,6 @@ def test_rendering_of_a_finished_cog_matches_the_pipelines(model, samples, tmp_p
         assert src.tags()[RENDERING_TAG].startswith(SAR_DETAIL)
 
 
-def _sarcolor(*args: object) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "core.cli", *map(str, args)], cwd=PROJECT_ROOT, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def checkpoint(small_unet, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_checkpoint(tmp_path_factory.mktemp("models") / "small.pt", small_unet.generator)
@@ -114,9 +104,9 @@ def checkpoint(small_unet, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_cli_rendering_flag_one_scene_and_a_batch(samples, checkpoint: Path, tmp_path: Path) -> None:
     """`--rendering sar-detail` is recorded in the COG's tags, for one scene and for each scene of a batch."""
     one = tmp_path / "one.tif"
-    run = _sarcolor("colorize", samples[0].sar, one, "--model", checkpoint, "--rendering", SAR_DETAIL, "--quiet")
+    run = run_cli("colorize", samples[0].sar, one, "--model", checkpoint, "--rendering", SAR_DETAIL, "--quiet")
     assert run.returncode == 0, run.stderr
-    batch = _sarcolor("colorize", samples[1].sar, samples[2].sar, tmp_path / "many", "--model", checkpoint,
+    batch = run_cli("colorize", samples[1].sar, samples[2].sar, tmp_path / "many", "--model", checkpoint,
                       "--rendering", SAR_DETAIL, "--workers", 1, "--quiet")  # fmt: skip
     assert batch.returncode == 0, batch.stderr
     outputs = [one, *sorted((tmp_path / "many").glob("*.tif"))]
@@ -129,7 +119,7 @@ def test_cli_rendering_flag_one_scene_and_a_batch(samples, checkpoint: Path, tmp
 @pytest.mark.parametrize("value", ["gihs", ""])
 def test_cli_bad_rendering_exits_2_with_one_line(value: str, samples, checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "result.tif"
-    run = _sarcolor("colorize", samples[0].sar, out, "--model", checkpoint, "--rendering", value, "--quiet")
+    run = run_cli("colorize", samples[0].sar, out, "--model", checkpoint, "--rendering", value, "--quiet")
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "sar-detail" in lines[0], run.stderr
