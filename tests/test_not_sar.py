@@ -11,10 +11,10 @@ import matplotlib
 import numpy as np
 import pytest
 import rasterio
+from checks import run_cli
 from PIL import Image
 from scenes import read_sample_db, write_raster
 from streamlit.testing.v1 import AppTest
-from test_core_cli import _sarcolor
 from test_dashboard_pages import _app, _run, _upload
 
 from core.errors import NotSarError
@@ -106,7 +106,7 @@ def test_volkov_optical_refused_and_grey_sar_jpegs_accepted(shared_data: Path) -
 def test_cli_refuses_an_optical_image_in_one_line(samples, small_unet, tmp_path) -> None:
     model = save_checkpoint(tmp_path / "small.pt", small_unet.generator)
     out = tmp_path / "out" / "result.tif"
-    run = _sarcolor("colorize", samples[0].optical, out, "--model", model, "--quiet")
+    run = run_cli("colorize", samples[0].optical, out, "--model", model, "--quiet")
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {samples[0].optical.name} {RGB_WORDS}"), lines
