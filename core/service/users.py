@@ -78,7 +78,7 @@ def read_accounts(path: Path) -> dict[str, dict]:
 
 def _write_accounts(path: Path, accounts: Mapping[str, dict]) -> None:
     """Replace the file in one step, readable only by its owner."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as out:
         json.dump({"users": dict(sorted(accounts.items()))}, out, indent=2)
