@@ -37,7 +37,8 @@ def wall_time(args: list[str], runs: int) -> tuple[float, int]:
 
 
 def import_times(args: list[str]) -> dict[str, float]:
-    """Cumulative import seconds of each module the program imports itself (not through another), for one `python -X importtime -m core.cli ARGS`."""
+    """Cumulative import seconds of each module the program imports itself (not through another import), for one
+    `python -X importtime -m core.cli ARGS`."""
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "core.cli", *args], cwd=ROOT,
                           capture_output=True, text=True)
     totals: Counter[str] = Counter()
