@@ -36,6 +36,7 @@ def _throttle() -> SignInThrottle:
 
 @st.cache_resource(show_spinner=False)
 def _tokens(folder: str, lifetime_s: int) -> SignInTokens:
+    """One signer per var dir and lifetime, for the process."""
     return SignInTokens(folder, lifetime_s)
 
 

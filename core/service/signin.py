@@ -126,7 +126,7 @@ def _private_write(path: Path, data: bytes) -> None:
 class SignInTokens:
     """Issue, check and revoke the sign-in cookie's tokens, signed with the var dir's secret."""
 
-    def __init__(self, folder: Path, lifetime_s: int = LIFETIME_S, clock: Clock = time.time) -> None:
+    def __init__(self, folder: str | Path, lifetime_s: int = LIFETIME_S, clock: Clock = time.time) -> None:
         self.folder, self.lifetime_s, self._clock = Path(folder), lifetime_s, clock
         self._lock = threading.Lock()
         self._secret = self._load_secret()
