@@ -12,8 +12,8 @@ from core.errors import SarColorError
 
 def _colorize(args: argparse.Namespace) -> int:
     """One scene to one file, or many scenes (files, folders, globs) into a folder."""
-    from core.colorize import ColorizeOptions
-    from core.colour.sources import check_rendering
+    from core.colour.sar_detail import check_rendering
+    from core.options import ColorizeOptions
 
     *sources, destination = args.paths
     if not sources:
@@ -50,9 +50,12 @@ def _guide_bands(text: str) -> tuple[int, int, int]:
 def _colorize_one(source: Path, output: Path, options, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from core.rasters.scene import open_scene
+    from core.settings import default_checkpoint
+
+    open_scene(source, options.band, options.encoding, polarisation=options.polarisation).close()  # before torch loads
     from core.colorize import colorize
     from core.model.checkpoints import load_checkpoint
-    from core.settings import default_checkpoint
 
     model = load_checkpoint(args.model or default_checkpoint())
     with tqdm(total=None, unit="tile", disable=args.quiet, file=sys.stderr) as bar:
@@ -169,8 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_colorize_command(sub: argparse._SubParsersAction) -> None:
     """`sarcolor colorize PATH... OUTPUT`: one scene, or many into a folder."""
-    from core.colorize import ColorizeOptions
     from core.colour.sar_detail import RENDERINGS
+    from core.options import ColorizeOptions
     from core.rasters.normalise import Encoding
     from core.rasters.scene import POLARISATIONS
 

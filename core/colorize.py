@@ -15,7 +15,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
@@ -24,10 +23,12 @@ import rasterio
 import torch
 from rasterio.windows import Window
 
-from core.colour.sources import ColourSource, GuideRequest, check_rendering, colour_source
+from core.colour.sar_detail import check_rendering
+from core.colour.sources import ColourSource, GuideRequest, colour_source
 from core.errors import InvalidSettingsError, stop_if_cancelled
 from core.model.checkpoints import LoadedModel
 from core.model.inference import Predictor, prediction_pool
+from core.options import ColorizeOptions
 from core.rasters.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE, RgbaWriter, cog_writer
 from core.rasters.normalise import ANCHOR_MEDIAN_DB, Encoding, InputSpace
 from core.rasters.scene import SarScene, open_scene
@@ -41,24 +42,6 @@ NODATA_ROWS = 256  # transparent rows written at a time above and below the vali
 ProgressCallback = Callable[..., None]  # progress(done, total) for tiles; progress(done, total, stage) before them
 FIT_STAGE = "fitting the guide's colours"  # the stage named while a guided run learns from its guide (windows)
 CancelCheck = Callable[[], bool]
-
-
-@dataclass(frozen=True)
-class ColorizeOptions:
-    """User settings of one run."""
-
-    band: str = "VV"
-    polarisation: str = "auto"  # auto (from metadata or file name) | VV | VH | HH | HV
-    encoding: str = "auto"  # auto | db | linear | amplitude | db_u8 | linear_u8
-    tile: int = 256  # the trained tile size: 512 px tiles cost the default 0.35-0.48 dB on val (bench/RESULTS.md)
-    overlap: int = 32  # seamless on real SAR, same val PSNR as 64, 1.31x redundancy instead of 1.78x
-    batch: int = 4  # tiles a call: fastest per CPU stream (16 Mpx: 2.42 s; 8: 2.66; 16: 2.90); raise it on a GPU
-    device: str = "auto"
-    precision: str = "auto"
-    guide: str | None = None  # an optical image of the place (path): its colours guide the result (core.colour.guided)
-    guide_bands: tuple[int, int, int] | None = None  # the guide's red, green, blue bands when the file does not say
-    guide_name: str | None = None  # the guide's name as the analyst gave it (default: its file name)
-    rendering: str = "model"  # model | sar-detail: the model's colour with the SAR's detail (core.colour.sar_detail)
 
 
 def _read_strip(

@@ -41,6 +41,11 @@ def accounts_file() -> Path:
     return Path(os.environ.get("SARCOLOR_ACCOUNTS", var_dir() / "accounts.json"))
 
 
+def signin_lifetime_s() -> int:
+    """How long a built-in sign-in lasts across reloads and tabs (SARCOLOR_SIGNIN_HOURS, default 12), in seconds."""
+    return _env_int("SARCOLOR_SIGNIN_HOURS", 12) * 3600
+
+
 def admin_ids() -> frozenset[str]:
     """Users signed in through the identity provider who see every job (SARCOLOR_ADMINS: comma-separated e-mails)."""
     return frozenset(name.strip().lower() for name in os.environ.get("SARCOLOR_ADMINS", "").split(",") if name.strip())

@@ -34,6 +34,7 @@ import rasterio
 from rasterio.windows import Window
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
+from core.errors import InvalidSettingsError
 from core.rasters.cog import cog_writer
 from core.rasters.scene import SarScene, opened_scene, read_band_db
 
@@ -58,6 +59,12 @@ DESCRIPTION = (
     f"(Gaussian {SPECKLE_SIGMA:g} px in dB, minus its {LOCAL_SIGMA:g} px local mean, x {DETAIL_GAIN:g} per dB, "
     "added to R, G and B)"
 )
+
+
+def check_rendering(rendering: str) -> None:
+    """Raise `InvalidSettingsError` for a rendering that does not exist."""
+    if rendering not in RENDERINGS:
+        raise InvalidSettingsError(f"Unknown rendering {rendering!r}: use {' or '.join(RENDERINGS)}.")
 
 
 def _local_mean(db: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:

@@ -22,8 +22,14 @@ from rasterio.windows import Window
 from core.colour.confidence import confidence_writer
 from core.colour.guide import open_guide
 from core.colour.guided import GuidedColour, fit_guide
-from core.colour.sar_detail import DESCRIPTION, MODEL, RENDERING_TAG, RENDERINGS, SAR_DETAIL, render_window
-from core.errors import InvalidSettingsError
+from core.colour.sar_detail import (
+    DESCRIPTION,
+    MODEL,
+    RENDERING_TAG,
+    SAR_DETAIL,
+    check_rendering,
+    render_window,
+)
 from core.model.inference import Predictor
 from core.rasters.scene import SarScene, second_view
 
@@ -109,12 +115,6 @@ class GuideRequest:
     path: str | None = None
     bands: tuple[int, int, int] | None = None
     name: str | None = None
-
-
-def check_rendering(rendering: str) -> None:
-    """Raise `InvalidSettingsError` for a rendering that does not exist."""
-    if rendering not in RENDERINGS:
-        raise InvalidSettingsError(f"Unknown rendering {rendering!r}: use {' or '.join(RENDERINGS)}.")
 
 
 @contextlib.contextmanager

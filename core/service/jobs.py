@@ -9,12 +9,18 @@ when the store opens was cut off by a stopped app: it becomes `failed` with an
 Every job belongs to a user id (`owner`); every read of a job takes the `User` asking and
 answers only with jobs that user may see (`User.can_see`): another user's job is "not found" (None).
 Histories from before users existed are owned by the local user (`core.service.users.LOCAL`).
+
+The var dir is private to the server's account: opening the store sets the process's umask to 077
+(`keep_files_private`), so every file the service writes there, whoever writes it (the upload copy, GDAL's
+results and sidecars, SQLite, the sign-in key), is created 0600 and every folder 0700; the store's own folders,
+made by an older version or by `sarcolor users add`, are set to 0700 when it opens.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -46,6 +52,7 @@ class JobStatus(StrEnum):
 FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
 INTERRUPTED = "interrupted: the app stopped before this job finished"
 ORPHAN_UPLOAD_AGE_S = 24 * 3600
+PRIVATE_FOLDER = 0o700  # the var dir and its folders: the server's account only
 _COLUMNS = {
     "id": "TEXT PRIMARY KEY",
     "created_at": "REAL NOT NULL",
@@ -126,6 +133,11 @@ class Job:
         return self.status in FINISHED
 
 
+def keep_files_private() -> None:
+    """From now on, this process creates files 0600 and folders 0700 (umask 077): the server's data is its own."""
+    os.umask(0o077)
+
+
 def safe_name(name: str, max_length: int = 120) -> str:
     """A file name safe on any file system: no folders, no control or odd characters."""
     base = Path(name.replace("\\", "/")).name
@@ -144,8 +156,10 @@ class JobStore:
         self.root = Path(root) if root else var_dir()
         self.uploads = self.root / "uploads"
         self.outputs = self.root / "outputs"
+        keep_files_private()
         for folder in (self.root, self.uploads, self.outputs):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+            folder.chmod(PRIVATE_FOLDER)
         self.path = self.root / "jobs.sqlite"
         with self._connect() as db:
             columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())

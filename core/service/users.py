@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 
 import bcrypt
@@ -25,7 +26,6 @@ from core.errors import AccountError
 
 MIN_PASSWORD_LENGTH = 10
 USER_ID = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
-_UNUSED_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt())  # same work for unknown names: no timing hint
 
 
 class Role(StrEnum):
@@ -78,7 +78,7 @@ def read_accounts(path: Path) -> dict[str, dict]:
 
 def _write_accounts(path: Path, accounts: Mapping[str, dict]) -> None:
     """Replace the file in one step, readable only by its owner."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as out:
         json.dump({"users": dict(sorted(accounts.items()))}, out, indent=2)
@@ -112,10 +112,17 @@ def account_user(path: Path, user_id: str) -> User | None:
     return User(user_id, entry.get("name") or user_id, Role(entry.get("role", Role.ANALYST))) if entry else None
 
 
+@cache
+def _unused_hash() -> bytes:
+    """A hash to check unknown names against: the same work as for a real account, no timing hint (made once, on
+    the first sign-in: a bcrypt hash takes about 0.3 s, which importing this module should not cost)."""
+    return bcrypt.hashpw(b"no such user", bcrypt.gensalt())
+
+
 def verify_password(path: Path, user_id: str, password: str) -> User | None:
     """The user when the password matches the account's hash; None otherwise (unknown name included)."""
     entry = read_accounts(path).get(user_id.strip().lower())
-    hashed = entry["password"].encode() if entry else _UNUSED_HASH
+    hashed = entry["password"].encode() if entry else _unused_hash()
     if not bcrypt.checkpw(password.encode(), hashed) or entry is None:
         return None
     return account_user(path, user_id.strip().lower())
