@@ -102,8 +102,8 @@ def test_noise_above_the_signal_is_floored_and_dn_zero_is_nodata() -> None:
 def test_calibration_agrees_with_xarray_sentinel(tmp_path: Path) -> None:
     """The field's reference implementation of sigma0 = DN^2 / A^2 on the LUT grid (no noise removal there)."""
     pytest.importorskip("xarray_sentinel", reason="xarray-sentinel is not installed (an optional test oracle)")
-    from xarray_sentinel import sentinel1
     import xarray as xr
+    from xarray_sentinel import sentinel1
 
     files = locate(GRD_ZIPS["2021"])
     relative = manifest_files(files)["calibration"]["VV"]
@@ -115,3 +115,127 @@ def test_calibration_agrees_with_xarray_sentinel(tmp_path: Path) -> None:
     expected = sentinel1.calibrate_intensity(dn, lut, min_db=None).values
     pol = Polarisation("VV", "", sigma_nought(files.xml(relative)), _no_noise())
     np.testing.assert_allclose(sigma0(np.full((4, 4), 200, np.uint16), lines, pixels, pol), expected, rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def fixed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny untrained model on the fixed (absolute dB) input space: the one that would anchor relative input."""
+    model = untrained_model(GeneratorConfig(ngf=4, depth=5, input_space="fixed"), seed=1)
+    return save_checkpoint(tmp_path_factory.mktemp("models") / "fixed.pt", model.generator)
+
+
+def _footprint(which: str) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of the manifest's footprint."""
+    text = locate(GRD_ZIPS[which]).read_bytes("manifest.safe").decode()
+    coordinates = text.split("<gml:coordinates>")[1].split("</gml:coordinates>")[0]
+    lat, lon = np.array([pair.split(",") for pair in coordinates.split()], float).T
+    return lon.min(), lat.min(), lon.max(), lat.max()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["2021", "2015"])
+def test_cli_colours_a_whole_grd_zip_as_sigma0(which: str, fixed_model: Path, tmp_path: Path) -> None:
+    product = whole_product(which, tmp_path)
+    out = tmp_path / "out.tif"
+    run = run_cli("colorize", product, out, "--model", fixed_model, "--quiet", timeout=1800)
+    assert run.returncode == 0, run.stderr
+    assert "anchor" not in (run.stdout + run.stderr).lower()
+    with rasterio.open(out) as dst:
+        tags, bounds, crs = dst.tags(), dst.bounds, dst.crs
+    assert crs.to_epsg() == 4326
+    np.testing.assert_allclose(bounds, _footprint(which), atol=0.03)  # over the product's footprint
+    assert tags["SARCOLOR_PRODUCT"] == product.stem and tags["SARCOLOR_POLARISATIONS"] == "VV VH"
+    assert "σ0" in tags["SARCOLOR_BACKSCATTER"] and "thermal noise" in tags["SARCOLOR_BACKSCATTER"]
+    assert "anchor" not in " ".join(tags.values()).lower()
+    removed = "thermal noise removed" in tags["SARCOLOR_BACKSCATTER"]
+    assert removed == (which == "2021")  # the 2015 product annotates zero noise, and the tags say so
+    assert float(tags["SARCOLOR_VH_MEDIAN_DB"]) < float(tags["SARCOLOR_VV_MEDIAN_DB"]) - 3  # VH read, calibrated
+    assert not list(Path(tmp_path).glob("sarcolor-sigma0-*"))
+
+
+def test_cli_colours_an_opera_rtc_file_keeping_its_crs_and_naming_gamma0_and_vh(
+    fixed_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.tif"
+    run = run_cli("colorize", OPERA_VV, out, "--model", fixed_model, "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "anchor" not in (run.stdout + run.stderr).lower()
+    with rasterio.open(OPERA_VV) as src, rasterio.open(out) as dst:
+        assert dst.crs == src.crs and dst.transform == src.transform
+        tags = dst.tags()
+    assert "γ0" in tags["SARCOLOR_BACKSCATTER"] and "OPERA RTC-S1" in tags["SARCOLOR_BACKSCATTER"]
+    assert tags["SARCOLOR_POLARISATIONS"] == "VV VH" and tags["SARCOLOR_VH_SOURCE"].endswith("_VH.tif")
+
+
+def test_rtc_names_pairs_and_ancillary_layers(tmp_path: Path) -> None:
+    opera = recognise(str(OPERA_VV))
+    assert (opera.kind, opera.quantity, opera.encoding, opera.polarisation) == (
+        "OPERA RTC-S1",
+        "gamma0",
+        "linear",
+        "VV",
+    )
+    hyp3 = recognise("S1A_IW_20210119T031653_DVP_RTC30_G_spuned_1A2B_VH.tif")
+    assert (hyp3.kind, hyp3.quantity, hyp3.encoding, hyp3.polarisation) == ("HyP3 GAMMA RTC", "sigma0", "linear", "VH")
+    assert recognise("S1A_IW_20210119T031653_DVP_RTC30_G_gduned_1A2B_VV.tif").encoding == "db"
+    assert recognise("S1A_IW_20210119T031653_DVP_RTC30_G_gauned_1A2B_VV.tif").encoding == "amplitude"
+    for ancillary in ("S1A_IW_20210119T031653_DVP_RTC30_G_gpuned_1A2B_ls_map.tif", "x_VV_mask.tif", "a.h5",
+                      "OPERA_L2_RTC-S1_T1_v1.0_rtc_anf_gamma0_to_beta0.tif"):  # fmt: skip
+        assert recognise(ancillary) is None
+    vh = OPERA_VV.with_name(OPERA_VV.name.replace("_VV.", "_VH."))
+    assert prepare_input(vh).companions == {"VV": str(OPERA_VV)}  # given VH, its VV sibling is found
+    archive = tmp_path / "pair.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(OPERA_VV, OPERA_VV.name)
+        z.write(vh, vh.name)
+        z.writestr("OPERA_L2_RTC-S1_x_v1.0_mask.tif", b"")
+    prepared = prepare_input(archive)
+    assert prepared.raster.name == OPERA_VV.name and set(prepared.companions) == {"VH"}
+
+
+def _edited_zip(which: str, folder: Path, edit=None, drop: str = "") -> Path:
+    """A copy of a shared GRD zip, its members' text changed by edit(name, text) and those containing `drop` left
+    out (its measurement folder stays empty: refusals come before any pixel)."""
+    target = folder / GRD_ZIPS[which].name
+    with zipfile.ZipFile(GRD_ZIPS[which]) as source, zipfile.ZipFile(target, "w") as copy:
+        for info in source.infolist():
+            if drop and drop in info.filename:
+                continue
+            data = source.read(info)
+            if edit and info.filename.endswith((".safe", ".xml")):
+                data = edit(info.filename, data.decode()).encode()
+            copy.writestr(info, data)
+    return target
+
+
+def _refusal_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(GRD_ZIPS["2021"].read_bytes()[:900_000])
+    no_safe = tmp_path / "photos.zip"
+    with zipfile.ZipFile(no_safe, "w") as z:
+        z.writestr("readme.txt", "nothing")
+    grids = tmp_path / "grids"
+    grids.mkdir()
+    shutil.copy(OPERA_VV, grids / OPERA_VV.name)
+    other = next(OPERA_DATE.glob("OPERA_L2_RTC-S1_T137-292320-IW2_*_VH.tif"))
+    shutil.copy(other, grids / OPERA_VV.name.replace("_VV.", "_VH."))
+    slc, ew = tmp_path / "slc", tmp_path / "ew"
+    slc.mkdir(), ew.mkdir()
+    return {
+        "missing measurement": (_edited_zip("2021", tmp_path), "incomplete"),
+        "zip without .SAFE": (no_safe, "no Sentinel-1 .SAFE"),
+        "SLC": (_edited_zip("2021", slc, lambda n, t: t.replace(">GRD<", ">SLC<")), "This product is SLC"),
+        "EW": (_edited_zip("2021", ew, lambda n, t: t.replace(">IW<", ">EW<")), "This product is EW"),
+        "pair on different grids": (grids / OPERA_VV.name, "different grids"),
+        "truncated zip": (truncated, "damaged"),
+    }
+
+
+def test_bad_products_are_refused_in_one_line_and_nothing_is_written(fixed_model: Path, tmp_path: Path) -> None:
+    for case, (source, words) in _refusal_cases(tmp_path).items():
+        out = tmp_path / f"{case}.tif"
+        run = run_cli("colorize", source, out, "--model", fixed_model, "--quiet")
+        lines = run.stderr.strip().splitlines()
+        assert run.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), (case, run.stderr)
+        assert words in lines[0], (case, lines[0])
+        assert not out.exists() and not list(tmp_path.glob(f"*{case}*partial*")), case
