@@ -239,3 +239,19 @@ def test_bad_products_are_refused_in_one_line_and_nothing_is_written(fixed_model
         assert run.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), (case, run.stderr)
         assert words in lines[0], (case, lines[0])
         assert not out.exists() and not list(tmp_path.glob(f"*{case}*partial*")), case
+
+
+def test_dual_pol_false_colour_of_an_opera_pair_is_vv_vh_and_their_ratio() -> None:
+    from core.rasters.dualpol import dual_pol_window, has_dual_pol
+    from core.rasters.scene import opened_scene
+
+    vh = OPERA_VV.with_name(OPERA_VV.name.replace("_VV.", "_VH."))
+    with opened_scene(OPERA_VV) as scene, rasterio.open(OPERA_VV) as a, rasterio.open(vh) as b:
+        assert has_dual_pol(scene)
+        window = rasterio.windows.Window(10, 20, 50, 40)
+        rgb, valid = dual_pol_window(scene, window)
+        vv_db, vh_db = (10 * np.log10(src.read(1, window=window).astype(float)) for src in (a, b))
+    assert valid.mean() > 0.9
+    np.testing.assert_allclose(rgb[0][valid], np.clip((vv_db[valid] + 25) / 25, 0, 1), atol=1e-5)
+    np.testing.assert_allclose(rgb[1][valid], np.clip((vh_db[valid] + 32) / 25, 0, 1), atol=1e-5)
+    np.testing.assert_allclose(rgb[2][valid], np.clip((vv_db - vh_db)[valid] / 15, 0, 1), atol=1e-5)
