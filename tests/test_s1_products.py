@@ -24,6 +24,7 @@ from tests.s1_products import GRD_ZIPS, OPERA, whole_product
 
 pytestmark = pytest.mark.skipif(not GRD_ZIPS["2021"].is_file(), reason="team data (../shared/data/s1-products) absent")
 OPERA_DATE = OPERA / "2021-11-19"
+TEST_PATCH = (7000, 9000, 11000, 14000)  # valid DN only here (lines, pixels): the whole product, a short run
 OPERA_VV = OPERA_DATE / "OPERA_L2_RTC-S1_T137-292318-IW1_20211119T015854Z_20250830T120333Z_S1A_30_v1.0_VV.tif"
 
 
@@ -135,7 +136,7 @@ def _footprint(which: str) -> tuple[float, float, float, float]:
 @pytest.mark.slow
 @pytest.mark.parametrize("which", ["2021", "2015"])
 def test_cli_colours_a_whole_grd_zip_as_sigma0(which: str, fixed_model: Path, tmp_path: Path) -> None:
-    product = whole_product(which, tmp_path)
+    product = whole_product(which, tmp_path, patch=TEST_PATCH)
     out = tmp_path / "out.tif"
     run = run_cli("colorize", product, out, "--model", fixed_model, "--quiet", timeout=1800)
     assert run.returncode == 0, run.stderr
