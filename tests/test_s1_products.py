@@ -256,3 +256,15 @@ def test_dual_pol_false_colour_of_an_opera_pair_is_vv_vh_and_their_ratio() -> No
     np.testing.assert_allclose(rgb[0][valid], np.clip((vv_db[valid] + 25) / 25, 0, 1), atol=1e-5)
     np.testing.assert_allclose(rgb[1][valid], np.clip((vh_db[valid] + 32) / 25, 0, 1), atol=1e-5)
     np.testing.assert_allclose(rgb[2][valid], np.clip((vv_db - vh_db)[valid] / 15, 0, 1), atol=1e-5)
+
+
+def test_a_batch_colours_each_rtc_pair_once_and_takes_product_zips(tmp_path: Path) -> None:
+    from core.service.batch import expand_inputs
+
+    found = expand_inputs([OPERA_DATE])
+    assert len(found) == 15 and all(p.name.endswith("_VV.tif") for p in found)  # 15 bursts, VV with VH beside
+    product = tmp_path / "S1A_IW_GRDH_x.zip"
+    product.write_bytes(b"")
+    (tmp_path / "S1A_IW_GRDH_y.SAFE").mkdir()
+    assert expand_inputs([tmp_path]) == [product]
+    assert expand_inputs([tmp_path / "S1A_IW_GRDH_y.SAFE"]) == [tmp_path / "S1A_IW_GRDH_y.SAFE"]
