@@ -14,6 +14,7 @@ import rasterio
 
 from core.model.checkpoints import save_checkpoint, untrained_model
 from core.model.networks import GeneratorConfig
+from core.rasters.normalise import Encoding, level_offset_db
 from core.rasters.products import prepare_input
 from core.rasters.s1.annotation import LineVectors, ThermalNoise, sigma_nought, thermal_noise
 from core.rasters.s1.calibrate import SIGMA0_FLOOR, Polarisation, sigma0
@@ -179,7 +180,9 @@ def test_rtc_names_pairs_and_ancillary_layers(tmp_path: Path) -> None:
     hyp3 = recognise("S1A_IW_20210119T031653_DVP_RTC30_G_spuned_1A2B_VH.tif")
     assert (hyp3.kind, hyp3.quantity, hyp3.encoding, hyp3.polarisation) == ("HyP3 GAMMA RTC", "sigma0", "linear", "VH")
     assert recognise("S1A_IW_20210119T031653_DVP_RTC30_G_gduned_1A2B_VV.tif").encoding == "db"
-    assert recognise("S1A_IW_20210119T031653_DVP_RTC30_G_gauned_1A2B_VV.tif").encoding == "amplitude"
+    amplitude = recognise("S1A_IW_20210119T031653_DVP_RTC30_G_gauned_1A2B_VV.tif").encoding
+    assert amplitude == "amplitude_calibrated" and not level_offset_db(Encoding(amplitude), "VV", -30.0)[1]
+    assert level_offset_db(Encoding.AMPLITUDE, "VV", -30.0)[1]  # raw DN stays anchored
     for ancillary in ("S1A_IW_20210119T031653_DVP_RTC30_G_gpuned_1A2B_ls_map.tif", "x_VV_mask.tif", "a.h5",
                       "OPERA_L2_RTC-S1_T1_v1.0_rtc_anf_gamma0_to_beta0.tif"):  # fmt: skip
         assert recognise(ancillary) is None

@@ -22,7 +22,7 @@ HYP3 = re.compile(
 )
 ANCILLARY = ("_mask", "_ls_map", "rtc_anf", "_inc_map", "_area", "_dem", "_rgb", "_incidence_angle",
              "_number_of_looks", ".h5")  # fmt: skip
-HYP3_SCALES = {"p": "linear", "d": "db", "a": "amplitude"}
+HYP3_SCALES = {"p": "linear", "d": "db", "a": "amplitude_calibrated"}  # Encoding values: never anchored
 
 
 @dataclass(frozen=True)
