@@ -22,7 +22,9 @@ def _colorize(args: argparse.Namespace) -> int:
         args.guide = str(_guide_file(args.guide, args.guide_bands))
     options = ColorizeOptions(**{f.name: getattr(args, f.name) for f in fields(ColorizeOptions)})
     check_rendering(options.rendering)  # one 'error:' line, before the model loads
-    single = len(sources) == 1 and Path(sources[0]).is_file() and Path(destination).suffix.lower() in (".tif", ".tiff")
+    one = Path(sources[0])
+    is_input = one.is_file() or (one.is_dir() and one.suffix.upper() == ".SAFE")  # a file, or a .SAFE folder
+    single = len(sources) == 1 and is_input and Path(destination).suffix.lower() in (".tif", ".tiff")
     if single and not Path(destination).is_dir():
         return _colorize_one(Path(sources[0]), Path(destination), options, args)
     return _colorize_many(sources, Path(destination), options, args)

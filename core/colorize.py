@@ -203,7 +203,7 @@ def provenance_tags(model: LoadedModel, scene: SarScene, source_name: str) -> di
         "SARCOLOR_MODEL": model.name,
         "SARCOLOR_VERSION": version("sarcolor"),
         "SARCOLOR_SOURCE": f"{source_name} band {scene.band_name}, encoding {scene.encoding.value}",
-    }
+    } | scene.product_tags  # a product's id, backscatter (sigma0 or gamma0, thermal noise) and polarisations
     if FLAT_COLOUR in model.metadata:  # the mean training colour: what a wash would paint
         tags[FLAT_COLOUR_TAG] = " ".join(f"{v:.4f}" for v in model.metadata[FLAT_COLOUR])
     return tags

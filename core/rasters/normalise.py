@@ -60,6 +60,7 @@ class Encoding(StrEnum):
     DB = "db"  # float sigma0 / gamma0 in dB
     LINEAR = "linear"  # float linear power
     AMPLITUDE = "amplitude"  # integer amplitude DN (raw GRD)
+    AMPLITUDE_CALIBRATED = "amplitude_calibrated"  # calibrated amplitude, sqrt of sigma0/gamma0 (HyP3 RTC 'a')
     DB_U8 = "db_u8"  # 8-bit rendering of dB (SEN1-2, display images)
     LINEAR_U8 = "linear_u8"  # 8-bit linear intensity / per-scene p99
     DB_MINMAX_U8 = "db_minmax_u8"  # 8-bit dB stretched by the image's own min and max (OMBRIA, Earth Engine exports)
@@ -73,7 +74,7 @@ def to_db(values: np.ndarray, encoding: Encoding) -> np.ndarray:
             db = v
         elif encoding == Encoding.LINEAR:
             db = 10.0 * np.log10(np.where(v > 0, v, np.nan))
-        elif encoding == Encoding.AMPLITUDE:
+        elif encoding in (Encoding.AMPLITUDE, Encoding.AMPLITUDE_CALIBRATED):
             db = 20.0 * np.log10(np.where(v > 0, v, np.nan))
         elif encoding == Encoding.DB_U8:
             lo, hi = DB_U8_RANGE

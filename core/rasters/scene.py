@@ -31,6 +31,7 @@ from core.errors import (
 )
 from core.rasters.normalise import Encoding, InputSpace, InputTransform, Stretch, fill_nearest_valid, fit_stretch, to_db
 from core.rasters.plausibility import check_band_count, check_plausibly_sar
+from core.rasters.products import PreparedInput, prepare_input
 from core.settings import Limits
 
 POLARISATIONS = ("VV", "VH", "HH", "HV")
@@ -83,6 +84,7 @@ class SarScene:
     source_dtype: str
     warped_from_gcps: bool
     warnings: list[str]  # what the analyst should know (e.g. no georeference); no global warning state
+    product: PreparedInput | None = None  # a product behind the raster (.SAFE, RTC pair): its tags, its scratch
 
     def input_transform(self, space: InputSpace) -> InputTransform:
         """dB -> model input for this scene (its encoding, polarisation and whole-scene stretch)."""
@@ -98,10 +100,17 @@ class SarScene:
         db, valid = read_band_db(self.dataset, self.band, self.encoding, window, self.path.name)
         return self.input_transform(space)(fill_nearest_valid(db)), valid
 
+    @property
+    def product_tags(self) -> dict[str, str]:
+        """What the output records of the product (empty for a plain raster)."""
+        return dict(self.product.tags) if self.product else {}
+
     def close(self) -> None:
         if self.dataset is not self.source:
             self.dataset.close()
         self.source.close()
+        if self.product is not None:
+            self.product.discard()
 
 
 def _all_valid(dataset, band: int) -> bool:
@@ -312,16 +321,29 @@ def _chosen_encoding(
     return Encoding(encoding), False
 
 
+def sampled_region(dataset, valid: np.ndarray) -> Window:
+    """The valid pixels' bounding box from a decimated validity mask, one sample cell wider on every side (so it
+    holds every valid pixel): a whole product's box without a full pass over it."""
+    (ys,), (xs,) = np.nonzero(valid.any(axis=1)), np.nonzero(valid.any(axis=0))
+    sy, sx = dataset.height / valid.shape[0], dataset.width / valid.shape[1]
+    top, left = max(0, int((ys[0] - 1) * sy)), max(0, int((xs[0] - 1) * sx))
+    bottom = min(dataset.height, int(np.ceil((ys[-1] + 2) * sy)))
+    right = min(dataset.width, int(np.ceil((xs[-1] + 2) * sx)))
+    return Window(left, top, right - left, bottom - top)
+
+
 def _region_and_stretch(
-    dataset, band: int, encoding: Encoding, sample: np.ndarray, name: str
+    dataset, band: int, encoding: Encoding, sample: np.ndarray, name: str, exact: bool = True
 ) -> tuple[Window, Stretch]:
-    """The valid pixels' bounding box and the stretch measured inside it; `EmptyRasterError` with no valid pixel."""
+    """The valid pixels' bounding box (exact, or from the sample) and the stretch measured inside it;
+    `EmptyRasterError` with no valid pixel."""
     db = to_db(sample, encoding)
     if not np.isfinite(db).any():
         raise EmptyRasterError(f"{name} holds no valid pixel: every value is nodata, NaN or zero.")
     region = Window(0, 0, dataset.width, dataset.height)
     if not np.isfinite(db).all():  # nodata in the sample: measure the stretch on the valid pixels' box
-        region = valid_region(dataset, band, encoding, name)
+        exact_region = valid_region(dataset, band, encoding, name) if exact else None
+        region = exact_region or sampled_region(dataset, np.isfinite(db))
         db = _sample_db(dataset, band, encoding, region)
     return region, fit_stretch(db)
 
@@ -333,24 +355,49 @@ def open_scene(
     limits: Limits | None = None,
     polarisation: str | None = None,
 ) -> SarScene:
-    """Open and validate a SAR raster; raises a `core.errors` type on bad input (`NotSarError`: an optical image).
+    """Open and validate a SAR raster or product; raises a `core.errors` type on bad input (`NotSarError`: an
+    optical image).
 
-    The band's polarisation comes from `polarisation` if given (not 'auto'), else from band
-    descriptions and tags, else from the file name (single-band files).
+    A `.SAFE` product (folder, manifest or zip) is calibrated to sigma0 with thermal noise removed, an RTC file
+    or pair is read with its sibling polarisation known (`core.rasters.products`). The band's polarisation comes
+    from `polarisation` if given (not 'auto'), else from band descriptions and tags, else from the file name.
     """
-    path = Path(path)
-    limits = limits or Limits.from_env()
-    name = path.name
-    src = open_raster(path)
+    prepared = prepare_input(path)
+    if encoding in (None, "auto") and prepared.encoding:
+        encoding = prepared.encoding
+    try:
+        limits = limits or Limits.from_env()
+        exact = prepared.scratch is None  # a whole calibrated product: its valid box from the decimated sample
+        scene = _open_raster_scene(prepared.raster, prepared.name, band, encoding, limits, polarisation, exact)
+    except BaseException:
+        prepared.discard()
+        raise
+    scene.product = prepared if prepared.raster != Path(path) or prepared.tags else None
+    scene.warnings += prepared.notes
+    return scene
+
+
+def _open_raster_scene(
+    path: Path,
+    name: str,
+    band: str,
+    encoding: Encoding | str | None,
+    limits: Limits,
+    polarisation: str | None,
+    exact_region: bool = True,
+) -> SarScene:
+    """`open_scene` for one raster file (`name`: the input's name as the analyst gave it; `exact_region`: the
+    valid pixels' box from a full pass, else from the decimated sample)."""
+    src = open_raster(path, name=name)
     try:
         _check_header(src, limits, name)
         check_band_count(src, name)  # before the band count's own error: a Sentinel-2 stack is told it is optical
         band_index, band_name = choose_band(src, band, limits, name)
-        band_name = _polarisation(band_name, polarisation, src.count, name)
+        band_name = _polarisation(band_name, polarisation, src.count, path.name)
         dataset, warped = _georeferenced_view(src)
         sample = _sample(dataset, band_index, name)
         chosen, detected = _chosen_encoding(src, band_index, sample, encoding)
-        region, stretch = _region_and_stretch(dataset, band_index, chosen, sample, name)
+        region, stretch = _region_and_stretch(dataset, band_index, chosen, sample, name, exact=exact_region)
         check_plausibly_sar(src, band_index, chosen, detected, name)
         georef = Georef(dataset.crs, dataset.transform, dataset.width, dataset.height)
         notes = (

@@ -28,8 +28,9 @@ from pathlib import Path
 from core.colorize import ColorizeOptions, colorize
 from core.errors import InvalidSettingsError, SarColorError
 from core.model.checkpoints import LoadedModel, load_checkpoint
+from core.rasters.s1 import rtc
 
-RASTER_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+RASTER_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".zip")  # .zip: a .SAFE or RTC product
 OUTPUT_SUFFIX = "_colorized.tif"
 SUMMARY_NAME = "sarcolor_summary.json"
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
@@ -74,6 +75,8 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
     for item in map(str, inputs):
         if glob.has_magic(item):
             matches = [Path(p) for p in sorted(glob.glob(item)) if Path(p).is_file()]
+        elif Path(item).is_dir() and Path(item).suffix.upper() == ".SAFE":  # a product folder is one input
+            matches = [Path(item)]
         elif Path(item).is_dir():
             matches = sorted(p for p in Path(item).iterdir() if p.is_file() and _is_raster_name(p))
         elif Path(item).is_file():
@@ -87,7 +90,15 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
 
 
 def _is_raster_name(path: Path) -> bool:
-    return path.suffix.lower() in RASTER_SUFFIXES and not path.name.startswith(".")
+    """A SAR raster or product to colour: not a hidden file, not an RTC product's ancillary layer (mask, maps,
+    DEM) nor its cross-polarised file when the co-polarised one is beside it (the pair is coloured once)."""
+    if path.suffix.lower() not in RASTER_SUFFIXES or path.name.startswith(".") or rtc.is_ancillary(path.name):
+        return False
+    own = rtc.recognise(str(path))
+    co_polarised = {"VH": "VV", "HV": "HH"}.get(own.polarisation) if own else None
+    if not co_polarised:
+        return True
+    return not path.with_name(path.name.replace(f"_{own.polarisation}.", f"_{co_polarised}.")).exists()
 
 
 def plan_tasks(sources: list[Path], output_dir: Path) -> list[SceneTask]:
