@@ -52,10 +52,12 @@ def _guide_bands(text: str) -> tuple[int, int, int]:
 def _colorize_one(source: Path, output: Path, options, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from core.rasters.products import is_container
     from core.rasters.scene import open_scene
     from core.settings import default_checkpoint
 
-    open_scene(source, options.band, options.encoding, polarisation=options.polarisation).close()  # before torch loads
+    if not is_container(source):  # checked before torch loads; a product is checked as it is read (calibrated once)
+        open_scene(source, options.band, options.encoding, polarisation=options.polarisation).close()
     from core.colorize import colorize
     from core.model.checkpoints import load_checkpoint
 

@@ -39,10 +39,16 @@ class PreparedInput:
             self.scratch = None
 
 
+def is_container(path: str | Path) -> bool:
+    """True for a zip, a folder or a `.SAFE` manifest: inputs that are unpacked or calibrated before they are read."""
+    path = Path(path)
+    return path.suffix.lower() == ".zip" or path.is_dir() or path.name.lower() == safe.MANIFEST
+
+
 def prepare_input(path: str | Path) -> PreparedInput:
     """What to read for `path`; `core.errors` types for products that cannot be coloured."""
     path = Path(path)
-    if path.suffix.lower() == ".zip" or path.is_dir() or path.name.lower() == safe.MANIFEST:
+    if is_container(path):
         if safe.is_safe(path):
             return _grd(path)
         return _rtc_container(path)
