@@ -170,7 +170,8 @@ def test_upload_colorize_map_download(server, page, tmp_path):
     frame.locator(".leaflet-control-layers").hover()  # the layer list is collapsed until hovered
     labels = frame.locator(".leaflet-control-layers-overlays label")
     assert {labels.nth(i).inner_text().strip() for i in range(labels.count())} == {
-        "SAR", "Colorized (synthetic)", "Colorized + SAR detail (GIHS)", "Reference optical"}
+        "SAR", "Colorized (synthetic)", "Colorized + SAR detail (GIHS)", "Dual-pol (VV, VH, VV/VH)",
+        "Reference optical"}
     _shot(page, "colorize")
 
     frame.locator(".leaflet-control-layers-overlays label", has_text="Colorized (synthetic)").locator("input").click()
