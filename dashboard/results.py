@@ -23,6 +23,7 @@ from core.service.display import (
     dual_pol_raster,
     mercator_overlay,
     preview_png,
+    product_facts,
     quicklook_png,
     reference_scores,
     rgb_raster,
@@ -236,7 +237,7 @@ def show_result(job: Job, downloads: bool = True) -> None:
         with tab_compare:
             _compare_tab(job, rasters, output)
         with tab_facts:
-            facts = _facts(job, r)
+            facts = _facts(job, r) + product_facts(output)
             st.table({"": [k for k, _ in facts], "Value": [v for _, v in facts]})
         if downloads:
             download_buttons(job)

@@ -211,6 +211,18 @@ def preview_png(raster: Raster) -> bytes:
     return png_bytes(raster.rgba())
 
 
+PRODUCT_FACTS = {"SARCOLOR_PRODUCT": "Product", "SARCOLOR_BACKSCATTER": "Backscatter",
+                 "SARCOLOR_POLARISATIONS": "Polarisations"}  # fmt: skip
+
+
+def product_facts(cog_path) -> list[tuple[str, str]]:
+    """What a result records of the product it came from (a `.SAFE`, an RTC pair): (label, value) rows; none for a
+    plain raster."""
+    with open_raster(cog_path, what="a result") as src:
+        tags = src.tags()
+    return [(label, tags[key]) for key, label in PRODUCT_FACTS.items() if tags.get(key)]
+
+
 def quicklook_png(cog_path, max_side: int = MAX_SIDE) -> bytes:
     """A PNG quicklook (RGBA, <= max_side px) of a colorized COG."""
     with open_raster(cog_path) as src:
