@@ -72,6 +72,7 @@ def test_a_vv_vh_pair_is_stored_together_privately_and_coloured_with_its_dual_po
     assert "γ0" in tags["SARCOLOR_BACKSCATTER"] and tags["SARCOLOR_POLARISATIONS"] == "VV VH"
     facts = at.table[0].value.to_string()
     assert "γ0" in facts and "VV VH" in facts  # the scene facts say what was read
+    assert "linear (detected)" in facts  # known from the product's name, not set by the analyst
     JobStore(tmp_path / "var").delete(job.id, LOCAL)
     assert not stored.parent.exists()  # the pair goes with its job
 
@@ -107,7 +108,7 @@ def test_the_uploader_says_what_to_do_with_a_whole_grd_zip(tmp_path, monkeypatch
     limit = streamlit.config.get_option("server.maxUploadSize")
     advice = [c.value for c in at.caption if "sarcolor colorize PRODUCT.zip OUT.tif" in c.value]
     assert len(advice) == 1
-    assert f"{limit:,} MB" in advice[0] and "server.maxUploadSize" in advice[0] and "batch" in advice[0]
+    assert f"Up to {limit:,} MB" in advice[0] and "server.maxUploadSize" in advice[0] and "batch" in advice[0]
 
 
 def test_a_zip_over_the_apps_own_limit_is_refused_with_that_advice(tmp_path, monkeypatch):

@@ -18,12 +18,11 @@ GRD_ZIP_MB = 1700  # a whole IW GRDH .SAFE zip, both polarisations: about 1.7 GB
 
 def large_product_advice(limit_mb: int | None) -> str:
     """What to do with a product too large to upload here (`limit_mb`: the largest upload, None: unknown)."""
-    limit = f"Uploads here are limited to {limit_mb:,} MB. " if limit_mb else ""
+    limit = f"Up to {limit_mb:,} MB per file. " if limit_mb else ""
     return (
-        f"{limit}A whole Sentinel-1 GRD .SAFE zip (about {GRD_ZIP_MB / 1000:.1f} GB and more) is best coloured "
-        "with the command line, `sarcolor colorize PRODUCT.zip OUT.tif`, or a folder of them in batch mode "
-        "(`sarcolor colorize FOLDER OUT_FOLDER/`); on a private server, its administrator can raise "
-        "`server.maxUploadSize`."
+        f"{limit}A whole GRD .SAFE zip (about {GRD_ZIP_MB / 1000:.1f} GB and more) is best coloured with "
+        "`sarcolor colorize PRODUCT.zip OUT.tif`, or a folder of them in batch mode; on a private server, its "
+        "administrator can raise `server.maxUploadSize`."
     )
 
 
