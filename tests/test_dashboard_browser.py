@@ -290,7 +290,7 @@ def test_live_progress_and_cancel(server, page, tmp_path):
     details.first.wait_for(timeout=30_000)  # the newest job's details say so (the table cell is canvas-drawn)
 
 
-def test_an_opera_pair_uploaded_as_two_files_shows_its_dual_pol_layer(server):
+def test_an_opera_pair_uploaded_as_two_files_shows_its_dual_pol_layer(server, page):
     """Issue 29: an OPERA RTC-S1 VV+VH pair (real crops, read in place) uploaded as two files is coloured, and the map
     and its swipe list the dual-pol false colour; the scene facts name gamma0 and VH. The page at 1400 px is shot."""
     from tests.s1_products import OPERA
@@ -299,8 +299,8 @@ def test_an_opera_pair_uploaded_as_two_files_shows_its_dual_pol_layer(server):
     if len(pair) != 2:
         pytest.skip("team data (../shared/data/s1-products/opera-rtc) absent")
     url, _ = server
-    with chromium() as browser:
-        page = visitor(browser, url)
+    page = visitor(page.context.browser, url)  # a fresh session (the module's browser: one Playwright at a time)
+    try:
         page.get_by_text("Upload", exact=True).click()
         _settled(page)
         page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files([str(p) for p in pair])
@@ -335,6 +335,8 @@ def test_an_opera_pair_uploaded_as_two_files_shows_its_dual_pol_layer(server):
         page.get_by_text("Add a reference optical GeoTIFF").wait_for()
         page.get_by_role("tab", name="Compare").scroll_into_view_if_needed()
         _shot(page, "colorize-opera-pair-compare")
+    finally:
+        page.context.close()
 
 
 def test_server_log_has_no_deprecation_warning(server):

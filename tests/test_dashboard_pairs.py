@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import stat
 import zipfile
 from pathlib import Path
@@ -120,3 +121,30 @@ def test_a_zip_over_the_apps_own_limit_is_refused_with_that_advice(tmp_path, mon
     assert "larger than the 1 MB" in message and "sarcolor colorize PRODUCT.zip OUT.tif" in message
     assert at.button(key="run").disabled
     assert not [p for p in (tmp_path / "var" / "uploads").rglob("*")]
+
+
+def test_input_name_reads_the_co_polarised_file_of_a_pair_and_refuses_the_rest() -> None:
+    from core.errors import InvalidSettingsError
+    from core.service.uploads import input_name
+
+    vv, vh = OPERA_VV.name, OPERA_VV.name.replace("_VV.", "_VH.")
+    assert input_name([vh, vv]) == vv and input_name(["my scene.tif"]) == "my_scene.tif"
+    hyp3 = "S1A_IW_20210119T031653_DVP_RTC30_G_gpuned_1A2B"
+    assert input_name([f"{hyp3}_VH.tif", f"{hyp3}_VV.tif"]) == f"{hyp3}_VV.tif"
+    for names in ([vv, vv], [vv, "other.tif"], [vv, vh, f"{hyp3}_VV.tif"], [vv, "pair.zip"]):
+        with pytest.raises(InvalidSettingsError, match="not the polarisations of one product"):
+            input_name(names)
+
+
+def test_an_upload_folder_counts_and_goes_as_one(tmp_path) -> None:
+    store = JobStore(tmp_path / "var")
+    folder = store.store_uploads([("a_VV.tif", io.BytesIO(b"x" * 10)), ("a_VH.tif", io.BytesIO(b"y" * 5))])
+    job = store.create(LOCAL, "a_VV.tif", folder / "a_VV.tif")
+    assert store.upload_bytes(folder / "a_VV.tif") == 15 and store.job_bytes(job) == 15
+    orphan = store.store_uploads([("b.tif", io.BytesIO(b"z"))])
+    for path in (folder, orphan):  # a day and more ago: an unused upload goes with its folder; a job's stays
+        os.utime(path, (0.0, 0.0))
+    _, removed = store.recover()
+    assert removed == [orphan] and not orphan.exists() and folder.is_dir()
+    store.delete(job.id, LOCAL)
+    assert not folder.exists()
