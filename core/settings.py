@@ -72,10 +72,12 @@ class Limits:
     user_running_jobs: int | None = None  # per analyst; None: no limit of their own (only max_concurrent_jobs)
     user_queued_jobs: int | None = None  # jobs one analyst may have waiting for a slot
     user_stored_mb: int | None = None  # one analyst's inputs and results on disk, in MB (10^6 bytes)
+    upload_zip_mb: int | None = None  # the largest zip the dashboard takes, in MB; None: only server.maxUploadSize
 
     @classmethod
     def from_env(cls) -> Limits:
-        """Limits from SARCOLOR_MAX_PIXELS / _MAX_BANDS / _MAX_CONCURRENT_JOBS / _GDAL_CACHE_MB / _USER_*."""
+        """Limits from SARCOLOR_MAX_PIXELS / _MAX_BANDS / _MAX_CONCURRENT_JOBS / _GDAL_CACHE_MB / _USER_* /
+        _MAX_UPLOAD_ZIP_MB."""
         return cls(
             max_pixels=_env_int("SARCOLOR_MAX_PIXELS", cls.max_pixels),
             max_bands=_env_int("SARCOLOR_MAX_BANDS", cls.max_bands),
@@ -84,4 +86,5 @@ class Limits:
             user_running_jobs=_env_int("SARCOLOR_USER_MAX_RUNNING_JOBS", None),
             user_queued_jobs=_env_int("SARCOLOR_USER_MAX_QUEUED_JOBS", None),
             user_stored_mb=_env_int("SARCOLOR_USER_MAX_STORED_MB", None),
+            upload_zip_mb=_env_int("SARCOLOR_MAX_UPLOAD_ZIP_MB", None),
         )

@@ -12,11 +12,12 @@ from pathlib import Path
 import streamlit as st
 
 from core.colorize import ColorizeOptions
-from core.errors import ReferenceBandsUnknown, StorageLimitError
+from core.errors import InvalidSettingsError, ReferenceBandsUnknown, StorageLimitError
 from core.rasters.normalise import Encoding
 from core.rasters.optical import rgb_bands
 from core.rasters.scene import open_raster
-from core.service.jobs import Job, JobStatus
+from core.service.jobs import Job, JobStatus, safe_name
+from core.service.uploads import check_zip_size, input_name, large_product_advice
 from core.service.users import User
 from dashboard import ui
 from dashboard.auth import current_user
@@ -26,7 +27,7 @@ from dashboard.results import CLICKED_AT, show_result
 JOB_SCENE = "job_scene"  # session state: `_scene_key` of the input the shown job was started on
 LEFT_RESULT = "left_result"  # session state: the file name of a result taken off the page by a new input
 
-SAR_TYPES = ["tif", "tiff", "png", "jpg", "jpeg"]
+SAR_TYPES = ["tif", "tiff", "png", "jpg", "jpeg", "zip"]
 ENCODINGS = {
     "auto": "Detect automatically",
     Encoding.DB: "σ0 in dB (float)",
@@ -46,6 +47,27 @@ def _stored_upload(uploaded, slot: str) -> Path:
         uploaded.seek(0)
         copies[key] = str(ui.store().store_upload(uploaded.name, uploaded))
     return Path(copies[key])
+
+
+def _stored_scene(files: list) -> tuple[str, Path] | None:
+    """The uploaded SAR files stored together in their own folder (once per upload), and the name and path the
+    pipeline reads: the one file, or the VV file of an RTC pair. None, with a message, for files that do not go
+    together or a zip over the app's limit."""
+    try:
+        chosen = input_name([f.name for f in files])
+        for f in files:
+            check_zip_size(f.name, f.size, ui.runner().limits, st.get_option("server.maxUploadSize"))
+    except InvalidSettingsError as exc:
+        st.error(str(exc), icon=":material/block:")
+        return None
+    copies = st.session_state.setdefault("upload_copies", {})
+    key = "sar:" + ":".join(f.file_id for f in files)
+    if key not in copies or not Path(copies[key]).exists():
+        for f in files:
+            f.seek(0)
+        copies[key] = str(ui.store().store_uploads([(f.name, f) for f in files]) / chosen)
+    name = next(f.name for f in files if safe_name(f.name) == chosen)
+    return name, Path(copies[key])
 
 
 def _sidebar() -> tuple[Path | None, ColorizeOptions]:
@@ -88,19 +110,26 @@ def _inputs() -> tuple[str, Path, str | None, Path | None, tuple[int, int, int] 
     source = st.radio("Input", ["Built-in sample", "Upload"], horizontal=True, key="source")
     if source == "Upload":
         a, b = st.columns(2)
-        sar = a.file_uploader("SAR scene (GeoTIFF, or PNG/JPEG without map)", type=SAR_TYPES, key="sar_upload")
-        if sar is None:
-            st.info("Upload a Sentinel-1 GeoTIFF (σ0 dB, linear or amplitude; VV and/or VH).")
+        files = a.file_uploader(
+            "SAR scene (GeoTIFF, PNG/JPEG without map, or a zip; an RTC product's VV and VH files together)",
+            type=SAR_TYPES, accept_multiple_files=True, key="sar_upload",
+        )  # fmt: skip
+        a.caption(large_product_advice(st.get_option("server.maxUploadSize")))
+        stored = _stored_scene(files) if files else None
+        if stored is None:
+            if not files:
+                st.info("Upload a Sentinel-1 GeoTIFF (σ0 dB, linear or amplitude; VV and/or VH), the VV and VH files "
+                        "of an OPERA or HyP3 RTC product, or a product's zip.")  # fmt: skip
             return None
         # A new scene gets a fresh reference slot: a reference left from the last scene is never attached to it.
         ref = b.file_uploader(
             "Reference optical GeoTIFF (optional: RGB, or Sentinel-2 bands)",
             type=["tif", "tiff"],
-            key=f"ref_upload_{sar.file_id}",
+            key="ref_upload_" + "_".join(f.file_id for f in files),
         )
         ref_path = _stored_upload(ref, "ref") if ref is not None else None
         bands = _reference_bands(ref_path, ref.name) if ref_path else None
-        return sar.name, _stored_upload(sar, "sar"), (ref.name if ref else None), ref_path, bands
+        return stored[0], stored[1], (ref.name if ref else None), ref_path, bands
     samples = ui.samples()
     sample = st.selectbox("Sample", samples, format_func=lambda s: s.label, key="sample")
     st.caption("Real BigEarthNet Sentinel-1 patch (VV+VH, σ0 dB, 10 m, UTM) with its Sentinel-2 true-colour patch.")
@@ -135,7 +164,7 @@ def _start(user: User, model_path: Path, scene: tuple, options: ColorizeOptions,
     with reported(icon=":material/block:"):
         try:
             job = ui.runner().start(
-                user, name, path, ui.load_model(model_path), options, size_bytes=path.stat().st_size,
+                user, name, path, ui.load_model(model_path), options, size_bytes=ui.store().upload_bytes(path),
                 settings=shown, reference_name=ref_name, reference_path=str(ref_path) if ref_path else None,
             )
         except StorageLimitError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -19,8 +20,10 @@ from core.service.display import (
     Overlay,
     Raster,
     confidence_raster,
+    dual_pol_raster,
     mercator_overlay,
     preview_png,
+    product_facts,
     quicklook_png,
     reference_scores,
     rgb_raster,
@@ -43,6 +46,7 @@ CONFIDENCE_LEGEND = (
     "(new water, learned from flood sites)."
 )
 SAR_DETAIL_LAYER = "Colorized + SAR detail (GIHS)"  # core.colour.sar_detail: the model's colour, the SAR's detail
+DUAL_POL = "Dual-pol (VV, VH, VV/VH)"  # core.rasters.dualpol: the analysts' false colour, when VH came with VV
 NO_PRIVATE_DOWNLOADS = (
     "Downloads are off on this server: it was started without the part that keeps each analyst's files to "
     "their own browser. Ask its administrator to start it with `make run` (`streamlit run dashboard/serve.py`)."
@@ -59,14 +63,17 @@ def _renderings(
 ) -> tuple[dict[str, Raster], str | None]:
     """Display rasters of a job (small, cached per job), and why the reference could not be read (or None).
 
-    Beside the colorized result, its SAR-detail rendering (made from the result and the SAR on first view) and, for
-    a guided job, where each pixel's colour came from.
+    Beside the colorized result, its SAR-detail rendering (made from the result and the SAR on first view), the
+    dual-pol false colour when the input brought VH with VV and, for a guided job, where each pixel's colour came from.
     """
     rasters = {
         SAR: sar_raster(sar, band=band, encoding=encoding),
         COLORIZED: rgb_raster(Path(output)),
         SAR_DETAIL_LAYER: rgb_raster(rendering_beside(output, sar, band, encoding)),
     }
+    with contextlib.suppress(SarColorError):  # e.g. the sibling file is gone: the other layers still show
+        if (dual := dual_pol_raster(sar, band=band, encoding=encoding)) is not None:
+            rasters[DUAL_POL] = dual
     if sidecar_path(output).is_file():
         rasters[CONFIDENCE] = confidence_raster(sidecar_path(output))
     if not reference:
@@ -187,9 +194,11 @@ def show_map(job: Job, overlays: dict[str, Overlay]) -> None:
     fmap = build_map(overlays, opacity=opacity, swipe=swipe, visible={SAR, COLORIZED} if swipe is None else set())
     st_folium(fmap, height=520, use_container_width=True, returned_objects=[], key=f"map-{job.id}")
     hint = " Drag the slider at the bottom of the map to swipe." if swipe else ""
+    dual = (f"'{DUAL_POL}' is the SAR itself in the analysts' false colour: red VV, green VH, blue their ratio "
+            "(measured, not synthetic). ") if DUAL_POL in overlays else ""  # fmt: skip
     st.caption(
         f"The colorized layers are synthetic (generated from SAR); '{SAR_DETAIL_LAYER}' is the field's convention: "
-        "the model's colours with the speckle-filtered SAR's detail in their lightness (GIHS fusion). "
+        f"the model's colours with the speckle-filtered SAR's detail in their lightness (GIHS fusion). {dual}"
         "Layers: the icon at the top right. "
         "Basemap tiles need internet; overlays and controls work offline." + hint
     )
@@ -228,7 +237,7 @@ def show_result(job: Job, downloads: bool = True) -> None:
         with tab_compare:
             _compare_tab(job, rasters, output)
         with tab_facts:
-            facts = _facts(job, r)
+            facts = _facts(job, r) + product_facts(output)
             st.table({"": [k for k, _ in facts], "Value": [v for _, v in facts]})
         if downloads:
             download_buttons(job)
@@ -249,7 +258,7 @@ def _map_tab(job: Job, rasters: dict[str, Raster]) -> None:
 
 def _compare_tab(job: Job, rasters: dict[str, Raster], output: Path) -> None:
     """SAR, result and reference side by side, and the scores against the reference when there is one."""
-    shown = [n for n in (SAR, COLORIZED, SAR_DETAIL_LAYER, REFERENCE) if n in rasters]
+    shown = [n for n in (SAR, COLORIZED, SAR_DETAIL_LAYER, DUAL_POL, REFERENCE) if n in rasters]
     for col, name in zip(st.columns(len(shown)), shown, strict=True):
         col.image(png_data_url(preview_png(rasters[name])), caption=name, width="stretch")  # no /media/ URL
     if not (job.reference_path and REFERENCE in rasters):

@@ -170,7 +170,8 @@ def test_upload_colorize_map_download(server, page, tmp_path):
     frame.locator(".leaflet-control-layers").hover()  # the layer list is collapsed until hovered
     labels = frame.locator(".leaflet-control-layers-overlays label")
     assert {labels.nth(i).inner_text().strip() for i in range(labels.count())} == {
-        "SAR", "Colorized (synthetic)", "Colorized + SAR detail (GIHS)", "Reference optical"}
+        "SAR", "Colorized (synthetic)", "Colorized + SAR detail (GIHS)", "Dual-pol (VV, VH, VV/VH)",
+        "Reference optical"}
     _shot(page, "colorize")
 
     frame.locator(".leaflet-control-layers-overlays label", has_text="Colorized (synthetic)").locator("input").click()
@@ -287,6 +288,55 @@ def test_live_progress_and_cancel(server, page, tmp_path):
     _settled(page)
     details = page.get_by_test_id("stAlertContainer").filter(has_text="The job was cancelled")
     details.first.wait_for(timeout=30_000)  # the newest job's details say so (the table cell is canvas-drawn)
+
+
+def test_an_opera_pair_uploaded_as_two_files_shows_its_dual_pol_layer(server, page):
+    """Issue 29: an OPERA RTC-S1 VV+VH pair (real crops, read in place) uploaded as two files is coloured, and the map
+    and its swipe list the dual-pol false colour; the scene facts name gamma0 and VH. The page at 1400 px is shot."""
+    from tests.s1_products import OPERA
+
+    pair = sorted((OPERA / "2021-11-19").glob("OPERA_*T137-292318-IW1_*_V[VH].tif"))
+    if len(pair) != 2:
+        pytest.skip("team data (../shared/data/s1-products/opera-rtc) absent")
+    url, _ = server
+    page = visitor(page.context.browser, url)  # a fresh session (the module's browser: one Playwright at a time)
+    try:
+        page.get_by_text("Upload", exact=True).click()
+        _settled(page)
+        page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files([str(p) for p in pair])
+        page.get_by_test_id("stFileChip").nth(1).wait_for()
+        _settled(page)
+        page.get_by_role("button", name=re.compile("^.*Colorize$")).click()
+        page.get_by_text("Download colorized COG").wait_for(timeout=120_000)
+        _settled(page)
+        frame = page.frame_locator(MAP_FRAME)
+        frame.locator("img.leaflet-image-layer").first.wait_for(timeout=30_000)
+        frame.locator(".leaflet-control-layers").hover()
+        labels = frame.locator(".leaflet-control-layers-overlays label")
+        assert "Dual-pol (VV, VH, VV/VH)" in {labels.nth(i).inner_text().strip() for i in range(labels.count())}
+        _shot(page, "colorize-opera-pair")
+        labels.filter(has_text="Dual-pol").locator("input").click()  # switched on: on top of the others
+        page.wait_for_timeout(300)
+        assert frame.locator("img.leaflet-image-layer").count() == 3
+        page.mouse.move(0, 0)
+        page.locator(MAP_FRAME).scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        _shot(page, "colorize-opera-pair-map")
+        page.get_by_label("Swipe: left").click()
+        assert page.get_by_role("option", name="Dual-pol (VV, VH, VV/VH)").count() == 1
+        page.keyboard.press("Escape")
+        page.get_by_role("tab", name="Scene facts").click()
+        facts = page.get_by_test_id("stTable")
+        facts.wait_for()
+        assert "γ0" in facts.inner_text() and "VV VH" in facts.inner_text()
+        facts.scroll_into_view_if_needed()
+        _shot(page, "colorize-opera-pair-facts")
+        page.get_by_role("tab", name="Compare").click()
+        page.get_by_text("Add a reference optical GeoTIFF").wait_for()
+        page.get_by_role("tab", name="Compare").scroll_into_view_if_needed()
+        _shot(page, "colorize-opera-pair-compare")
+    finally:
+        page.context.close()
 
 
 def test_server_log_has_no_deprecation_warning(server):

@@ -31,7 +31,7 @@ from core.samples import build_samples, default_sample
 from core.service.jobs import JobStore
 from core.service.users import LOCAL
 from dashboard.assets import VENDOR_DIR
-from dashboard.results import SAR_DETAIL_LAYER
+from dashboard.results import DUAL_POL, SAR_DETAIL_LAYER
 from training.evaluate import FLAT, ORACLE, summarise
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -107,10 +107,10 @@ def test_uploaded_scene_map_has_layers_with_epsg4326_bounds(env):
     assert args["css_links"] == ["/app/static/vendor/leaflet.css"]
     assert (VENDOR_DIR / "leaflet.js").stat().st_size > 100_000
     assert args["returned_objects"] == []
-    for name in ("SAR", "Colorized (synthetic)", SAR_DETAIL_LAYER, "Reference optical"):
+    for name in ("SAR", "Colorized (synthetic)", SAR_DETAIL_LAYER, DUAL_POL, "Reference optical"):
         assert f'"{name}"' in args["script"]
     overlays = [json.loads(b) for b in OVERLAY.findall(args["script"])]
-    assert len(overlays) == 4
+    assert len(overlays) == 5  # the sample brings VV and VH: the dual-pol false colour too
     with rasterio.open(sample.sar) as src:
         west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
     for (s, w), (n, e) in overlays:
@@ -121,7 +121,7 @@ def test_uploaded_scene_map_has_layers_with_epsg4326_bounds(env):
     assert not any("Drag the slider" in c.value for c in at.caption)  # no swipe hint while swipe is off
     job = JobStore(env["var"]).list(LOCAL)[0]
     assert job.status == "done" and job.file_name == sample.sar.name and job.crs == "EPSG:32633"
-    assert Path(job.stored_path).parent == env["var"] / "uploads"
+    assert Path(job.stored_path).parent.parent == env["var"] / "uploads"  # in its upload's own folder
     with rasterio.open(job.output_path) as cog:
         assert cog.crs.to_epsg() == 32633 and cog.count == 4
 
@@ -164,7 +164,7 @@ def test_bad_upload_shows_error_and_history_says_failed(env):
     job = JobStore(env["var"]).list(LOCAL)[0]
     assert job.status == "failed" and "not a readable raster" in job.error
     assert job.file_name == "../../etc/scene.tif"  # shown as given, stored under a safe name
-    assert Path(job.stored_path).parent == env["var"] / "uploads"
+    assert Path(job.stored_path).parent.parent == env["var"] / "uploads"  # in its upload's own folder
     assert not list((env["var"] / "outputs").rglob("*.tif"))
 
     at.switch_page("pages/history.py").run()

@@ -195,6 +195,8 @@ def test_rtc_names_pairs_and_ancillary_layers(tmp_path: Path) -> None:
         z.writestr("OPERA_L2_RTC-S1_x_v1.0_mask.tif", b"")
     prepared = prepare_input(archive)
     assert prepared.raster.name == OPERA_VV.name and set(prepared.companions) == {"VH"}
+    with rasterio.open(prepared.raster) as src, rasterio.open(prepared.companions["VH"]) as cross:
+        assert src.shape == cross.shape == (100, 100)  # both read from inside the zip, by absolute path
 
 
 def _edited_zip(which: str, folder: Path, edit=None, drop: str = "") -> Path:

@@ -69,7 +69,8 @@ def _rtc_container(path: Path) -> PreparedInput:
     if path.is_dir():
         members = [str(p) for p in sorted(path.iterdir()) if p.is_file()]
     else:
-        members = [f"/vsizip/{path.resolve()}/{m}" for m in safe.zip_members(path) if not m.endswith("/")]
+        # GDAL's braces keep the zip's absolute path whole: `Path` would fold /vsizip//abs/... into a relative one
+        members = [f"/vsizip/{{{path.resolve()}}}/{m}" for m in safe.zip_members(path) if not m.endswith("/")]
     pair = rtc.pair_of(members, path.name)
     if not pair:
         raise UnsupportedRasterError(

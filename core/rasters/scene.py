@@ -363,7 +363,8 @@ def open_scene(
     from `polarisation` if given (not 'auto'), else from band descriptions and tags, else from the file name.
     """
     prepared = prepare_input(path)
-    if encoding in (None, "auto") and prepared.encoding:
+    from_product = encoding in (None, "auto") and prepared.encoding is not None
+    if from_product:
         encoding = prepared.encoding
     try:
         limits = limits or Limits.from_env()
@@ -373,6 +374,7 @@ def open_scene(
         prepared.discard()
         raise
     scene.product = prepared if prepared.raster != Path(path) or prepared.tags else None
+    scene.encoding_detected = scene.encoding_detected or from_product  # known from the product, not the analyst's
     scene.warnings += prepared.notes
     return scene
 

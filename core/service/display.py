@@ -27,6 +27,7 @@ from rasterio.warp import calculate_default_transform, reproject, transform, tra
 
 from core.errors import UnsupportedRasterError
 from core.rasters.cog import FLAT_COLOUR_TAG, SYNTHETIC_NOTE
+from core.rasters.dualpol import dual_pol_overview, has_dual_pol
 from core.rasters.normalise import apply_stretch, optical_to_unit, to_db
 from core.rasters.optical import reference_band_names, rgb_bands
 from core.rasters.scene import decimated_read, open_raster, opened_scene
@@ -91,6 +92,16 @@ def sar_raster(path, band: str = "VV", encoding: str | None = "auto", max_side: 
         grey = np.rint((apply_stretch(db, scene.stretch) + 1.0) * 127.5).astype(np.uint8)
         grey[~valid] = 0
         return Raster(grey[None], valid, step, scene.dataset.crs)
+
+
+def dual_pol_raster(path, band: str = "VV", encoding: str | None = "auto", max_side: int = MAX_SIDE) -> Raster | None:
+    """The dual-pol false colour (red VV, green VH, blue VV/VH: `core.rasters.dualpol`) of a scene that brought both
+    polarisations (a 2-band VV/VH raster, an RTC pair, a `.SAFE`); None for a scene with one."""
+    with opened_scene(path, band=band, encoding=encoding) as scene:
+        if not has_dual_pol(scene):
+            return None
+        rgb, valid, step = dual_pol_overview(scene, max_side)
+        return Raster(np.rint(rgb * 255.0).astype(np.uint8), valid, step, scene.dataset.crs)
 
 
 def rgb_raster(path, max_side: int = MAX_SIDE, bands: tuple[int, int, int] | None = None) -> Raster:
@@ -198,6 +209,18 @@ def align_longitudes(overlays: dict[str, Overlay]) -> dict[str, Overlay]:
 def preview_png(raster: Raster) -> bytes:
     """The rendering as an RGBA PNG, in its own grid (no warp)."""
     return png_bytes(raster.rgba())
+
+
+PRODUCT_FACTS = {"SARCOLOR_PRODUCT": "Product", "SARCOLOR_BACKSCATTER": "Backscatter",
+                 "SARCOLOR_POLARISATIONS": "Polarisations"}  # fmt: skip
+
+
+def product_facts(cog_path) -> list[tuple[str, str]]:
+    """What a result records of the product it came from (a `.SAFE`, an RTC pair): (label, value) rows; none for a
+    plain raster."""
+    with open_raster(cog_path, what="a result") as src:
+        tags = src.tags()
+    return [(label, tags[key]) for key, label in PRODUCT_FACTS.items() if tags.get(key)]
 
 
 def quicklook_png(cog_path, max_side: int = MAX_SIDE) -> bytes:

@@ -1,7 +1,8 @@
 """The job history: one SQLite row per colorize job, plus the job's files under the var dir.
 
 Layout under the var dir (SARCOLOR_VAR_DIR, default `<project>/var/`):
-`jobs.sqlite` (this store), `uploads/` (input copies, safe names), `outputs/<job id>/` (results).
+`jobs.sqlite` (this store), `uploads/` (input copies, safe names; the files of one upload in a folder of their
+own, `uploads/<id>/`), `outputs/<job id>/` (results).
 Statuses: queued -> running -> done | failed | cancelled. A job found `queued` or `running`
 when the store opens was cut off by a stopped app: it becomes `failed` with an
 "interrupted" reason (shown as "failed (interrupted)").
@@ -187,11 +188,15 @@ class JobStore:
         """Uploads that no job refers to (uploaded, never run) once they are a day old."""
         with contextlib.closing(self._connect()) as db:
             used = {p for row in db.execute("SELECT stored_path, reference_path FROM jobs") for p in row if p}
+        used |= {str(Path(p).parent) for p in used}  # an upload's own folder is used when a file in it is
         now, removed = time.time(), []
         for path in self.uploads.iterdir():
             with contextlib.suppress(FileNotFoundError):
                 if str(path) not in used and now - path.stat().st_mtime > older_than_s:
-                    path.unlink()
+                    if path.is_dir():  # the files of one upload, together (an RTC pair)
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
                     removed.append(path)
         return removed
 
@@ -250,7 +255,7 @@ class JobStore:
     def job_bytes(self, job: Job) -> int:
         """Bytes a job holds on disk: its output folder and its input/reference copies under uploads/."""
         files = [p for p in self.output_dir(job.id).rglob("*") if p.is_file()]
-        files += [Path(p) for p in (job.stored_path, job.reference_path) if p and self._owns(Path(p))]
+        files += [f for p in (job.stored_path, job.reference_path) if p for f in self._upload_files(Path(p))]
         return sum(p.stat().st_size for p in files if p.exists())
 
     def stored_bytes(self, user: User) -> int:
@@ -281,7 +286,7 @@ class JobStore:
         shutil.rmtree(self.output_dir(job_id), ignore_errors=True)
         for path in (job.stored_path, job.reference_path):
             if path and self._owns(Path(path)):
-                Path(path).unlink(missing_ok=True)
+                _remove_upload(self.uploads, Path(path))
         with contextlib.closing(self._connect()) as db, db:
             db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
 
@@ -291,9 +296,42 @@ class JobStore:
     def store_upload(self, name: str, stream: BinaryIO) -> Path:
         """Copy an upload (any readable binary stream) into uploads/ under a unique safe name."""
         target = self.uploads / f"{uuid.uuid4().hex[:8]}-{safe_name(name)}"
-        with open(target, "wb") as out:
-            shutil.copyfileobj(stream, out, length=16 * 1024 * 1024)
+        _copy(stream, target)
         return target
+
+    def store_uploads(self, files: list[tuple[str, BinaryIO]]) -> Path:
+        """Copy the files of one upload together into their own private folder under uploads/, each under its safe
+        original name (an RTC file then finds its sibling polarisation by name); returns the folder."""
+        folder = self.uploads / uuid.uuid4().hex[:12]
+        folder.mkdir(mode=PRIVATE_FOLDER)
+        for name, stream in files:
+            _copy(stream, folder / safe_name(name))
+        return folder
+
+    def upload_bytes(self, path: Path) -> int:
+        """Bytes of an input: its upload's files together (an RTC pair), or the one file."""
+        return sum(p.stat().st_size for p in self._upload_files(path)) or path.stat().st_size
+
+    def _upload_files(self, path: Path) -> list[Path]:
+        """An input copy and, when it lies in an upload's own folder, the files beside it (its pair)."""
+        if not self._owns(path):
+            return []
+        if path.parent.resolve() != self.uploads.resolve():
+            return [p for p in path.parent.iterdir() if p.is_file()]
+        return [path] if path.is_file() else []
+
+
+def _copy(stream: BinaryIO, target: Path) -> None:
+    with open(target, "wb") as out:
+        shutil.copyfileobj(stream, out, length=16 * 1024 * 1024)
+
+
+def _remove_upload(uploads: Path, path: Path) -> None:
+    """Delete an input copy; one in an upload's own folder goes with its folder (its pair, the folder itself)."""
+    if path.parent.resolve() != uploads.resolve():
+        shutil.rmtree(path.parent, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:
