@@ -133,7 +133,7 @@ def test_footing_puts_volkov_on_sen12_luminance(shared_data: Path) -> None:
 
 def test_two_channel_dataset_items(shared_data: Path) -> None:
     records = [r for r in read_manifest(shared_data, ("val",)) if r.source == "volkov"][:1]
-    sar, target, _ = PairDataset(records, {}, crop=64, space=InputSpace.FIXED_STRETCH)[0]
+    sar, target, _, _ = PairDataset(records, {}, crop=64, space=InputSpace.FIXED_STRETCH)[0]
     assert sar.shape == (2, 64, 64) and target.shape == (3, 64, 64)
     assert float(sar.min()) >= -1 and float(sar.max()) <= 1
 

@@ -42,3 +42,30 @@ def test_cli_colorizes_an_ombria_image_and_says_its_level_is_relative(shared_dat
     assert run.returncode == 0, run.stderr
     assert "no trustworthy absolute backscatter level" in run.stdout + run.stderr
     assert np.asarray(Image.open(out)).shape[:2] == (256, 256)
+
+
+def test_flood_masks_travel_with_their_crops_and_weigh_only_flooded_pixels(shared_data: Path) -> None:
+    """A train crop's flood mask is cut, turned and mirrored with its SAR; the flood term sees only those pixels."""
+    import torch
+
+    from training.data import PairDataset
+    from training.losses import flood_lightness_loss, lab_to_raw, to_lab
+
+    after = next(r for r in _ombria(shared_data) if flood_mask(r) is not None and flood_mask(r).mean() > 0.1)
+    dry = next(r for r in _ombria(shared_data) if flood_mask(r) is None)
+    dataset = PairDataset([after, dry], {}, crop=128)
+    mask = dataset.floods[0]
+    dataset.pairs[0] = (mask[None].astype(np.float32), dataset.pairs[0][1])  # the SAR becomes the mask itself
+    for _ in range(8):
+        sample = dataset[0]
+        assert torch.equal(sample.sar[0] > 0.5, sample.flooded[0])
+    assert sample.flooded.any() and not dataset[1].flooded.any()
+    target = sample.target[None]
+    exact = lab_to_raw(to_lab(target))
+    assert flood_lightness_loss(exact, target, sample.flooded[None]).item() < 1e-5
+    off_dry = exact.clone()
+    off_dry[:, 0][~sample.flooded] += 0.5  # an error on dry pixels only: not the flood term's business
+    assert flood_lightness_loss(off_dry, target, sample.flooded[None]).item() < 1e-5
+    off_wet = exact.clone()
+    off_wet[:, 0][sample.flooded] += 0.5
+    assert abs(flood_lightness_loss(off_wet, target, sample.flooded[None]).item() - 0.5) < 1e-4

@@ -49,7 +49,7 @@ def test_manifest_splits_are_honoured(shared_data: Path) -> None:
 def test_grey_targets_supervise_luminance_only(shared_data: Path) -> None:
     grey = [r for r in read_manifest(shared_data, ("train",)) if r.optical_kind == "gray_u8"][:2]
     dataset = PairDataset(grey, {}, crop=64, augment=False)
-    _, target, has_colour = dataset[0]
+    _, target, has_colour, _ = dataset[0]
     assert has_colour is False
     # Same CIELAB L but a strong green-red tint: costs almost nothing on a grey target...
     lab = to_lab(target[None])
@@ -66,7 +66,7 @@ def test_grey_targets_supervise_luminance_only(shared_data: Path) -> None:
 def test_dataset_crops_and_augments_pairs_consistently(shared_data: Path) -> None:
     records = [r for r in read_manifest(shared_data, ("val",)) if r.source == "volkov"][:1]
     dataset = PairDataset(records, {}, crop=128)
-    sar, target, has_colour = dataset[0]
+    sar, target, has_colour, _ = dataset[0]
     assert sar.shape == (1, 128, 128) and target.shape == (3, 128, 128) and has_colour
     assert float(sar.min()) >= -1.0 and float(sar.max()) <= 1.0
     assert dataset.crops_in(0) == 64  # 1024 px / 128 px crops, squared

@@ -37,6 +37,7 @@ class TrainConfig:
     drop_sources: tuple[str, ...] = ()  # train sources left out (e.g. ones whose colours contradict SEN1-2's)
     chroma_weight: float = 1.0  # lab_ab: weight of the a/b error against L's (tanh units: L/50, a/b/110)
     chroma_spread_weight: float = 0.0  # lab_ab: weight of the per-image a/b spread term (losses.chroma_spread_loss)
+    flood_weight: float = 0.0  # lab_ab: weight of the L error on OMBRIA's flooded pixels (losses.flood_lightness_loss)
     init_from: str = ""  # generator checkpoint to start from (fine-tuning); ignored on --resume
     pseudo_colour: str = ""  # folder of training.pseudo_colour: grey SEN1-2 targets given EuroSAT-learned colour
     level_jitter_db: float = 0.0  # train crops' SAR level moved by up to +- this (training.data.LevelJitter)
@@ -61,6 +62,8 @@ class TrainConfig:
         if self.variant_spec.bins != bool(self.generator.ab_bins):
             need = "needs generator.ab_bins > 0" if self.variant_spec.bins else "regresses a*b*: generator.ab_bins = 0"
             raise ValueError(f"variant {self.variant!r} {need}")
+        if self.flood_weight and self.variant_spec.loss != "lab_l1":
+            raise ValueError(f"flood_weight needs a lab_ab variant (L in the output); {self.variant!r} is not one")
         self.data_root, self.output_dir = Path(self.data_root), Path(self.output_dir)
         self.betas, self.drop_sources = tuple(self.betas), tuple(self.drop_sources)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -266,10 +267,19 @@ class LevelJitter:
         return np.clip((sar - median) * gain + median + shift, -1.0, 1.0).astype(np.float32)
 
 
+class Sample(NamedTuple):
+    """One training crop."""
+
+    sar: torch.Tensor  # C_in x S x S
+    target: torch.Tensor  # 3 x S x S RGB in [-1, 1]
+    has_colour: bool
+    flooded: torch.Tensor  # 1 x S x S bool: OMBRIA's flood mask on an after-flood crop, all False elsewhere
+
+
 class PairDataset(Dataset):
     """Random crops with flips and 90 degree rotations, preloaded in memory.
 
-    Items: (sar C_in x S x S, target 3 x S x S in [-1, 1], has_colour bool).
+    Items: `Sample`s.
     Targets are kept before the per-source footing, which is applied per item, so the
     footing can be measured from the loaded images (`footing_samples`) and set afterwards.
     `augment=False` returns the centre crop (deterministic).
@@ -286,11 +296,13 @@ class PairDataset(Dataset):
     ) -> None:
         self.records, self.footing, self.crop, self.augment = records, footing, crop, augment
         self.jitter = jitter
-        self.pairs = []
+        self.pairs, self.floods = [], []
         for record in records:
             sar, optical = load_sar(record, space), load_optical(record)
             h, w = min(sar.shape[1], optical.shape[0]), min(sar.shape[2], optical.shape[1])
             self.pairs.append((sar[:, :h, :w].astype(np.float32), (optical[:h, :w] * 255).round().astype(np.uint8)))
+            mask = flood_mask(record)
+            self.floods.append(np.zeros((h, w), bool) if mask is None else mask[:h, :w])
         self.rng = np.random.default_rng()
 
     def footing_samples(self) -> dict[str, list[np.ndarray]]:
@@ -308,7 +320,7 @@ class PairDataset(Dataset):
         h, w = self.pairs[index][0].shape[1:]
         return max(1, (h // self.crop) * (w // self.crop))
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    def __getitem__(self, index: int) -> Sample:
         sar, optical = self.pairs[index]
         h, w = sar.shape[1:]
         c = self.crop
@@ -317,17 +329,26 @@ class PairDataset(Dataset):
         else:
             y, x = max(0, (h - c) // 2), max(0, (w - c) // 2)
         sar_crop = sar[:, y : y + c, x : x + c]
+        flood_crop = self.floods[index][None, y : y + c, x : x + c]
         footing = self.footing.get(self.records[index].source, TargetFooting())
         opt_crop = footing.apply(optical[y : y + c, x : x + c].astype(np.float32) / 255.0).transpose(2, 0, 1) * 2 - 1
         if self.augment:
             sar_crop = self.jitter(sar_crop, self.rng)
             k = int(self.rng.integers(4))
-            sar_crop, opt_crop = np.rot90(sar_crop, k, axes=(1, 2)), np.rot90(opt_crop, k, axes=(1, 2))
-            if self.rng.integers(2):
-                sar_crop, opt_crop = sar_crop[:, :, ::-1], opt_crop[:, :, ::-1]
-        sar_t = torch.from_numpy(np.ascontiguousarray(sar_crop))
-        opt_t = torch.from_numpy(np.ascontiguousarray(opt_crop, dtype=np.float32))
-        return sar_t, opt_t, self.records[index].has_colour
+            flip = bool(self.rng.integers(2))
+            sar_crop, opt_crop, flood_crop = (_rotate_flip(a, k, flip) for a in (sar_crop, opt_crop, flood_crop))
+        return Sample(
+            torch.from_numpy(np.ascontiguousarray(sar_crop)),
+            torch.from_numpy(np.ascontiguousarray(opt_crop, dtype=np.float32)),
+            self.records[index].has_colour,
+            torch.from_numpy(np.ascontiguousarray(flood_crop)),
+        )
+
+
+def _rotate_flip(array: np.ndarray, quarter_turns: int, flip: bool) -> np.ndarray:
+    """C x H x W array turned by `quarter_turns` x 90 degrees, then mirrored left-right if `flip`."""
+    turned = np.rot90(array, quarter_turns, axes=(1, 2))
+    return turned[:, :, ::-1] if flip else turned
 
 
 def sampling_weights(dataset: PairDataset, colour_fraction: float) -> torch.Tensor:

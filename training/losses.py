@@ -67,6 +67,19 @@ def lab_l1(
     return share * colour + (1 - share) * grey
 
 
+def flood_lightness_loss(raw_fake: torch.Tensor, real: torch.Tensor, flooded: torch.Tensor) -> torch.Tensor:
+    """L1 of L (tanh units) over the flooded pixels of the batch (0 if none).
+
+    Dark, smooth SAR is both water and dry dark ground; L1 paints such pixels at the median of both, so flood water
+    comes out lighter than its truth. Weighting the pixels that OMBRIA's flood masks mark as water moves that median.
+    """
+    mask = flooded[:, 0]
+    if not mask.any():
+        return raw_fake.new_zeros(()).float()
+    target = lab_to_raw(to_lab(real))[:, 0]
+    return (raw_fake.float()[:, 0] - target).abs()[mask].mean()
+
+
 def chroma_spread_loss(raw_fake: torch.Tensor, real: torch.Tensor, has_colour: torch.Tensor) -> torch.Tensor:
     """Per-image spread of a/b against the target's (tanh units), colour targets only.
 

@@ -14,6 +14,7 @@ from training.losses import (
     BinRebalancing,
     adversarial,
     chroma_spread_loss,
+    flood_lightness_loss,
     lab_bins_loss,
     lab_gradient_loss,
     lab_l1,
@@ -49,11 +50,13 @@ class Trainer:
     def _autocast(self) -> contextlib.AbstractContextManager:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16)
 
-    def step(self, sar: torch.Tensor, real: torch.Tensor, has_colour: torch.Tensor) -> dict[str, float]:
+    def step(
+        self, sar: torch.Tensor, real: torch.Tensor, has_colour: torch.Tensor, flooded: torch.Tensor | None = None
+    ) -> dict[str, float]:
         """Run one step of the configured variant; returns the logged loss components."""
         if self.variant.adversarial:
             return self._gan_step(sar, real, has_colour)
-        return self._regression_step(sar, real, has_colour)
+        return self._regression_step(sar, real, has_colour, flooded)
 
     def supervised_loss(self, output, real: torch.Tensor, has_colour: torch.Tensor) -> torch.Tensor:
         """The variant's supervised loss of the generator's raw output (`forward_raw`), computed in float32."""
@@ -71,11 +74,14 @@ class Trainer:
             case Loss.LAB_BINS:
                 return lab_bins_loss(output, real, has_colour, cfg.generator, self.rebalancing, cfg.chroma_weight)
 
-    def _regression_step(self, sar, real, has_colour) -> dict[str, float]:
+    def _regression_step(self, sar, real, has_colour, flooded) -> dict[str, float]:
         with self._autocast():
             raw = self.generator(sar, raw_output=True)
             supervised = self.supervised_loss(raw, real, has_colour)
         loss, logged = supervised, {self.variant.log_key: supervised.item()}
+        if self.config.flood_weight and flooded is not None:
+            flood = flood_lightness_loss(raw, real, flooded)
+            loss, logged = loss + self.config.flood_weight * flood, logged | {generator_loss("flood_l"): flood.item()}
         if self.colour_prior:
             prior, prior_logged = self.colour_prior.step(unwrap(self.generator).lab_raw(raw))
             loss, logged = loss + self.config.colour_prior_weight * prior, logged | prior_logged

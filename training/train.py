@@ -125,16 +125,15 @@ def build_trainer(config: TrainConfig, data: TrainingData, world: int, device: t
     return Trainer(config, generator, discriminator, device, bf16, prior)
 
 
-def _batch(
-    data: TrainingData, size: int, rng: torch.Generator, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(SAR, target, has_colour) of `size` train images drawn by their sampling weights."""
+def _batch(data: TrainingData, size: int, rng: torch.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """(SAR, target, has_colour, flooded) of `size` train images drawn by their sampling weights."""
     indices = torch.multinomial(data.weights, size, replacement=True, generator=rng).tolist()
     items = [data.train_set[i] for i in indices]
-    sar = torch.stack([s for s, _, _ in items]).to(device).contiguous(memory_format=torch.channels_last)
-    real = torch.stack([o for _, o, _ in items]).to(device)
-    has_colour = torch.tensor([c for _, _, c in items], device=device)
-    return sar, real, has_colour
+    sar = torch.stack([item.sar for item in items]).to(device).contiguous(memory_format=torch.channels_last)
+    real = torch.stack([item.target for item in items]).to(device)
+    has_colour = torch.tensor([item.has_colour for item in items], device=device)
+    flooded = torch.stack([item.flooded for item in items]).to(device)
+    return sar, real, has_colour, flooded
 
 
 @dataclass

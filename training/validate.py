@@ -34,7 +34,7 @@ def validate(generator: nn.Module, dataset: PairDataset, device: torch.device) -
     """Mean PSNR / SSIM over the dataset's centre crops (colour targets only)."""
     scores = []
     for index in range(len(dataset)):
-        sar, target, has_colour = dataset[index]
+        sar, target, has_colour, _ = dataset[index]
         if not has_colour:
             continue
         prediction = predict_rgb01(generator, sar[None], device)[0]
@@ -50,7 +50,7 @@ def save_sample_grid(
     """Rows of SAR | prediction | truth for the first `count` items."""
     rows = []
     for index in range(min(count, len(dataset))):
-        sar, target, _ = dataset[index]
+        sar, target, _, _ = dataset[index]
         prediction = predict_rgb01(generator, sar[None], device)[0]
         grey = np.repeat(((sar[-1].numpy() + 1) * 0.5)[..., None], 3, axis=2)
         rows.append(np.concatenate([grey, prediction, to_rgb01(target)], axis=1))
