@@ -1,4 +1,8 @@
-"""sarcolor dashboard: `streamlit run dashboard/app.py`. Navigation only; each page is a file in pages/."""
+"""sarcolor dashboard: `streamlit run dashboard/app.py`. Navigation only; each page is a file in views/.
+
+Not pages/: Streamlit treats a folder of that name as the old page list, and a page's URL opened directly on a fresh
+server would run that file alone, without this script's layout and sign-in.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from dashboard.assets import ensure_assets
 from dashboard.auth import account_menu, current_user
 from dashboard.messages import reported
 
-PAGES = Path(__file__).resolve().parent / "pages"
+VIEWS = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="sarcolor", page_icon=":material/satellite_alt:", layout="wide")
 ensure_assets()  # Leaflet served by the app (offline maps); normally copied by `make setup`
@@ -27,13 +31,13 @@ account_menu(user)
 navigation = st.navigation(
     {
         "Run": [
-            st.Page(PAGES / "colorize.py", title="Colorize", icon=":material/palette:", default=True),
-            st.Page(PAGES / "history.py", title="History", icon=":material/history:"),
+            st.Page(VIEWS / "colorize.py", title="Colorize", icon=":material/palette:", default=True),
+            st.Page(VIEWS / "history.py", title="History", icon=":material/history:"),
         ],
         "Models": [
-            st.Page(PAGES / "training.py", title="Training", icon=":material/monitoring:"),
-            st.Page(PAGES / "evaluation.py", title="Evaluation", icon=":material/analytics:"),
-            st.Page(PAGES / "models.py", title="Models", icon=":material/deployed_code:"),
+            st.Page(VIEWS / "training.py", title="Training", icon=":material/monitoring:"),
+            st.Page(VIEWS / "evaluation.py", title="Evaluation", icon=":material/analytics:"),
+            st.Page(VIEWS / "models.py", title="Models", icon=":material/deployed_code:"),
         ],
     }
 )

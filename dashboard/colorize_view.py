@@ -1,6 +1,6 @@
 """The Colorize page's body: pick a sample or upload a SAR scene, run the model with live progress, see the result.
 
-Imported by `pages/colorize.py` behind a spinner, so the page's title paints before torch and friends load.
+Imported by `views/colorize.py` behind a spinner, so the page's title paints before torch and friends load.
 """
 
 from __future__ import annotations

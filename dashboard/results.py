@@ -6,6 +6,7 @@ import contextlib
 import math
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
@@ -289,7 +290,8 @@ METRIC_HELP = {
     "false_green": "Share of the reference's non-green pixels that are green in the result: lower is better; "
     "no badge (it is the chance level of green recall).",
 }
-SCORE_HEADERS = {  # History's column headers, short enough for six score columns
+HISTORY_SCORES = ("PSNR vs reference", "Per-pixel ΔE00", "Green recall", "False green")  # the rest: job details
+SCORE_HEADERS = {  # History's column headers and the score tables' headers
     "PSNR vs reference": "PSNR (dB)", "SSIM": "SSIM", "Mean-colour ΔE00": "ΔE00 mean",
     "Per-pixel ΔE00": "ΔE00 pixel", "Green recall": "Green recall", "False green": "False green",
 }  # fmt: skip
@@ -347,7 +349,7 @@ def show_scores(scores: ReferenceScores) -> None:
 
 def colour_note(job: Job) -> str:
     """History's mark of a guided job, beside its status: its scores measure agreement with its own guide."""
-    return ", guided (scores: agreement with its guide)" if job.summary is not None and job.summary.guide else ""
+    return ", guided" if job.summary is not None and job.summary.guide else ""  # the caption: what that means
 
 
 def score_columns(job: Job) -> dict[str, str]:
@@ -363,17 +365,19 @@ def score_columns(job: Job) -> dict[str, str]:
     }
 
 
-def score_table(scores: ReferenceScores, key: str = "scores_table") -> None:
-    """The model's scores beside both single colours (and chance for green recall), one row each."""
+def score_table(scores: ReferenceScores) -> None:
+    """The model's scores beside both single colours (and chance for green recall), one row each: a plain table,
+    whose cells wrap rather than hide a long row name at narrow widths."""
     rows = [scores.model, scores.flat, scores.reference_mean]
-    table = [
-        {"": name, **{label: _formatted(getattr(row, metric), form) for metric, label, form, _ in METRICS}}
-        for name, row in zip(BASELINE_ROWS, rows, strict=True)
-        if row is not None
-    ]
-    widths = {"": st.column_config.TextColumn(width=300)}  # 300 + 6 x 80 px: fits the page at 1280 px
-    widths |= {label: st.column_config.TextColumn(SCORE_HEADERS[label], width=80) for _, label, _, _ in METRICS}
-    st.dataframe(table, hide_index=True, key=key, column_config=widths)
+    shown = [(name, row) for name, row in zip(BASELINE_ROWS, rows, strict=True) if row is not None]
+    headers = [(metric, SCORE_HEADERS[label], form) for metric, label, form, _ in METRICS]
+    table = pd.DataFrame(
+        [
+            {"": name} | {header: _formatted(getattr(row, metric), form) for metric, header, form in headers}
+            for name, row in shown
+        ]
+    )
+    st.table(table.set_index(""), border="horizontal")
 
 
 def download_buttons(job: Job, key: str = "", stacked: bool = False) -> None:

@@ -38,6 +38,17 @@ def runner() -> JobRunner:
     return _runner(str(var_dir()))
 
 
+FILE_CHARS = 28  # History: the longest file name a row shows whole (the table fits 1280 px)
+
+
+def shortened(text: str, chars: int) -> str:
+    """`text` if it has at most `chars` characters, else its start and end around an ellipsis."""
+    if len(text) <= chars:
+        return text
+    head = (chars - 1) // 2
+    return f"{text[:head]}…{text[len(text) - (chars - 1 - head):]}"
+
+
 def status_label(job: Job) -> str:
     """A job's status for display; queued jobs say their place in the queue (SARCOLOR_MAX_CONCURRENT_JOBS)."""
     position = runner().queue_position(job.id) if job.status == JobStatus.QUEUED else None

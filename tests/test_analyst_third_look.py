@@ -120,7 +120,7 @@ def test_evaluation_examples_one_picture_captioned_by_its_columns_and_charts_wit
     for name in ("guided.png", "default_val.png", "lab_ab_val.png"):
         Image.fromarray(picture).save(folder.path / name)
     at = _app()
-    at.switch_page("pages/evaluation.py").run()
+    at.switch_page("views/evaluation.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.get("image")) == 1  # one picture at a time (all at once was 45,000 px)
     at.selectbox(key="eval_grid").set_value(folder.path / "guided.png").run()
@@ -138,7 +138,7 @@ def test_recall_chart_labels_do_not_overlap(env):  # noqa: F811
 
     _write_evaluation(env["models"])
     at = _app()
-    at.switch_page("pages/evaluation.py").run()
+    at.switch_page("views/evaluation.py").run()
     chart = next(c for c in at.get("vega_lite_chart") if "label_y" in c.proto.spec and "false_green" in c.proto.spec)
     rows = _chart_rows(chart)
     for (_, a), (_, b) in itertools.combinations(rows.iterrows(), 2):
@@ -159,14 +159,14 @@ def test_models_page_speaks_to_an_analyst_and_lists_the_default_once(env):  # no
     _write_evaluation(models)
     at = _app()
     assert at.selectbox(key="model").options == ["tiny (default)"]  # not "default" and "tiny", as if two models
-    at.switch_page("pages/models.py").run()
+    at.switch_page("views/models.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    shown = "\n".join([m.value for m in at.markdown] + [d.value.to_string() for d in at.dataframe])
+    shown = "\n".join([m.value for m in at.markdown] + [t.value.to_string() for t in at.table])
     for raw in ("{'", "manifest.csv", "training.", "core.", "baseline_", "None", "`"):
         assert raw not in shown, raw
     assert "A tiny generator for UI tests." in shown and "U-Net" in shown
     assert [e.label for e in at.expander] == ["tiny · default"]
-    assert list(at.dataframe[0].value["Model"]) == ["tiny (default)"]
+    assert list(at.table[0].value["Model"]) == ["tiny (default)"]
 
 
 def test_training_legends_read_as_names_even_for_one_line_and_the_validation_tables_fit(env):  # noqa: F811
@@ -180,7 +180,7 @@ def test_training_legends_read_as_names_even_for_one_line_and_the_validation_tab
             val = {"bigearthnet": {"psnr": 12.0, "ssim": 0.2}, "sen12-accioy": {"psnr": 11.0, "ssim": 0.25}}
             log.write(epoch_record(step // 20, step, step * 1.0, val))
     at = _app()
-    at.switch_page("pages/training.py").run()
+    at.switch_page("views/training.py").run()
     assert not at.exception, [e.value for e in at.exception]
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
     legends = [s["encoding"]["color"] for s in specs if "color" in s.get("encoding", {})]

@@ -86,10 +86,10 @@ def test_sample_run_shows_result_downloads_and_history(env):
     labels = [b.proto.label for b in at.get("download_button")]
     assert any(label.startswith("Download colorized COG") for label in labels)
     assert "Download PNG quicklook" in labels
-    facts = at.table[0].value
+    facts = next(t.value for t in at.table if "Value" in t.value.columns)  # the scene facts, beside the scores
     assert "EPSG:32633" in facts.to_string() and "db (detected)" in facts.to_string()
 
-    at.switch_page("pages/history.py").run()
+    at.switch_page("views/history.py").run()
     assert not at.exception
     history = at.dataframe[0].value
     assert list(history["File"]) == [default_sample().sar.name]
@@ -167,7 +167,7 @@ def test_bad_upload_shows_error_and_history_says_failed(env):
     assert Path(job.stored_path).parent.parent == env["var"] / "uploads"  # in its upload's own folder
     assert not list((env["var"] / "outputs").rglob("*.tif"))
 
-    at.switch_page("pages/history.py").run()
+    at.switch_page("views/history.py").run()
     assert "failed" in at.dataframe[0].value["Status"].iloc[0]
     assert any("not a readable raster" in e.value for e in at.error)
 
@@ -185,7 +185,7 @@ def test_history_delete_removes_job_and_files(env):
     _run(at)
     job = JobStore(env["var"]).list(LOCAL)[0]
     assert Path(job.output_path).is_file()
-    at.switch_page("pages/history.py").run()
+    at.switch_page("views/history.py").run()
     at.button(key=f"delete-{job.id}").click().run()
     assert JobStore(env["var"]).list(LOCAL) == []
     assert not Path(job.output_path).exists()
@@ -206,7 +206,7 @@ def _write_training_log(path: Path) -> None:
 
 def test_training_page(env):
     at = _app()
-    at.switch_page("pages/training.py").run()
+    at.switch_page("views/training.py").run()
     assert any("No training log yet" in i.value for i in at.info)
     _write_training_log(ModelsFolder(env["models"]).training_log("default"))
     at.run()
@@ -256,19 +256,19 @@ def _chart_rows(chart) -> pd.DataFrame:
 
 def test_evaluation_page(env):
     at = _app()
-    at.switch_page("pages/evaluation.py").run()
+    at.switch_page("views/evaluation.py").run()
     assert any("No evaluation results yet" in i.value for i in at.info)
     _write_evaluation(env["models"])
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    board = at.dataframe[0].value
-    assert list(board["model"]) == [display_name(ORACLE), "default", display_name(FLAT)]  # best first
-    assert board.set_index("model").loc["default", "gain_vs_flat"] == pytest.approx(1.5)
-    pixel_colour = board.set_index("model").loc["default", ["pixel_delta_e", "green_recall", "false_green"]]
+    board = at.table[0].value  # a plain table: long names wrap
+    assert list(board["Model"]) == [display_name(ORACLE), "default", display_name(FLAT)]  # best first
+    assert board.set_index("Model").loc["default", "vs flat (dB), 95 % CI"].startswith("+1.50\u00a0[")
+    pixel_colour = board.set_index("Model").loc["default", ["ΔE00 px", "Green recall", "False green"]]
     assert list(pixel_colour) == pytest.approx([18.5, 0.65, 0.1])  # beside the baselines, pooled over pixels
     charts = [chart.proto.spec for chart in at.get("vega_lite_chart")]
     assert any("green_recall" in spec and "false_green" in spec for spec in charts)
-    assert len(at.dataframe[1].value) == 60  # per-image table
+    assert len(at.dataframe[0].value) == 60  # per-image table
     assert not any("Grey diamonds" in c.value for c in at.caption)  # no ceiling measured yet
     ceiling = {"green_share": 0.6, "auc": 0.46, "false_green_at_recall": 0.52}
     measured = {"sar": ceiling, "network_in_scene": None, "sar_and_truth_lightness": ceiling | {"auc": 0.75}}
@@ -286,7 +286,7 @@ def test_evaluation_opens_on_the_test_set_with_whole_readable_names(env):
     """No flattering default set; no cut axis labels ('baseline_flat_col…'); a Model / Baseline legend."""
     _write_evaluation(env["models"], ("val", "test"))
     at = _app()
-    at.switch_page("pages/evaluation.py").run()
+    at.switch_page("views/evaluation.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.radio(key="eval_set").value == "test/sen12"
     board = at.get("vega_lite_chart")[0]
@@ -303,7 +303,7 @@ def test_evaluation_opens_on_the_test_set_with_whole_readable_names(env):
 
 def test_models_page(env):
     at = _app()
-    at.switch_page("pages/models.py").run()
+    at.switch_page("views/models.py").run()
     assert not at.exception
     assert any("Tiny untrained generator" in m.value for m in at.markdown)
     (env["models"] / "broken.pt").write_bytes(b"not a checkpoint")
@@ -324,15 +324,15 @@ def test_models_page_is_a_summary_table_first_with_details_folded(env):
     _write_evaluation(env["models"], ("val", "test"))
     save_checkpoint(env["models"] / "other.pt", untrained_model(GeneratorConfig(ngf=4, depth=5)).generator)
     at = _app()
-    at.switch_page("pages/models.py").run()
+    at.switch_page("views/models.py").run()
     assert not at.exception, [e.value for e in at.exception]
     first = next(e for e in at.main.children.values() if e.type not in ("title", "markdown"))
-    assert first.type == "dataframe"
-    table = at.dataframe[0].value.set_index("Model")
+    assert first.type == "table"
+    table = at.table[0].value.set_index("Model")
     assert list(table.index) == ["default", "other"]  # an alias default would read "x (default)"
     assert {"Variant", "Parameters"} <= set(table.columns)
-    assert table.loc["default", "test/sen12"] == "14.45" and table.loc["default", "val/sen12"] == "14.45"
-    assert table.loc["other", "test/sen12"] == "–"  # not scored: never a literal None
+    assert table.loc["default", "sen12 (test)"] == "14.45" and table.loc["default", "sen12"] == "14.45"
+    assert table.loc["other", "sen12 (test)"] == "–"  # not scored: never a literal None
     assert [(e.label, e.proto.expanded) for e in at.expander] == [("default · default", False), ("other", False)]
     assert not at.json and not any("{'" in m.value or '{"' in m.value for m in at.markdown)
 

@@ -142,7 +142,7 @@ def test_dashboard_maps_where_the_colour_came_from_and_history_says_guided(tmp_p
     script = json.loads(at.get("component_instance")[0].proto.json_args)["script"]
     assert "Where the colour came from (guided)" in script
     assert any("Where the colour came from" in c.value and "magenta" in c.value for c in at.caption)
-    at.switch_page("pages/history.py").run()
+    at.switch_page("views/history.py").run()
     history = at.dataframe[0].value
-    assert "guided (scores: agreement with its guide)" in history["Outcome"].iloc[0]
+    assert history["Outcome"].iloc[0] == "done, guided"
     assert any("agreement with its own guide" in c.value for c in at.caption)

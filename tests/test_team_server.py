@@ -233,7 +233,7 @@ def _signed_in(user_id: str, password: str = PASSWORD) -> AppTest:
 
 
 def _history(at: AppTest):
-    at.switch_page("pages/history.py").run()
+    at.switch_page("views/history.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at.dataframe[0].value if at.dataframe else None
 
@@ -249,7 +249,7 @@ def test_signed_out_visitor_sees_only_the_sign_in_page(team):
     assert [t.value for t in at.title] == ["Sign in to sarcolor"]
     assert not at.get("download_button") and not at.dataframe and not at.selectbox
     with pytest.raises(ValueError, match=r"Known pages: \['Sign in'\]"):  # the only page there is
-        at.switch_page("pages/history.py")
+        at.switch_page("views/history.py")
     at.text_input(key="sign_in_name").input("alice")
     at.text_input(key="sign_in_password").input("wrong password!")
     next(b for b in at.button if b.label == "Sign in").click().run()
@@ -267,7 +267,7 @@ def test_two_analysts_see_only_their_own_jobs_admin_sees_both(team):
 
     bob = _signed_in("bob")
     assert _history(bob) is None and "No job yet" in bob.info[0].value  # nothing of Alice's
-    bob.switch_page("pages/colorize.py").run()
+    bob.switch_page("views/colorize.py").run()
     bob.session_state["job_id"] = alice_job.id  # Alice's job id in Bob's session: not found, nothing shown
     bob.run()
     assert not bob.get("download_button") and not bob.get("component_instance") and not bob.metric

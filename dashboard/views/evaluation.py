@@ -36,33 +36,25 @@ def test_first(sets: list[str]) -> list[str]:
 
 
 def with_interval(value: float, low: float, high: float, form: str) -> str:
-    """'+2.45 [+1.81, +3.19]': a score and its 95 % interval in one cell ('–' where undefined)."""
-    return "–" if pd.isna(value) else f"{form % value} [{form % low}, {form % high}]"
+    """'+2.45 [+1.81, +3.19]': a score and its 95 % interval in one cell ('–' where undefined), never broken across
+    lines (no-break spaces)."""
+    return "–" if pd.isna(value) else f"{form % value}\u00a0[{form % low},\u00a0{form % high}]"
 
 
 def board_table(rows: pd.DataFrame) -> None:
-    """The scoreboard's numbers, narrow enough for 1280 px: the gain over the flat colour with its interval in one
-    cell; the other intervals are the charts' error bars (all of them stay in the table's data)."""
+    """The scoreboard's numbers as a plain table, whose cells wrap rather than hide a long name at 1280 px: the gain
+    over the flat colour with its interval in one cell; the other intervals are the charts' error bars."""
     rows = rows.assign(gain_ci=[with_interval(*r, "%+.2f") for r in rows[["gain_vs_flat", "gain_low", "gain_high"]]
                                 .itertuples(index=False)])  # fmt: skip
-    number = st.column_config.NumberColumn
-    st.dataframe(
-        rows.drop(columns=["set", "baseline", "kind"]),
-        hide_index=True,
-        width="stretch",
-        column_order=["model", "n", "psnr", "gain_ci", "ssim", "delta_e", "chroma_ratio", *PIXEL_COLOUR],
-        column_config={
-            "model": st.column_config.TextColumn(width=160),
-            "n": number(width=36),
-            "psnr": number("PSNR (dB)", format="%.2f", width=70),
-            "gain_ci": st.column_config.TextColumn("vs flat (dB), 95 % CI", width=140),
-            "ssim": number("SSIM", format="%.3f", width=56),
-            "delta_e": number("ΔE00", format="%.1f", width=48),
-            "chroma_ratio": number("chroma", format="%.2f", width=55),
-            "pixel_delta_e": number("ΔE00 px", format="%.1f", width=72),
-        }
-        | {column: number(METRICS[column][0], format="%.2f", width=80) for column in ("green_recall", "false_green")},
-    )
+    shown = rows[["model", "n", "psnr", "gain_ci", "ssim", "delta_e", "chroma_ratio", *PIXEL_COLOUR]]
+    headers = {"model": "Model", "psnr": "PSNR (dB)", "gain_ci": "vs flat (dB), 95 % CI", "ssim": "SSIM",
+               "delta_e": "ΔE00", "chroma_ratio": "chroma", "pixel_delta_e": "ΔE00 px", "green_recall": "Green recall",
+               "false_green": "False green"}  # fmt: skip
+    forms = {"psnr": "{:.2f}", "ssim": "{:.3f}", "delta_e": "{:.1f}", "chroma_ratio": "{:.2f}",
+             "pixel_delta_e": "{:.1f}", "green_recall": "{:.2f}", "false_green": "{:.2f}"}  # fmt: skip
+    named = shown.rename(columns=headers)
+    styled = named.style.format({headers[column]: form for column, form in forms.items()}, na_rep="–")
+    st.table(styled, hide_index=True, border="horizontal")
 
 
 st.title("Evaluation")

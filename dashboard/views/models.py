@@ -42,6 +42,12 @@ QUALITY_COLUMNS = {  # scoreboard field: column shown on a card
 }  # fmt: skip
 
 
+def set_column(key: str) -> str:
+    """A set's column header: 'val/volkov' -> 'volkov' (val is what the table is for), 'test/x' -> 'x (test)'."""
+    split, _, name = key.rpartition("/")
+    return name if split in ("", "val") else f"{name} ({split})"
+
+
 def summary_row(name: str, is_default: bool, model: LoadedModel | None, summary: dict) -> dict:
     """One model in the summary table: name (the default marked), variant, parameters, mean PSNR per set ('–' where
     a set was not scored)."""
@@ -51,7 +57,7 @@ def summary_row(name: str, is_default: bool, model: LoadedModel | None, summary:
         "Model": f"{name} (default)" if is_default and name != "default" else name,
         "Variant": model.metadata.get("variant", "–") if model else "unreadable",
         "Parameters": parameter_count(model) if model else "–",
-    } | {key: f"{scores[key]:.2f}" if key in scores else "–" for key in sets}
+    } | {set_column(key): f"{scores[key]:.2f}" if key in scores else "–" for key in sets}
 
 
 def facts(path: Path, model: LoadedModel) -> dict[str, str]:
@@ -104,9 +110,9 @@ ordered = sorted(unique.items(), key=lambda item: (item[0] != default, item[1].s
 summary = read_summary(folder.eval) or {}
 models = {resolved: loaded_or_none(path) for resolved, path in ordered}
 table = [summary_row(resolved.stem, resolved == default, models[resolved], summary) for resolved, _ in ordered]
-st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
-st.caption("Mean PSNR (dB) on each evaluation set; – where a model was not scored on it. Intervals, baselines and "
-           "colour scores: the Evaluation page.")  # fmt: skip
+st.table(pd.DataFrame(table), hide_index=True, border="horizontal")  # cells wrap: no model or set name hidden
+st.caption("Mean PSNR (dB) on each validation set, and on the test set where marked; – where a model was not scored "
+           "on it. Intervals, baselines and colour scores: the Evaluation page.")  # fmt: skip
 
 for resolved, path in ordered:
     with st.expander(f"{resolved.stem}{' · default' if resolved == default else ''}"):

@@ -7,7 +7,15 @@ import streamlit as st
 from core.service.jobs import JobStatus
 from dashboard import ui
 from dashboard.auth import current_user
-from dashboard.results import SCORE_HEADERS, colour_note, download_buttons, score_columns, score_table, show_result
+from dashboard.results import (
+    HISTORY_SCORES,
+    SCORE_HEADERS,
+    colour_note,
+    download_buttons,
+    score_columns,
+    score_table,
+    show_result,
+)
 
 st.title("History")
 user = current_user()
@@ -19,44 +27,40 @@ if not jobs:
     st.stop()
 
 show_owner = user.is_admin and {job.owner for job in jobs} != {user.id}  # an admin looking at others' jobs
-# Shown widths (px) sum to under 810, the table's width at 1280 px: no sideways scroll hides scores or errors. Size,
-# CRS, model and settings are in the job's details below; status and error share a column.
-narrow = 35 if show_owner else 0  # room for an admin's Analyst column
-scores = {label: st.column_config.TextColumn(short, width=62) for label, short in SCORE_HEADERS.items()}
+# Columns take their content's width, so nothing in a cell is hidden: a long file name is shortened here, and an
+# error is said in the job's details below, with the whole name and all six scores (four here, units in headers).
 st.dataframe(
     [
         {
             "Started": ui.fmt_short_time(job.created_at),
             **({"Analyst": job.owner} if show_owner else {}),
-            "File": job.file_name,
+            "File": ui.shortened(job.file_name, ui.FILE_CHARS),
             "Status": ui.status_label(job),
             "Model": job.model or "–",
             "Time": ui.fmt_seconds(job.wall_seconds),
             **score_columns(job),
             "Error": job.error or "",
-            "Outcome": ui.status_label(job) + colour_note(job) + (f": {job.error}" if job.error else ""),
+            "Outcome": ui.status_label(job) + colour_note(job),
             "Job": job.id,
         }
         for job in jobs
     ],
     hide_index=True,
     width="stretch",
-    column_order=[c for c in ("Started", "Analyst", "File", "Outcome", "Time", *SCORE_HEADERS)
+    column_order=[c for c in ("Started", "Analyst", "File", "Outcome", "Time", *HISTORY_SCORES)
                   if c != "Analyst" or show_owner],
     column_config={
-        "Started": st.column_config.TextColumn(width=86, help="Day and time the job was queued."),
-        "Analyst": st.column_config.TextColumn(width=70),
-        "File": st.column_config.TextColumn(width=140 - narrow),
-        "Outcome": st.column_config.TextColumn(width=150 - narrow, help="Done, or why it failed or was cancelled."),
-        "Time": st.column_config.TextColumn(width=54, help="Wall time: from queueing the job to its result."),
-        **scores,
-    },
+        "Started": st.column_config.TextColumn(help="Day and time the job was queued."),
+        "Outcome": st.column_config.TextColumn(help="Done, failed or cancelled: the job's details below say why."),
+        "Time": st.column_config.TextColumn(help="Wall time: from queueing the job to its result."),
+    }
+    | {label: st.column_config.TextColumn(short) for label, short in SCORE_HEADERS.items()},
     key="history_table",
 )
 st.caption(
     f"{len(jobs)} job(s). Scores against the reference; ✓ where the model beats both single colours (flat training "
     "colour, reference's own mean colour), or for green recall chance (its own false green). A job's details below "
-    "show the single colours' scores. Hover a cell to read it whole. A guided job's scores measure its agreement "
+    "show the single colours' scores, the whole file name and any error. A guided job's scores measure its agreement "
     "with its own guide, not an independent check."
 )
 
@@ -89,6 +93,6 @@ with right:
         else:
             st.warning("This job is still running: cancel it on the Colorize page first.")
 if job.reference_scores:
-    score_table(job.reference_scores, key=f"scores-{job.id}")
+    score_table(job.reference_scores)
 if reopen:
     show_result(job, downloads=False)
