@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from dataclasses import fields
 from pathlib import Path
 
@@ -248,16 +250,27 @@ def _add_users_command(sub: argparse._SubParsersAction) -> None:
     u.set_defaults(func=_users)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, `kill`, a container stopping), raised like Ctrl-C so that every clean-up runs."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():  # signal handlers belong to the main thread
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except SarColorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; no output was written.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        stopped = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"error: {stopped}; no output was written.", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
 
 
 if __name__ == "__main__":

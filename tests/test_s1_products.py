@@ -273,3 +273,23 @@ def test_a_batch_colours_each_rtc_pair_once_and_takes_product_zips(tmp_path: Pat
     (tmp_path / "S1A_IW_GRDH_y.SAFE").mkdir()
     assert expand_inputs([tmp_path]) == [product]
     assert expand_inputs([tmp_path / "S1A_IW_GRDH_y.SAFE"]) == [tmp_path / "S1A_IW_GRDH_y.SAFE"]
+
+
+def test_asking_for_vh_colours_the_vh_file_of_an_rtc_pair_whichever_file_or_zip_is_given(tmp_path: Path) -> None:
+    """The sidebar's or --band's polarisation picks the pair's file; VV stays beside it for the dual-pol layer."""
+    from core.rasters.scene import open_scene
+
+    vh = OPERA_VV.with_name(OPERA_VV.name.replace("_VV.", "_VH."))
+    archive = tmp_path / "pair.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(OPERA_VV, OPERA_VV.name)
+        z.write(vh, vh.name)
+    for given in (OPERA_VV, archive):
+        prepared = prepare_input(given, "VH")
+        assert Path(prepared.raster).name == vh.name and set(prepared.companions) == {"VV"}, given
+    assert Path(prepare_input(OPERA_VV, "VV").raster).name == OPERA_VV.name
+    scene = open_scene(OPERA_VV, band="VH")
+    try:
+        assert scene.band_name == "VH" and Path(scene.path).name == vh.name
+    finally:
+        scene.close()

@@ -45,15 +45,16 @@ def is_container(path: str | Path) -> bool:
     return path.suffix.lower() == ".zip" or path.is_dir() or path.name.lower() == safe.MANIFEST
 
 
-def prepare_input(path: str | Path) -> PreparedInput:
-    """What to read for `path`; `core.errors` types for products that cannot be coloured."""
+def prepare_input(path: str | Path, band: str = "") -> PreparedInput:
+    """What to read for `path`; `core.errors` types for products that cannot be coloured. `band` ('VV', 'VH', ...)
+    picks the file of an RTC pair that the model colours (default: the file given, else the co-polarised one)."""
     path = Path(path)
     if is_container(path):
         if safe.is_safe(path):
             return _grd(path)
-        return _rtc_container(path)
+        return _rtc_container(path, band)
     pair = rtc.siblings(path)
-    return _rtc(pair, path.name, path) if pair else PreparedInput(path, path.name)
+    return _rtc(pair, path.name, path, band) if pair else PreparedInput(path, path.name)
 
 
 def _grd(path: Path) -> PreparedInput:
@@ -64,7 +65,7 @@ def _grd(path: Path) -> PreparedInput:
     return PreparedInput(product.raster, path.name, "linear", tags, product.notes, companions, product.raster.parent)
 
 
-def _rtc_container(path: Path) -> PreparedInput:
+def _rtc_container(path: Path, band: str) -> PreparedInput:
     """A folder or zip of one RTC product's files (its .SAFE-less zip, as HyP3 delivers)."""
     if path.is_dir():
         members = [str(p) for p in sorted(path.iterdir()) if p.is_file()]
@@ -77,12 +78,14 @@ def _rtc_container(path: Path) -> PreparedInput:
             f"{path.name} holds no Sentinel-1 .SAFE product (no manifest.safe) and no RTC GeoTIFF (OPERA or HyP3); "
             "give the product's zip as downloaded, its .SAFE folder, or a GeoTIFF."
         )
-    return _rtc(pair, path.name, None)
+    return _rtc(pair, path.name, None, band)
 
 
-def _rtc(pair: dict[str, rtc.RtcFile], name: str, given: Path | None) -> PreparedInput:
-    """The co-polarised file (or the one given) for the model, its cross-polarised sibling kept beside it."""
-    main = pair.get(rtc.recognise(str(given)).polarisation) if given else pair.get("VV") or pair.get("HH")
+def _rtc(pair: dict[str, rtc.RtcFile], name: str, given: Path | None, band: str) -> PreparedInput:
+    """The file of the polarisation asked for (else the one given, else the co-polarised one) for the model, the
+    other polarisation kept beside it."""
+    main = pair.get(band.upper())
+    main = main or (pair.get(rtc.recognise(str(given)).polarisation) if given else pair.get("VV") or pair.get("HH"))
     main = main or next(iter(pair.values()))
     others = {p: f.path for p, f in pair.items() if p != main.polarisation}
     _check_same_grid(main, [pair[p] for p in others])

@@ -362,7 +362,7 @@ def open_scene(
     or pair is read with its sibling polarisation known (`core.rasters.products`). The band's polarisation comes
     from `polarisation` if given (not 'auto'), else from band descriptions and tags, else from the file name.
     """
-    prepared = prepare_input(path)
+    prepared = prepare_input(path, band)
     from_product = encoding in (None, "auto") and prepared.encoding is not None
     if from_product:
         encoding = prepared.encoding
