@@ -25,7 +25,8 @@ def _scene(path: Path) -> Path:
     fields = np.kron(rng.uniform(-20, -6, (SIDE // 256, SIDE // 256)), np.ones((256, 256)))
     db = (fields + 10 * np.log10(rng.gamma(4.0, 0.25, (SIDE, SIDE)))).astype(np.float32)
     profile = {"driver": "GTiff", "width": SIDE, "height": SIDE, "count": 1, "dtype": "float32", "crs": "EPSG:32633",
-               "transform": from_origin(500000, 5800000, 10, 10), "tiled": True, "blockxsize": 512, "blockysize": 512}  # fmt: skip
+               "transform": from_origin(500000, 5800000, 10, 10), "tiled": True, "blockxsize": 512,
+               "blockysize": 512}  # fmt: skip
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(db, 1)
         dst.update_tags(units="dB")
