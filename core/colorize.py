@@ -26,6 +26,7 @@ from rasterio.windows import Window
 from core.colour.sar_detail import check_rendering
 from core.colour.sources import ColourSource, GuideRequest, colour_source
 from core.errors import InvalidSettingsError, stop_if_cancelled
+from core.heap import trim_heap
 from core.model.checkpoints import LoadedModel
 from core.model.inference import Predictor, prediction_pool
 from core.options import ColorizeOptions
@@ -83,6 +84,7 @@ def _write_rows(
         if region.width < scene.georef.width:
             colours, validity = _widened(colours, validity, region.col_off, scene.georef.width)
         writer.write(target, colour.paint(target, colours, validity), validity)
+    trim_heap()  # this row's arrays and the activations behind it back to the system: flat memory on wide scenes
 
 
 def _widened(rgb: np.ndarray, valid: np.ndarray, left: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -117,9 +119,17 @@ def _read_ahead(read: Callable[[int], Strip], count: int) -> Iterator[Strip]:
 
 
 def _submit_row(pool: Executor, predictor: Predictor, strip: np.ndarray, grid: TileGrid, batch: int) -> list[Future]:
-    """Queue the tiles of one tile row in batches; each future gives N x 3 x T x T RGB in [0, 1]."""
-    tiles = torch.from_numpy(np.stack([strip[:, :, x0 : x0 + grid.tile] for x0 in grid.columns]))
-    return [pool.submit(predictor.predict, tiles[start : start + batch]) for start in range(0, len(tiles), batch)]
+    """Queue the tiles of one tile row in batches; each future gives N x 3 x T x T RGB in [0, 1] as half floats.
+
+    Each batch is cut from the strip when its turn comes and its colours are kept as half floats (steps of at most
+    1/2048, far below 8-bit output's 1/255): the rows in flight hold half the memory, which wide scenes need."""
+    starts = [grid.columns[i : i + batch] for i in range(0, len(grid.columns), batch)]
+    return [pool.submit(_predict_half, predictor, strip, columns, grid.tile) for columns in starts]
+
+
+def _predict_half(predictor: Predictor, strip: np.ndarray, columns: list[int], tile: int) -> torch.Tensor:
+    tiles = torch.from_numpy(np.stack([strip[:, :, x0 : x0 + tile] for x0 in columns]))
+    return predictor.predict(tiles).to(torch.float16)
 
 
 def predicted_rows(
