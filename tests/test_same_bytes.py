@@ -20,7 +20,7 @@ from scenes import mosaic_scene
 from core.settings import default_checkpoint
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-OUTPUT_REVISION = "d76f459"  # last deliberate output change: tiles on the georeferenced lattice (TileGrid.anchored)
+OUTPUT_REVISION = "3eb4125"  # last deliberate output change: predictions kept as half floats (memory)
 SCRIPT = """
 import sys
 from pathlib import Path
