@@ -2,8 +2,8 @@
 
 The same real SAR (a georeferenced float32 dB mosaic of the BigEarthNet sample patches) is colorized whole, cropped,
 and with its outer 48 px overwritten by nodata. Tiles sit on the georeferenced grid (`TileGrid.anchored`) and the
-published local model `lab_ombria` sees only its receptive field, so every pixel more than 128 px inside the smaller
-extent keeps its colour within 1/255. A model that decides colour tile-wide (the tile's mean added back), as the
+published local model `lab_ombria_flood` sees only its receptive field, so every pixel more than 128 px inside the
+smaller extent keeps its colour within 1/255. A model that decides colour tile-wide (the tile's mean added back), as the
 default still does, fails the same check. The SAR-detail rendering (`core.colour.sar_detail`) passes it too.
 """
 
@@ -89,7 +89,7 @@ def largest_shift(
     return int(np.abs(whole[:, rows, cols] - part[:, local_rows, local_cols]).max())
 
 
-LOCAL_MODEL = "lab_ombria"  # the published model with a local receptive field (models/lab_ombria.md)
+LOCAL_MODEL = "lab_ombria_flood"  # the newest published model with a local receptive field (its card)
 
 
 @pytest.mark.parametrize("variant", ["crop", "frame"])

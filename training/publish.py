@@ -163,7 +163,24 @@ def _start_and_extra_losses(cfg: dict) -> str:
         text += f"; a/b weight {cfg.get('chroma_weight')}, per-image a/b spread term × {cfg['chroma_spread_weight']}"
     if cfg.get("colour_prior_weight"):
         text += f"; EuroSAT colour critic (`training.colour_prior`) × {cfg['colour_prior_weight']}"
+    if cfg.get("flood_weight"):
+        text += f"; L error of OMBRIA's flooded pixels (train flood masks) × {cfg['flood_weight']}"
     return text
+
+
+def flood_lines(summary: dict | None, models: list[str]) -> list[str]:
+    """The flooded pixels' L* error and the dry-minus-flooded contrast of each model on sets with flood masks."""
+    lines = []
+    for model in models:
+        for key, stats in sorted((summary or {}).get("models", {}).get(model, {}).items()):
+            if isinstance(stats, dict) and "flood_l_error" in stats:
+                low, high = stats["flood_l_error_ci95"]
+                error, pred, true = stats["flood_l_error"], stats["flood_contrast_pred"], stats["flood_contrast_true"]
+                lines.append(
+                    f"- {key}, {model}: flooded pixels' L* error {error:.1f} [{low:.1f}, {high:.1f}]; "
+                    f"dry-minus-flooded L* {pred:+.1f} (truth {true:+.1f})"
+                )
+    return ["", "Flood sites (after-flood images, the site's flood mask):", "", *lines] if lines else []
 
 
 def footing_table(statistics: dict) -> list[str]:
@@ -218,6 +235,7 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
         "## Measured quality (full images through the product pipeline; `training.evaluate`)",
         "",
         *metrics_table(summary, [name, *BASELINES]),
+        *flood_lines(summary, [name, *BASELINES]),
         "",
         "Flat colour: the mean training colour everywhere; oracle flat: each image's own true mean colour. "
         f"SSIM: {(summary or {}).get('ssim', 'n/a')}. Pixel colour: {(summary or {}).get('pixel colour', 'n/a')}. "
