@@ -16,8 +16,8 @@ from core.errors import InvalidSettingsError, ReferenceBandsUnknown, StorageLimi
 from core.rasters.normalise import Encoding
 from core.rasters.optical import rgb_bands
 from core.rasters.scene import open_raster
-from core.service.jobs import Job, JobStatus, safe_name
-from core.service.uploads import check_zip_size, input_name, large_product_advice
+from core.service.jobs import Job, JobStatus
+from core.service.uploads import check_zip_size, input_name, large_product_advice, upload_label
 from core.service.users import User
 from dashboard import ui
 from dashboard.auth import current_user
@@ -66,8 +66,7 @@ def _stored_scene(files: list) -> tuple[str, Path] | None:
         for f in files:
             f.seek(0)
         copies[key] = str(ui.store().store_uploads([(f.name, f) for f in files]) / chosen)
-    name = next(f.name for f in files if safe_name(f.name) == chosen)
-    return name, Path(copies[key])
+    return upload_label([f.name for f in files]), Path(copies[key])
 
 
 def _sidebar() -> tuple[Path | None, ColorizeOptions]:

@@ -61,7 +61,7 @@ def test_a_vv_vh_pair_is_stored_together_privately_and_coloured_with_its_dual_po
     job = JobStore(tmp_path / "var").list(LOCAL)[0]
     assert job.status == "done", job.error
     stored = Path(job.stored_path)
-    assert stored.name == OPERA_VV.name and job.file_name == OPERA_VV.name  # the VV file is read, VH beside it
+    assert stored.name == OPERA_VV.name and job.file_name == f"{OPERA_VV.name} (+ VH)"  # VV read, VH beside it
     assert stored.parent.parent == tmp_path / "var" / "uploads"  # the upload's own folder
     assert sorted(p.name for p in stored.parent.iterdir()) == sorted(name for name, _, _ in files)
     assert stat.S_IMODE(stored.parent.stat().st_mode) == 0o700
@@ -125,10 +125,11 @@ def test_a_zip_over_the_apps_own_limit_is_refused_with_that_advice(tmp_path, mon
 
 def test_input_name_reads_the_co_polarised_file_of_a_pair_and_refuses_the_rest() -> None:
     from core.errors import InvalidSettingsError
-    from core.service.uploads import input_name
+    from core.service.uploads import input_name, upload_label
 
     vv, vh = OPERA_VV.name, OPERA_VV.name.replace("_VV.", "_VH.")
     assert input_name([vh, vv]) == vv and input_name(["my scene.tif"]) == "my_scene.tif"
+    assert upload_label([vh, vv]) == f"{vv} (+ VH)" and upload_label(["my scene.tif"]) == "my scene.tif"
     hyp3 = "S1A_IW_20210119T031653_DVP_RTC30_G_gpuned_1A2B"
     assert input_name([f"{hyp3}_VH.tif", f"{hyp3}_VV.tif"]) == f"{hyp3}_VV.tif"
     for names in ([vv, vv], [vv, "other.tif"], [vv, vh, f"{hyp3}_VV.tif"], [vv, "pair.zip"]):

@@ -46,6 +46,17 @@ def input_name(names: list[str]) -> str:
     return (pols.get("VV") or pols.get("HH") or found[0]).name
 
 
+def upload_label(names: list[str]) -> str:
+    """How the job of an upload of `names` is named: the file's name, or for a pair the name of the file read and
+    the polarisation beside it ('..._VV.tif (+ VH)'), so History does not show one file of two."""
+    if len(names) == 1:
+        return names[0]
+    chosen = input_name(names)
+    read = next(name for name in names if safe_name(name) == chosen)
+    beside = sorted(rtc.recognise(safe_name(name)).polarisation for name in names if name != read)
+    return f"{read} (+ {' '.join(beside)})"
+
+
 def check_zip_size(name: str, size_bytes: int, limits: Limits, upload_limit_mb: int | None = None) -> None:
     """Refuse a zip larger than the app's own limit for zips (`Limits.upload_zip_mb`), with what to do instead."""
     limit = limits.upload_zip_mb
