@@ -1,8 +1,9 @@
-"""Chart labels that do not overlap: points close together get their labels moved apart, upwards."""
+"""Labels that show whole: chart labels moved apart when their points are close, table columns as wide as their
+longest text."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 def spread_labels(xs: Sequence[float], ys: Sequence[float], x_near: float, gap: float) -> list[float]:
@@ -17,3 +18,9 @@ def spread_labels(xs: Sequence[float], ys: Sequence[float], x_near: float, gap: 
         placed.append((xs[i], y))
         label_y[i] = y
     return label_y
+
+
+def text_width(texts: Iterable[str]) -> int:
+    """A table column's width in px that shows the longest of `texts` whole (the table's 14 px font, with its
+    padding): a canvas-drawn table otherwise sizes a column from a few rows and cuts the rest short."""
+    return 8 * max((len(text) for text in texts), default=0) + 24

@@ -9,7 +9,7 @@ import streamlit as st
 from core.records.artefacts import ModelsFolder
 from core.records.reports import PIXEL_COLOUR, ceiling_points, display_name, read_per_image, read_summary, scoreboard
 from core.settings import models_dir
-from dashboard.labels import spread_labels
+from dashboard.labels import spread_labels, text_width
 
 METRICS = {
     "psnr": ("PSNR (dB)", "%.2f"),
@@ -156,16 +156,24 @@ with tab_dist:
 with tab_table:
     if per_image.empty:
         st.info(f"No per-image results (`{folder.per_image.name}`).")
-    else:
-        shown = ["source", "pair_id", "model", *METRICS]  # the pixel counts behind the green scores stay in the CSV
+    else:  # one model on one set: the image names and every score fit whole at 1280 px
+        left, right = st.columns(2)
+        source = left.selectbox("Set", sorted(per_image["source"].unique()), key="eval_table_set")
+        in_set = per_image[per_image["source"] == source]
+        models = sorted(in_set["model"].unique())
+        model = right.selectbox("Model", models, format_func=display_name, key="eval_table_model")
+        rows = in_set[in_set["model"] == model].sort_values("pair_id")
+        rows = rows.assign(image=rows["pair_id"].str.removeprefix(f"{source}/"))
         st.dataframe(
-            per_image.sort_values(["source", "pair_id", "model"]).assign(model=per_image["model"].map(display_name)),
+            rows,
             hide_index=True,
             width="stretch",
-            column_order=shown,
-            column_config={k: st.column_config.NumberColumn(SHORT.get(k, label), format=fmt, width=78)
-                           for k, (label, fmt) in METRICS.items()}
-            | {"model": st.column_config.TextColumn(width=170), "pair_id": st.column_config.TextColumn(width=90)},
+            column_order=["image", *METRICS],  # the pixel counts behind the green scores stay in the CSV
+            column_config={
+                k: st.column_config.NumberColumn(SHORT.get(k, label), format=fmt) for k, (label, fmt) in METRICS.items()
+            }
+            | {"image": st.column_config.TextColumn(width=text_width(rows["image"]))},
+            key=f"per-image-{source}-{model}",
         )
 
 with tab_examples:  # one picture at a time: all of them at once made a page 45,000 px tall

@@ -7,6 +7,7 @@ import streamlit as st
 from core.service.jobs import JobStatus
 from dashboard import ui
 from dashboard.auth import current_user
+from dashboard.labels import text_width
 from dashboard.results import (
     HISTORY_SCORES,
     SCORE_HEADERS,
@@ -27,34 +28,39 @@ if not jobs:
     st.stop()
 
 show_owner = user.is_admin and {job.owner for job in jobs} != {user.id}  # an admin looking at others' jobs
-# Columns take their content's width, so nothing in a cell is hidden: a long file name is shortened here, and an
+# Columns as wide as their longest text, so nothing in a cell is hidden: a long file name is shortened here, and an
 # error is said in the job's details below, with the whole name and all six scores (four here, units in headers).
+table = [
+    {
+        "Started": ui.fmt_short_time(job.created_at),
+        **({"Analyst": job.owner} if show_owner else {}),
+        "File": ui.shortened(job.file_name, ui.FILE_CHARS),
+        "Status": ui.status_label(job),
+        "Model": job.model or "–",
+        "Time": ui.fmt_seconds(job.wall_seconds),
+        **score_columns(job),
+        "Error": job.error or "",
+        "Outcome": ui.status_label(job) + colour_note(job),
+        "Job": job.id,
+    }
+    for job in jobs
+]
+column = st.column_config.TextColumn
 st.dataframe(
-    [
-        {
-            "Started": ui.fmt_short_time(job.created_at),
-            **({"Analyst": job.owner} if show_owner else {}),
-            "File": ui.shortened(job.file_name, ui.FILE_CHARS),
-            "Status": ui.status_label(job),
-            "Model": job.model or "–",
-            "Time": ui.fmt_seconds(job.wall_seconds),
-            **score_columns(job),
-            "Error": job.error or "",
-            "Outcome": ui.status_label(job) + colour_note(job),
-            "Job": job.id,
-        }
-        for job in jobs
-    ],
+    table,
     hide_index=True,
     width="stretch",
     column_order=[c for c in ("Started", "Analyst", "File", "Outcome", "Time", *HISTORY_SCORES)
                   if c != "Analyst" or show_owner],
     column_config={
-        "Started": st.column_config.TextColumn(help="Day and time the job was queued."),
-        "Outcome": st.column_config.TextColumn(help="Done, failed or cancelled: the job's details below say why."),
-        "Time": st.column_config.TextColumn(help="Wall time: from queueing the job to its result."),
+        "Started": column(help="Day and time the job was queued."),
+        "Analyst": column(width=text_width(row.get("Analyst", "") for row in table)),
+        "File": column(width=text_width(row["File"] for row in table)),
+        "Outcome": column(width=text_width(row["Outcome"] for row in table),
+                          help="Done, failed or cancelled: the job's details below say why."),
+        "Time": column(help="Wall time: from queueing the job to its result."),
     }
-    | {label: st.column_config.TextColumn(short) for label, short in SCORE_HEADERS.items()},
+    | {label: column(short) for label, short in SCORE_HEADERS.items()},
     key="history_table",
 )
 st.caption(
