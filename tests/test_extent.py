@@ -2,9 +2,9 @@
 
 The same real SAR (a georeferenced float32 dB mosaic of the BigEarthNet sample patches) is colorized whole, cropped,
 and with its outer 48 px overwritten by nodata. Tiles sit on the georeferenced grid (`TileGrid.anchored`) and the
-published local model `lab_ombria_flood` sees only its receptive field, so every pixel more than 128 px inside the
+published local model `lab_ombria_blend` sees only its receptive field, so every pixel more than 128 px inside the
 smaller extent keeps its colour within 1/255. A model that decides colour tile-wide (the tile's mean added back), as the
-default still does, fails the same check. The SAR-detail rendering (`core.colour.sar_detail`) passes it too.
+default did until 2026-12-07, fails the same check. The SAR-detail rendering (`core.colour.sar_detail`) passes it too.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def largest_shift(
     return int(np.abs(whole[:, rows, cols] - part[:, local_rows, local_cols]).max())
 
 
-LOCAL_MODEL = "lab_ombria_flood"  # the newest published model with a local receptive field (its card)
+LOCAL_MODEL = "lab_ombria_blend"  # the default since 2026-12-07: a local receptive field (its card)
 
 
 @pytest.mark.parametrize("variant", ["crop", "frame"])
@@ -99,12 +99,13 @@ def test_a_local_model_colours_a_place_alike_whatever_the_extent(scenes, variant
     assert largest_shift(model, scenes, variant, tmp_path) <= 1
 
 
-def test_the_tile_wide_default_fails_the_same_check(scenes, tmp_path: Path) -> None:
-    """The check can fail: the default `lab_pseudo_colour` (tile-wide context) moves colours deep inside a crop.
-    Issue 26's extent item is not met by the default until a local model replaces it (models/README.md)."""
-    model = load_checkpoint(default_checkpoint())
+def test_a_tile_wide_model_fails_the_same_check_and_the_default_is_local(scenes, tmp_path: Path) -> None:
+    """The check can fail: `lab_pseudo_colour` (the default until 2026-12-07; tile-wide context) moves colours deep
+    inside a crop. The default is the local model that passes it."""
+    model = load_checkpoint(models_dir() / "lab_pseudo_colour.pt")
     assert model.config.context
     assert largest_shift(model, scenes, "crop", tmp_path) > 1
+    assert default_checkpoint().resolve() == (models_dir() / f"{LOCAL_MODEL}.pt").resolve()
 
 
 @pytest.mark.parametrize("variant", ["crop", "frame"])
