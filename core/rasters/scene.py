@@ -29,7 +29,7 @@ from core.errors import (
     RasterTooLargeError,
     UnsupportedRasterError,
 )
-from core.rasters.normalise import Encoding, InputSpace, InputTransform, Stretch, fill_nearest_valid, fit_stretch, to_db
+from core.rasters.normalise import Encoding, InputSpace, InputTransform, Stretch, fill_with_texture, fit_stretch, to_db
 from core.rasters.plausibility import check_band_count, check_plausibly_sar
 from core.rasters.products import PreparedInput, prepare_input
 from core.settings import Limits
@@ -95,10 +95,11 @@ class SarScene:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Model input (C x H x W in [-1, 1]) and a validity mask (H x W, True = valid) for a window.
 
-        Nodata inside the window is filled with the nearest valid pixel's value before the model sees it.
+        Nodata inside the window is filled with its valid pixels drawn at random (`fill_with_texture`) before the
+        model sees it.
         """
         db, valid = read_band_db(self.dataset, self.band, self.encoding, window, self.path.name)
-        return self.input_transform(space)(fill_nearest_valid(db)), valid
+        return self.input_transform(space)(fill_with_texture(db)), valid
 
     @property
     def product_tags(self) -> dict[str, str]:
