@@ -119,10 +119,10 @@ def show_log(log_path: Path, smoothing: float) -> None:
             left, right = st.columns(2)
             with left:
                 epoch_chart(epochs, psnr, "Validation PSNR (dB), centre crops")
-                validation_table(epochs, psnr, "PSNR (dB)", "%.2f")
             with right:
                 epoch_chart(epochs, ssim, "Validation SSIM")
-                validation_table(epochs, ssim, "SSIM", "%.3f")
+            validation_table(epochs, psnr, "PSNR (dB)", "%.2f")  # full width: a column per set, all read whole
+            validation_table(epochs, ssim, "SSIM", "%.3f")
     with tab_opt:
         left, right = st.columns(2)
         with left:
