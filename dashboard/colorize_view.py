@@ -66,7 +66,7 @@ def _stored_scene(files: list) -> tuple[str, Path] | None:
         for f in files:
             f.seek(0)
         copies[key] = str(ui.store().store_uploads([(f.name, f) for f in files]) / chosen)
-    return upload_label([f.name for f in files]), Path(copies[key])
+    return upload_label([f.name for f in files], chosen), Path(copies[key])
 
 
 def _sidebar() -> tuple[Path | None, ColorizeOptions]:

@@ -129,7 +129,8 @@ def test_input_name_reads_the_co_polarised_file_of_a_pair_and_refuses_the_rest()
 
     vv, vh = OPERA_VV.name, OPERA_VV.name.replace("_VV.", "_VH.")
     assert input_name([vh, vv]) == vv and input_name(["my scene.tif"]) == "my_scene.tif"
-    assert upload_label([vh, vv]) == f"{vv} (+ VH)" and upload_label(["my scene.tif"]) == "my scene.tif"
+    assert upload_label([vh, vv], vv) == f"{vv} (+ VH)"
+    assert upload_label(["my scene.tif"], "my_scene.tif") == "my scene.tif"
     hyp3 = "S1A_IW_20210119T031653_DVP_RTC30_G_gpuned_1A2B"
     assert input_name([f"{hyp3}_VH.tif", f"{hyp3}_VV.tif"]) == f"{hyp3}_VV.tif"
     for names in ([vv, vv], [vv, "other.tif"], [vv, vh, f"{hyp3}_VV.tif"], [vv, "pair.zip"]):

@@ -416,7 +416,7 @@ def format_summary(summary: dict) -> str:
                 f"green recall {_with_interval(s, 'green_recall', '.2f')} "
                 f"false green {_with_interval(s, 'false_green', '.2f')} "
                 f"green AUC {_number(s.get('green_auc_mean'), '.2f')} dark {_number(s.get('dark_share_pred'), '.2f')} "
-                f"(truth {_number(s.get('dark_share_true'), '.2f')}){_flood_text(s)}"
+                f"(truth {_number(s.get('dark_share_true'), '.2f')}){flood_text(s)}"
             )
     return "\n".join(lines)
 
@@ -425,7 +425,7 @@ def _number(value: float | None, spec: str) -> str:
     return "–" if value is None else f"{value:{spec}}"
 
 
-def _flood_text(stats: dict) -> str:
+def flood_text(stats: dict) -> str:
     """' flood L* error e [lo, hi] contrast p (truth t)' for sets with flood masks, else ''."""
     if "flood_l_error" not in stats:
         return ""

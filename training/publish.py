@@ -40,7 +40,7 @@ from core.records.artefacts import (
 from core.records.reports import read_summary, scoreboard
 from core.settings import models_dir, shared_data_dir
 from training.data import read_manifest
-from training.evaluate import BASELINES, SPLITS, evaluate
+from training.evaluate import BASELINES, SPLITS, evaluate, flood_text
 from training.variants import VARIANTS
 
 
@@ -169,17 +169,14 @@ def _start_and_extra_losses(cfg: dict) -> str:
 
 
 def flood_lines(summary: dict | None, models: list[str]) -> list[str]:
-    """The flooded pixels' L* error and the dry-minus-flooded contrast of each model on sets with flood masks."""
-    lines = []
-    for model in models:
-        for key, stats in sorted((summary or {}).get("models", {}).get(model, {}).items()):
-            if isinstance(stats, dict) and "flood_l_error" in stats:
-                low, high = stats["flood_l_error_ci95"]
-                error, pred, true = stats["flood_l_error"], stats["flood_contrast_pred"], stats["flood_contrast_true"]
-                lines.append(
-                    f"- {key}, {model}: flooded pixels' L* error {error:.1f} [{low:.1f}, {high:.1f}]; "
-                    f"dry-minus-flooded L* {pred:+.1f} (truth {true:+.1f})"
-                )
+    """Each model's flooded pixels' L* error and dry-minus-flooded contrast on sets with flood masks
+    (`training.evaluate.flood_text`)."""
+    lines = [
+        f"- {key}, {model}:{flood_text(stats)}"
+        for model in models
+        for key, stats in sorted((summary or {}).get("models", {}).get(model, {}).items())
+        if isinstance(stats, dict) and flood_text(stats)
+    ]
     return ["", "Flood sites (after-flood images, the site's flood mask):", "", *lines] if lines else []
 
 

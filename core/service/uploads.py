@@ -46,12 +46,11 @@ def input_name(names: list[str]) -> str:
     return (pols.get("VV") or pols.get("HH") or found[0]).name
 
 
-def upload_label(names: list[str]) -> str:
-    """How the job of an upload of `names` is named: the file's name, or for a pair the name of the file read and
-    the polarisation beside it ('..._VV.tif (+ VH)'), so History does not show one file of two."""
+def upload_label(names: list[str], chosen: str) -> str:
+    """How the job of an upload of `names` is named, `chosen` being `input_name(names)`: the file's name, or for a
+    pair the name of the file read and the polarisation beside it ('..._VV.tif (+ VH)')."""
     if len(names) == 1:
         return names[0]
-    chosen = input_name(names)
     read = next(name for name in names if safe_name(name) == chosen)
     beside = sorted(rtc.recognise(safe_name(name)).polarisation for name in names if name != read)
     return f"{read} (+ {' '.join(beside)})"
