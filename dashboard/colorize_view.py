@@ -51,10 +51,10 @@ def _stored_upload(uploaded, slot: str) -> Path:
 
 def _stored_scene(files: list) -> tuple[str, Path] | None:
     """The uploaded SAR files stored together in their own folder (once per upload), and the name and path the
-    pipeline reads: the one file, or the VV file of an RTC pair. None, with a message, for files that do not go
-    together or a zip over the app's limit."""
+    pipeline reads: the one file, or the VV file of an RTC pair (known by name, or by tags once stored). None, with
+    a message, for files that do not go together (their folder removed) or a zip over the app's limit."""
+    names = [f.name for f in files]
     try:
-        chosen = input_name([f.name for f in files])
         for f in files:
             check_zip_size(f.name, f.size, ui.runner().limits, st.get_option("server.maxUploadSize"))
     except InvalidSettingsError as exc:
@@ -65,8 +65,16 @@ def _stored_scene(files: list) -> tuple[str, Path] | None:
     if key not in copies or not Path(copies[key]).exists():
         for f in files:
             f.seek(0)
-        copies[key] = str(ui.store().store_uploads([(f.name, f) for f in files]) / chosen)
-    return upload_label([f.name for f in files], chosen), Path(copies[key])
+        copies[key] = str(ui.store().store_uploads([(f.name, f) for f in files]))
+    folder = Path(copies[key])
+    try:
+        chosen = input_name(names, folder)
+    except InvalidSettingsError as exc:
+        ui.store().discard_upload(folder)
+        copies.pop(key)
+        st.error(str(exc), icon=":material/block:")
+        return None
+    return upload_label(names, chosen, folder), folder / chosen
 
 
 def _sidebar() -> tuple[Path | None, ColorizeOptions]:

@@ -3,6 +3,7 @@ annotated size written into a temporary copy of a GRD `.SAFE` zip (the shared zi
 
 from __future__ import annotations
 
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -75,4 +76,21 @@ def whole_product(which: str, folder: Path, leave_out: str | None = None, patch:
             write_measurement(tif, image.width, image.height, pol, image.gcps, patch)
             copy.write(tif, f"{files.root}/{relative}", compress_type=zipfile.ZIP_STORED)
             tif.unlink()
+    return target
+
+
+def renamed_opera(source: Path, target: Path, **tags: str) -> Path:
+    """A copy of a real OPERA crop under another name, carrying the product tags OPERA RTC-S1 writes (opera-adt/RTC:
+    upper-case keys in the default domain) instead of the ones the shared crops lost."""
+    shutil.copy(source, target)
+    pol = source.stem.rsplit("_", 1)[1]
+    written = {
+        "PROJECT": "OPERA",
+        "PRODUCT_TYPE": "RTC-S1",
+        "PROCESSING_INFORMATION_OUTPUT_BACKSCATTER_NORMALIZATION_CONVENTION": "gamma0",
+        "LAYER_NAME": f"RTC-S1 {pol} Backscatter",
+        "FILENAME": source.name,
+    } | tags
+    with rasterio.open(target, "r+") as dst:
+        dst.update_tags(**written)
     return target

@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 from core.service.jobs import JobStore
 from core.service.users import LOCAL
 from dashboard.results import DUAL_POL
-from tests.s1_products import OPERA
+from tests.s1_products import OPERA, renamed_opera
 
 OPERA_DATE = OPERA / "2021-11-19"
 OPERA_VV = OPERA_DATE / "OPERA_L2_RTC-S1_T137-292318-IW1_20211119T015854Z_20250830T120333Z_S1A_30_v1.0_VV.tif"
@@ -101,6 +101,20 @@ def test_two_files_that_are_not_a_pair_get_one_clear_line_and_nothing_is_stored(
     assert "are not the polarisations of one product" in message and "Traceback" not in message
     assert at.button(key="run").disabled
     assert not [p for p in (tmp_path / "var" / "uploads").rglob("*")]
+
+
+def test_a_renamed_pair_is_known_by_its_opera_tags_once_stored(tmp_path, monkeypatch):
+    """Files renamed by the analyst (no _VV/_VH in their names) pair by the product tags OPERA writes in them."""
+    vh = OPERA_VV.with_name(OPERA_VV.name.replace("_VV.", "_VH."))
+    renamed = [renamed_opera(OPERA_VV, tmp_path / "before.tif"), renamed_opera(vh, tmp_path / "before_x.tif")]
+    at = fresh_app(tmp_path, monkeypatch)
+    _upload(at, [(p.name, p.read_bytes(), "image/tiff") for p in reversed(renamed)])
+    _colorize(at)
+    job = JobStore(tmp_path / "var").list(LOCAL)[0]
+    assert job.status == "done", job.error
+    assert Path(job.stored_path).name == "before.tif" and job.file_name == "before.tif (+ VH)"
+    with rasterio.open(job.output_path) as cog:
+        assert "OPERA RTC-S1" in cog.tags()["SARCOLOR_BACKSCATTER"]
 
 
 def test_the_uploader_says_what_to_do_with_a_whole_grd_zip(tmp_path, monkeypatch):

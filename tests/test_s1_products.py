@@ -21,7 +21,7 @@ from core.rasters.s1.calibrate import SIGMA0_FLOOR, Polarisation, sigma0
 from core.rasters.s1.rtc import recognise
 from core.rasters.s1.safe import locate, manifest_files
 from tests.checks import run_cli
-from tests.s1_products import GRD_ZIPS, OPERA, whole_product
+from tests.s1_products import GRD_ZIPS, OPERA, renamed_opera, whole_product
 
 pytestmark = pytest.mark.skipif(not GRD_ZIPS["2021"].is_file(), reason="team data (../shared/data/s1-products) absent")
 OPERA_DATE = OPERA / "2021-11-19"
@@ -293,3 +293,61 @@ def test_asking_for_vh_colours_the_vh_file_of_an_rtc_pair_whichever_file_or_zip_
         assert scene.band_name == "VH" and Path(scene.path).name == vh.name
     finally:
         scene.close()
+
+
+def test_renamed_opera_files_are_known_by_their_tags_and_find_their_pair(tmp_path: Path) -> None:
+    """Issue 29: an OPERA file renamed by the analyst is still an OPERA RTC-S1 product: gamma0 or sigma0 as its
+    normalisation tag says, its polarisation from its layer name, its sibling by the same original product."""
+    from core.rasters.s1.rtc import identify
+    from core.service.batch import expand_inputs
+
+    vh_source = OPERA_VV.with_name(OPERA_VV.name.replace("_VV.", "_VH."))
+    vv = renamed_opera(OPERA_VV, tmp_path / "flood_before.tif")
+    vh = renamed_opera(vh_source, tmp_path / "flood_before_cross.tif")
+    renamed_opera(next(OPERA_DATE.glob("*T137-292320-IW2_*_VV.tif")), tmp_path / "other_burst.tif")
+    known = identify(str(vv))
+    assert (known.kind, known.quantity, known.polarisation) == ("OPERA RTC-S1", "gamma0", "VV")
+    assert known.encoding == "linear" and recognise(str(vv)) is None  # the name alone says nothing
+    prepared = prepare_input(vh)
+    assert prepared.raster == vh and prepared.companions == {"VV": str(vv)}  # the file given, VV beside it
+    assert prepared.tags["SARCOLOR_PRODUCT"] == OPERA_VV.stem.rsplit("_", 1)[0]
+    assert sorted(p.name for p in expand_inputs([tmp_path])) == ["flood_before.tif", "other_burst.tif"]
+
+    older = renamed_opera(OPERA_VV, tmp_path / "older.tif", PRODUCT_TYPE="RTC_S1", FILENAME="",
+                           PROCESSING_INFORMATION_OUTPUT_BACKSCATTER_NORMALIZATION_CONVENTION="SIGMA0")  # fmt: skip
+    older_known = identify(str(older))
+    assert (older_known.quantity, older_known.polarisation) == ("sigma0", "VV")  # pre-v1.0: upper-cased values
+    static = renamed_opera(OPERA_VV, tmp_path / "static.tif", PRODUCT_TYPE="RTC-S1-STATIC")
+    assert identify(str(static)) is None  # the static layers are not backscatter
+    assert identify(str(renamed_opera(OPERA_VV, tmp_path / "nasa.tif", PROJECT="NISAR"))) is None
+
+
+def test_a_renamed_hyp3_file_is_known_by_its_arcgis_sidecar(tmp_path: Path) -> None:
+    """HyP3 writes no product tags into its GeoTIFFs; the `.tif.xml` it ships beside each one says what it holds."""
+    from core.rasters.s1.rtc import identify
+
+    raster = tmp_path / "site_VH.tif"
+    shutil.copy(OPERA_VV.with_name(OPERA_VV.name.replace("_VV.", "_VH.")), raster)
+    assert identify(str(raster)) is None
+    Path(f"{raster}.xml").write_text(
+        "<metadata><dataIdInfo><idPurp>This file is a Radiometric Terrain Corrected (RTC) granule of SLC SAR data "
+        "processed by ASF DAAC HyP3. Cell values indicate VH sigma-0 decibel, and pixel spacing is 30 m.</idPurp>"
+        "</dataIdInfo></metadata>"
+    )
+    known = identify(str(raster))
+    assert (known.kind, known.quantity, known.encoding, known.polarisation) == ("HyP3 GAMMA RTC", "sigma0", "db", "VH")
+    assert known.stem == "site"
+
+
+def test_cli_colours_a_renamed_opera_file_as_gamma0_with_its_pair(fixed_model: Path, tmp_path: Path) -> None:
+    vv = renamed_opera(OPERA_VV, tmp_path / "a.tif")
+    renamed_opera(OPERA_VV.with_name(OPERA_VV.name.replace("_VV.", "_VH.")), tmp_path / "b.tif")
+    out = tmp_path / "out" / "a_colour.tif"
+    out.parent.mkdir()
+    run = run_cli("colorize", vv, out, "--model", fixed_model, "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "anchor" not in (run.stdout + run.stderr).lower()
+    with rasterio.open(out) as dst:
+        tags = dst.tags()
+    assert "γ0" in tags["SARCOLOR_BACKSCATTER"] and "OPERA RTC-S1" in tags["SARCOLOR_BACKSCATTER"]
+    assert tags["SARCOLOR_POLARISATIONS"] == "VV VH" and tags["SARCOLOR_VH_SOURCE"] == "b.tif"

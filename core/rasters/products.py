@@ -85,7 +85,7 @@ def _rtc(pair: dict[str, rtc.RtcFile], name: str, given: Path | None, band: str)
     """The file of the polarisation asked for (else the one given, else the co-polarised one) for the model, the
     other polarisation kept beside it."""
     main = pair.get(band.upper())
-    main = main or (pair.get(rtc.recognise(str(given)).polarisation) if given else pair.get("VV") or pair.get("HH"))
+    main = main or (pair.get(rtc.identify(str(given)).polarisation) if given else pair.get("VV") or pair.get("HH"))
     main = main or next(iter(pair.values()))
     others = {p: f.path for p, f in pair.items() if p != main.polarisation}
     _check_same_grid(main, [pair[p] for p in others])

@@ -94,11 +94,9 @@ def _is_raster_name(path: Path) -> bool:
     DEM) nor its cross-polarised file when the co-polarised one is beside it (the pair is coloured once)."""
     if path.suffix.lower() not in RASTER_SUFFIXES or path.name.startswith(".") or rtc.is_ancillary(path.name):
         return False
-    own = rtc.recognise(str(path))
+    own = rtc.identify(str(path))
     co_polarised = {"VH": "VV", "HV": "HH"}.get(own.polarisation) if own else None
-    if not co_polarised:
-        return True
-    return not path.with_name(path.name.replace(f"_{own.polarisation}.", f"_{co_polarised}.")).exists()
+    return not co_polarised or co_polarised not in rtc.siblings(path)
 
 
 def plan_tasks(sources: list[Path], output_dir: Path) -> list[SceneTask]:

@@ -308,6 +308,11 @@ class JobStore:
             _copy(stream, folder / safe_name(name))
         return folder
 
+    def discard_upload(self, folder: Path) -> None:
+        """Remove an upload's folder that no job took (files refused together)."""
+        if self._owns(folder) and folder.resolve().parent == self.uploads.resolve():
+            shutil.rmtree(folder, ignore_errors=True)
+
     def upload_bytes(self, path: Path) -> int:
         """Bytes of an input: its upload's files together (an RTC pair), or the one file."""
         return sum(p.stat().st_size for p in self._upload_files(path)) or path.stat().st_size

@@ -1,12 +1,14 @@
 """An analyst's upload as the pipeline reads it: one file, one zip, or the polarisations of one RTC product.
 
 The files of one upload are stored together in their own folder under their safe original names
-(`JobStore.store_uploads`), so an RTC file finds its sibling polarisation by name as it does on disk
-(`core.rasters.products`). Which of them the pipeline is handed (the VV file of a pair) is `input_name`'s choice,
-made from the names before anything is written.
+(`JobStore.store_uploads`), so an RTC file finds its sibling polarisation as it does on disk
+(`core.rasters.products`). Which of them the pipeline is handed (the VV file of a pair) is `input_name`'s choice:
+from their names, or from what the stored files carry (a renamed OPERA file's tags, `core.rasters.s1.rtc.identify`).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from core.errors import InvalidSettingsError
 from core.rasters.s1 import rtc
@@ -26,16 +28,17 @@ def large_product_advice(limit_mb: int | None) -> str:
     )
 
 
-def input_name(names: list[str]) -> str:
-    """The stored (safe) name of the file the pipeline reads for an upload of `names`.
+def input_name(names: list[str], folder: Path | None = None) -> str:
+    """The stored (safe) name of the file the pipeline reads for an upload of `names` (stored in `folder`, if given).
 
     One file (a raster or a zip) is read as it is; several must be the polarisations of one RTC product (OPERA or
-    HyP3), and the co-polarised one (VV, or HH) is read with the others beside it. `InvalidSettingsError` otherwise.
+    HyP3, known by name or, stored, by their tags), and the co-polarised one (VV, or HH) is read with the others
+    beside it. `InvalidSettingsError` otherwise.
     """
     stored = [safe_name(name) for name in names]
     if len(stored) == 1:
         return stored[0]
-    found = [rtc.recognise(name) for name in stored]
+    found = _rtc_files(stored, folder)
     pols = {f.polarisation: f for f in found if f is not None}
     stems = {f.stem for f in found if f is not None}
     if not stored or None in found or len(stems) != 1 or len(pols) != len(stored):
@@ -46,13 +49,21 @@ def input_name(names: list[str]) -> str:
     return (pols.get("VV") or pols.get("HH") or found[0]).name
 
 
-def upload_label(names: list[str], chosen: str) -> str:
-    """How the job of an upload of `names` is named, `chosen` being `input_name(names)`: the file's name, or for a
-    pair the name of the file read and the polarisation beside it ('..._VV.tif (+ VH)')."""
+def _rtc_files(stored: list[str], folder: Path | None) -> list[rtc.RtcFile | None]:
+    """The RTC file each stored name is: by its name, or with `folder` by what the stored file carries."""
+    if folder is None:
+        return [rtc.recognise(name) for name in stored]
+    return [rtc.identify(str(folder / name)) for name in stored]
+
+
+def upload_label(names: list[str], chosen: str, folder: Path | None = None) -> str:
+    """How the job of an upload of `names` is named, `chosen` being `input_name(names, folder)`: the file's name, or
+    for a pair the name of the file read and the polarisation beside it ('..._VV.tif (+ VH)')."""
     if len(names) == 1:
         return names[0]
     read = next(name for name in names if safe_name(name) == chosen)
-    beside = sorted(rtc.recognise(safe_name(name)).polarisation for name in names if name != read)
+    others = [safe_name(name) for name in names if name != read]
+    beside = sorted(f.polarisation for f in _rtc_files(others, folder) if f is not None)
     return f"{read} (+ {' '.join(beside)})"
 
 

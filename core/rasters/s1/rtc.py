@@ -3,6 +3,15 @@
 Recognised by their file names: OPERA RTC-S1 is linear gamma0 power; HyP3 says in its name's letters whether it
 holds gamma0 or sigma0 (g/s) and power, dB or amplitude (p/d/a). Given one polarisation's file its siblings are
 found beside it; given a folder or a zip, the pair in it. Ancillary layers (masks, maps, DEM) are skipped.
+
+A renamed file is recognised by what it carries (`identify`):
+- OPERA RTC-S1 writes its product metadata into each GeoTIFF's default domain (opera-adt/RTC): PROJECT=OPERA,
+  PRODUCT_TYPE=RTC-S1, the backscatter's normalisation (gamma0 or sigma0) in
+  PROCESSING_INFORMATION_OUTPUT_BACKSCATTER_NORMALIZATION_CONVENTION, the polarisation in LAYER_NAME
+  ('RTC-S1 VV Backscatter') and the original name in FILENAME. Values are compared without case (files before
+  the v1.0 release upper-cased them).
+- HyP3 GAMMA RTC sets no product tags (only AREA_OR_POINT); its ArcGIS sidecar `<file>.xml` says
+  "Cell values indicate VV gamma-0 power", which is read when it is beside the file.
 """
 
 from __future__ import annotations
@@ -10,6 +19,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import rasterio
+from rasterio.errors import RasterioError
 
 from core.errors import InvalidSettingsError
 
@@ -23,6 +35,12 @@ HYP3 = re.compile(
 ANCILLARY = ("_mask", "_ls_map", "rtc_anf", "_inc_map", "_area", "_dem", "_rgb", "_incidence_angle",
              "_number_of_looks", ".h5")  # fmt: skip
 HYP3_SCALES = {"p": "linear", "d": "db", "a": "amplitude_calibrated"}  # Encoding values: never anchored
+NORMALISATION_TAG = "PROCESSING_INFORMATION_OUTPUT_BACKSCATTER_NORMALIZATION_CONVENTION"
+LAYER_POL = re.compile(rf"\b(?P<pol>{POLS})\b", re.IGNORECASE)
+HYP3_SIDECAR = re.compile(rf"\b(?P<pol>{POLS}) (?P<quantity>gamma|sigma)-0 (?P<scale>power|decibel|amplitude)\b",
+                          re.IGNORECASE)  # fmt: skip
+TAGGED_SUFFIXES = (".tif", ".tiff")
+MAX_FOLDER_FILES = 500  # files a renamed product's siblings are looked for among (each opened for its tags)
 
 
 @dataclass(frozen=True)
@@ -61,9 +79,55 @@ def recognise(path: str) -> RtcFile | None:
     return None
 
 
+def identify(path: str) -> RtcFile | None:
+    """The RTC file at `path`, by its name or, renamed, by its tags (OPERA) or its ArcGIS sidecar (HyP3)."""
+    if (named := recognise(path)) is not None or is_ancillary(Path(path).name):
+        return named
+    if not path.lower().endswith(TAGGED_SUFFIXES):
+        return None
+    return _by_tags(path) or _by_sidecar(path)
+
+
+def _by_tags(path: str) -> RtcFile | None:
+    """An OPERA RTC-S1 GeoTIFF known by its product tags, whatever its name."""
+    try:
+        with rasterio.open(path) as src:
+            tags, description = src.tags(), src.descriptions[0] or ""
+    except (RasterioError, OSError):
+        return None
+    upper = {key.upper(): str(value) for key, value in tags.items()}
+    product = upper.get("PRODUCT_TYPE", "").upper().replace("_", "-")
+    if upper.get("PROJECT", "").upper() != "OPERA" or not product.startswith("RTC-S1") or "STATIC" in product:
+        return None
+    original = OPERA.match(Path(upper.get("FILENAME", "")).name)
+    layer = LAYER_POL.search(upper.get("LAYER_NAME", "") or description)
+    pol = (layer["pol"] if layer else original["pol"] if original else "").upper()
+    if not pol:
+        return None
+    quantity = "sigma0" if upper.get(NORMALISATION_TAG, "gamma0").lower() == "sigma0" else "gamma0"
+    stem = original["stem"] if original else upper.get("PRODUCT_ID") or Path(path).stem
+    return RtcFile(path, "OPERA RTC-S1", stem, pol, quantity, "linear")
+
+
+def _by_sidecar(path: str) -> RtcFile | None:
+    """A HyP3 GAMMA RTC GeoTIFF known by the ArcGIS metadata HyP3 ships beside it (`<file>.xml`)."""
+    sidecar = Path(f"{path}.xml")
+    if not sidecar.is_file():
+        return None
+    text = sidecar.read_text(errors="replace")[:200_000]
+    found = HYP3_SIDECAR.search(text) if "hyp3" in text.lower() else None
+    if found is None:
+        return None
+    scale = {"power": "p", "decibel": "d", "amplitude": "a"}[found["scale"].lower()]
+    quantity = "gamma0" if found["quantity"].lower() == "gamma" else "sigma0"
+    stem = Path(path).stem
+    stem = stem[: -len(found["pol"]) - 1] if stem.upper().endswith("_" + found["pol"].upper()) else stem
+    return RtcFile(path, "HyP3 GAMMA RTC", stem, found["pol"].upper(), quantity, HYP3_SCALES[scale])
+
+
 def pair_of(candidates: list[str], where: str) -> dict[str, RtcFile]:
     """The one RTC product among `candidates` (paths), by polarisation; refuses none or several products."""
-    found = [f for f in map(recognise, candidates) if f is not None]
+    found = [f for f in map(identify, candidates) if f is not None]
     stems = sorted({f.stem for f in found})
     if len(stems) > 1:
         raise InvalidSettingsError(
@@ -74,9 +138,13 @@ def pair_of(candidates: list[str], where: str) -> dict[str, RtcFile]:
 
 
 def siblings(path: Path) -> dict[str, RtcFile]:
-    """`path`'s own product: its polarisations found beside it, by polarisation."""
-    own = recognise(str(path))
+    """`path`'s own product: its polarisations found beside it (by name, or a renamed file's by their tags)."""
+    own = identify(str(path))
     if own is None:
         return {}
-    beside = [str(p) for p in sorted(path.parent.glob(f"{own.stem}_*")) if p.is_file()]
-    return pair_of(beside, path.parent.name)
+    if recognise(str(path)) is not None:
+        beside = [str(p) for p in sorted(path.parent.glob(f"{own.stem}_*")) if p.is_file()]
+        return pair_of(beside, path.parent.name)
+    files = sorted(p for p in path.parent.iterdir() if p.suffix.lower() in TAGGED_SUFFIXES and p.is_file())
+    found = [f for f in map(identify, map(str, files[:MAX_FOLDER_FILES])) if f is not None and f.stem == own.stem]
+    return {f.polarisation: f for f in found} | {own.polarisation: own}
