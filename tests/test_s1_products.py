@@ -312,6 +312,12 @@ def test_renamed_opera_files_are_known_by_their_tags_and_find_their_pair(tmp_pat
     assert prepared.raster == vh and prepared.companions == {"VV": str(vv)}  # the file given, VV beside it
     assert prepared.tags["SARCOLOR_PRODUCT"] == OPERA_VV.stem.rsplit("_", 1)[0]
     assert sorted(p.name for p in expand_inputs([tmp_path])) == ["flood_before.tif", "other_burst.tif"]
+    archive = tmp_path / "renamed.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(vv, vv.name)
+        z.write(vh, vh.name)
+    zipped = prepare_input(archive)
+    assert zipped.raster.name == vv.name and set(zipped.companions) == {"VH"}  # a zip of the pair, read inside it
 
     older = renamed_opera(OPERA_VV, tmp_path / "older.tif", PRODUCT_TYPE="RTC_S1", FILENAME="",
                            PROCESSING_INFORMATION_OUTPUT_BACKSCATTER_NORMALIZATION_CONVENTION="SIGMA0")  # fmt: skip
