@@ -149,6 +149,18 @@ def predicted_rows(
             yield _gathered(*pending.popleft())
 
 
+def _colour_rows(
+    strips: Iterable[Strip], colour: ColourSource, grid: TileGrid, batch: int
+) -> Iterator[tuple[list[np.ndarray], np.ndarray]]:
+    """Per tile row: the model's tile colours and the row's validity; no tiles for a colour source that paints
+    every pixel itself (the model is not run)."""
+    if colour.uses_model_colours:
+        yield from predicted_rows(strips, colour.predictor, grid, batch)
+        return
+    for _, valid in strips:
+        yield [], valid
+
+
 def _gathered(batches: list[Future], valid: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     return [tile.numpy() for done in batches for tile in done.result()], valid
 
@@ -171,7 +183,7 @@ def _stream_rows(
     memory does not grow with the scene.
     """
     padded_width = grid.columns[-1] + grid.tile
-    blender, seams = StripBlender(grid), seam_matcher(grid, tile_wide=colour.predictor.tile_wide)
+    blender, seams = StripBlender(grid), seam_matcher(grid, colour.uses_model_colours and colour.predictor.tile_wide)
 
     def read(row_index: int) -> Strip:
         return _read_strip(scene, space, grid, grid.rows[row_index], padded_width)
@@ -185,7 +197,7 @@ def _stream_rows(
     region, width = scene.region, scene.georef.width
     _write_nodata_rows(writer, 0, region.row_off, width)
     strips = _read_ahead(read, len(grid.rows))
-    rows = predicted_rows(strips, colour.predictor, grid, batch)
+    rows = _colour_rows(strips, colour, grid, batch)
     with ThreadPoolExecutor(1, "sarcolor-write") as writing, contextlib.closing(strips), contextlib.closing(rows):
         written, waiting = None, None  # a row is written once its seams with the row below are known
         for row_index, (predictions, valid) in enumerate(rows):
@@ -257,7 +269,8 @@ def colorize(
     options = options or ColorizeOptions()
     limits = limits or Limits.from_env()
     name = source_name or Path(source).name
-    with rasterio.Env(GDAL_CACHEMAX=limits.gdal_cache_mb * 2**20):  # bounded memory whatever the scene size
+    cache_mb = limits.guided_gdal_cache_mb if options.guide else limits.gdal_cache_mb
+    with rasterio.Env(GDAL_CACHEMAX=cache_mb * 2**20):  # bounded memory whatever the scene size
         return _colorize(Path(source), Path(output), model, options, progress, cancelled, limits, name)
 
 

@@ -69,6 +69,9 @@ class Limits:
     max_bands: int = 4
     max_concurrent_jobs: int = 2
     gdal_cache_mb: int = 64  # GDAL block cache per run; 256 MB measured +310 MB peak RSS at 100 Mpx, no faster
+    # A guided run also warps its optical and writes the confidence sidecar: at 64 MB their blocks evict each
+    # other (64 Mpx: 26.0 s; 128 MB 25.1 s; 256 MB 18.4 s; 512 MB 19.0 s, bench/RESULTS.md).
+    guided_gdal_cache_mb: int = 256
     user_running_jobs: int | None = None  # per analyst; None: no limit of their own (only max_concurrent_jobs)
     user_queued_jobs: int | None = None  # jobs one analyst may have waiting for a slot
     user_stored_mb: int | None = None  # one analyst's inputs and results on disk, in MB (10^6 bytes)
@@ -76,13 +79,14 @@ class Limits:
 
     @classmethod
     def from_env(cls) -> Limits:
-        """Limits from SARCOLOR_MAX_PIXELS / _MAX_BANDS / _MAX_CONCURRENT_JOBS / _GDAL_CACHE_MB / _USER_* /
-        _MAX_UPLOAD_ZIP_MB."""
+        """Limits from SARCOLOR_MAX_PIXELS / _MAX_BANDS / _MAX_CONCURRENT_JOBS / _GDAL_CACHE_MB /
+        _GUIDED_GDAL_CACHE_MB / _USER_* / _MAX_UPLOAD_ZIP_MB."""
         return cls(
             max_pixels=_env_int("SARCOLOR_MAX_PIXELS", cls.max_pixels),
             max_bands=_env_int("SARCOLOR_MAX_BANDS", cls.max_bands),
             max_concurrent_jobs=_env_int("SARCOLOR_MAX_CONCURRENT_JOBS", cls.max_concurrent_jobs),
             gdal_cache_mb=_env_int("SARCOLOR_GDAL_CACHE_MB", cls.gdal_cache_mb),
+            guided_gdal_cache_mb=_env_int("SARCOLOR_GUIDED_GDAL_CACHE_MB", cls.guided_gdal_cache_mb),
             user_running_jobs=_env_int("SARCOLOR_USER_MAX_RUNNING_JOBS", None),
             user_queued_jobs=_env_int("SARCOLOR_USER_MAX_QUEUED_JOBS", None),
             user_stored_mb=_env_int("SARCOLOR_USER_MAX_STORED_MB", None),

@@ -187,6 +187,11 @@ def test_windows_and_column_chunks_give_the_same_colours(samples, default_model,
     wide, narrow = _read(tmp_path / "wide.tif")[0].astype(int), _read(tmp_path / "narrow.tif")[0].astype(int)
     assert np.abs(wide - narrow).max() <= 1  # float rounding of the MLP on other batch sizes, at most
     assert (wide != narrow).mean() < 1e-3
+    monkeypatch.setattr(core.colour.guided, "PAINT_THREADS", 1)  # the same chunks composed on one thread
+    colorize(scene, tmp_path / "serial.tif", default_model, options)
+    assert core.colour.guided.paint_threads() == 1 and np.array_equal(_read(tmp_path / "serial.tif")[0], narrow)
+    parallel, serial = (_read(tmp_path / f"{name}.confidence.tif")[0] for name in ("narrow", "serial"))
+    assert np.array_equal(parallel, serial)
 
 
 def test_dates_and_labels():

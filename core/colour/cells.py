@@ -10,6 +10,7 @@ scene's own coordinates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,18 +39,21 @@ def aligned(start: int, stop: int, limit: int) -> tuple[int, int]:
     return max(0, (start // POOL) * POOL), min(limit, -(-stop // POOL) * POOL)
 
 
-def pool(values: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """C x H x W values -> C x h x w weighted cell means (NaN where a cell has no weight), and h x w weight share."""
-    channels, height, width = values.shape
+def pool(planes: Sequence[np.ndarray], weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """C finite H x W planes -> C x h x w weighted cell means (NaN where a cell has no weight), and h x w weight share.
+
+    Each plane is weighted straight into the padded buffer (no temporaries): this runs on every written window."""
+    height, width = weight.shape
     rows, cols = -(-height // POOL), -(-width // POOL)
-    padded = np.zeros((channels + 1, rows * POOL, cols * POOL), np.float32)
-    padded[:channels, :height, :width] = np.where(weight, values, 0.0)
-    padded[channels, :height, :width] = weight
+    padded = np.zeros((len(planes) + 1, rows * POOL, cols * POOL), np.float32)
+    padded[-1, :height, :width] = weight
+    for index, plane in enumerate(planes):
+        np.multiply(plane, padded[-1, :height, :width], out=padded[index, :height, :width])
     with single_threaded_torch(), torch.inference_mode():
         means = avg_pool2d(torch.from_numpy(padded)[None], POOL)[0].numpy()
-    share = means[channels]
+    share = means[-1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(share > 0, means[:channels] / share, np.nan).astype(np.float32)
+        mean = np.where(share > 0, means[:-1] / share, np.nan).astype(np.float32)
     return mean, share
 
 
@@ -58,11 +62,11 @@ def block_cells(db: np.ndarray, sar_valid: np.ndarray, rgb: np.ndarray, covered:
     """Pool a block read from scene (row, col) `first`: h x w dB and validity, and the guide's 3 x h' x w' RGB and
     coverage read over a part of it starting at block pixel `guide_at` (multiples of `POOL`; no guide elsewhere)."""
     finite = sar_valid & np.isfinite(db)
-    clean = np.where(finite, db, 0.0).astype(np.float32)
-    sar, share = pool(np.stack([clean, clean * clean]), finite)
+    clean = np.where(finite, db, np.float32(0.0)).astype(np.float32, copy=False)
+    sar, share = pool([clean, clean * clean], finite)
     top, left = guide_at
     seen = covered & finite[top : top + covered.shape[0], left : left + covered.shape[1]]
-    guide, guide_share = pool(rgb.astype(np.float32, copy=False), seen)
+    guide, guide_share = pool(rgb.astype(np.float32, copy=False), seen)  # a 3 x h' x w' array: three planes
     cells_rgb = np.full((3, *share.shape), np.nan, np.float32)
     cells_covered = np.zeros(share.shape, bool)
     part = (slice(top // POOL, top // POOL + guide.shape[1]), slice(left // POOL, left // POOL + guide.shape[2]))
@@ -82,7 +86,16 @@ def upsample(planes: np.ndarray, first: tuple[int, int], origin: tuple[int, int]
     if not (top >= 0 and left >= 0 and top + shape[0] <= planes.shape[1] * POOL
             and left + shape[1] <= planes.shape[2] * POOL):  # fmt: skip
         raise ValueError(f"pixels {origin} + {shape} lie beyond the cells from {first} ({planes.shape[1:]})")
+    rows, cols = _needed(top, shape[0], planes.shape[1]), _needed(left, shape[1], planes.shape[2])
+    planes = planes[:, rows, cols]  # only the cells the pixels lie between: the same values, a fraction of the work
+    top, left = top - rows.start * POOL, left - cols.start * POOL
     with single_threaded_torch(), torch.inference_mode():
         grown = interpolate(torch.from_numpy(np.ascontiguousarray(planes, np.float32))[None], scale_factor=POOL,
                             mode="bilinear", align_corners=False)[0]  # fmt: skip
     return grown[:, top : top + shape[0], left : left + shape[1]].numpy()
+
+
+def _needed(start: int, length: int, cells: int) -> slice:
+    """The cells that pixels [start, start + length) interpolate between, with one to spare on each side (so no
+    pixel is clamped at a cut the full planes do not have)."""
+    return slice(max(0, start // POOL - 1), min(cells, (start + length - 1) // POOL + 2))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +86,8 @@ class Guide:
     footprint: Window
     scale: tuple[float, float] | None = None  # ungeoreferenced pair: reference px per scene px (x, y)
     warnings: list[str] = field(default_factory=list)
+    georef: Georef | None = None  # the scene's grid the view is warped onto (None: not warped)
+    alpha: int = 0  # the view's band that the warp added to mark coverage (0: none; integer bands only)
 
     @property
     def label(self) -> str:
@@ -99,10 +101,19 @@ class Guide:
             ref = Window(window.col_off * sx, window.row_off * sy, window.width * sx, window.height * sy)
             raw = self.view.read(list(self.bands), window=ref, out_shape=(3, *shape), resampling=Resampling.bilinear)
             mask = self.view.dataset_mask(window=ref, out_shape=shape, resampling=Resampling.nearest) > 0
+        elif self.alpha:  # colour and coverage in one warp
+            both = self.view.read([*self.bands, self.alpha], window=window)
+            raw, mask = both[:3], both[3] > np.iinfo(both.dtype).max // 2
         else:
             raw = self.view.read(list(self.bands), window=window)
             mask = self.view.dataset_mask(window=window) >= 128
         return optical_to_unit(raw, self.source.dtypes[0]), self._with_data(mask, raw)
+
+    def reopened(self) -> Guide:
+        """The same reference through handles of its own, for another thread (GDAL handles are not thread-safe)."""
+        source = rasterio.open(self.source.name)
+        view = source if self.view is self.source else _warped(source, self.georef)
+        return replace(self, source=source, view=view)
 
     def covered_on(self, shape: tuple[int, int], transform: Affine, crs: CRS | None) -> np.ndarray:
         """Where the reference has data on a coarse grid of the scene (`shape`, `transform`, `crs`): h x w bool."""
@@ -164,6 +175,12 @@ def _warped(src: rasterio.io.DatasetReader, georef: Georef) -> WarpedVRT:
         add_alpha=ColorInterp.alpha not in src.colorinterp,
         **extra,
     )
+
+
+def _added_alpha(src: rasterio.io.DatasetReader, view: WarpedVRT) -> int:
+    """The band the warp added to mark where the reference has data (0..max of an integer type), or 0."""
+    added = view.count > src.count and view.colorinterp[-1] == ColorInterp.alpha
+    return view.count if added and np.dtype(view.dtypes[-1]).kind in "ui" else 0
 
 
 def _footprint(src: rasterio.io.DatasetReader, georef: Georef, name: str, scene_name: str) -> Window:
@@ -241,8 +258,9 @@ def open_guide(
         band_names = reference_band_names(src, rgb)
         date = guide_date(src, name)
         if _check_georeference(src, georef, name, scene_name):
-            return Guide(name, date, rgb, band_names, src, _warped(src, georef), _footprint(src, georef, name,
-                                                                                                scene_name))
+            view = _warped(src, georef)
+            return Guide(name, date, rgb, band_names, src, view, _footprint(src, georef, name, scene_name),
+                         georef=georef, alpha=_added_alpha(src, view))  # fmt: skip
         scale = (src.width / georef.width, src.height / georef.height)
         note = (
             f"Neither {scene_name} nor {name} has a georeference: the reference is taken to show exactly the "

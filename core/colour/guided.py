@@ -23,11 +23,13 @@ prediction goes window by window.
 from __future__ import annotations
 
 import math
+import os
+import queue
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from rasterio.errors import WindowError
 from rasterio.windows import Window
 from scipy.ndimage import distance_transform_edt, gaussian_filter
@@ -36,6 +38,7 @@ from skimage.color import lab2rgb, rgb2lab
 from core.colour.cells import POOL, Cells, aligned, block_cells, upsample
 from core.colour.change import ChangePrior, ExpectedSar, change_features, default_prior
 from core.colour.colour_fit import FEATURE_HALO, FEATURES, TRUNCATE, ColourFit, sar_features
+from core.colour.confidence import BANDS as CONFIDENCE_BANDS
 from core.colour.confidence import confidence_bands
 from core.colour.guide import Guide, GuideError
 from core.errors import stop_if_cancelled
@@ -56,6 +59,7 @@ MAX_FIT_WINDOWS = 24
 MIN_OVERLAP_PIXELS = 2_000  # fewer valid pixels shared with the reference: refused
 COVERAGE_SIDE = 512  # px: the coarse grid on which the reference's share of the scene is measured
 COLUMN_CHUNK = 1024  # px: a written window is composed this many columns at a time (bounded memory)
+PAINT_THREADS = 2  # column chunks composed side by side (the machines here have 2 cores)
 SCORE_HALO = int(TRUNCATE * CHANGE_SMOOTHING + 0.5)  # px around a window whose score its pixels average
 SCORE_CELLS = -(-SCORE_HALO // POOL) + 1  # cells around a window's own whose terms it needs (scores, upsampling)
 HALO = FEATURE_HALO + SCORE_HALO  # SAR context read around every window
@@ -167,8 +171,9 @@ class GuideFit:
 
 @dataclass
 class _Sample:
-    window: Window
-    picks: np.ndarray  # flat indices into the window
+    cells: Cells  # the fit window's block, pooled (kept for the second pass: read once)
+    inner: tuple[slice, slice]  # the window's own cells in it
+    picks: np.ndarray  # flat indices into the window's cells
     features: np.ndarray
     lab: np.ndarray
 
@@ -232,7 +237,7 @@ def _samples(
         picks = rng.choice(picks, min(len(picks), SAMPLE_CELLS // len(windows)), replace=False)
         features = sar_features(cells.db, cells.square)[inner].reshape(-1, FEATURES)[picks]
         lab = reference_lab(np.nan_to_num(cells.rgb))[inner].reshape(-1, 3)[picks]
-        samples.append(_Sample(window, picks, features, lab))
+        samples.append(_Sample(cells, inner, picks, features, lab))
     if shared < MIN_OVERLAP_PIXELS:
         raise GuideError(
             f"{guide.name} covers too little of {scene.path.name}: {shared:,} pixels with data in both where "
@@ -241,12 +246,12 @@ def _samples(
     return samples
 
 
-def _agreeing(scene: SarScene, guide: Guide, sample: _Sample, colour: ColourFit) -> np.ndarray:
+def _agreeing(sample: _Sample, colour: ColourFit) -> np.ndarray:
     """Which of a window's sampled cells the reference and the fitted colour agree on (score <= `DROP_ABOVE`)."""
-    cells = (block := read_block(scene, guide, sample.window)).cells
+    cells = sample.cells
     median, scale = colour.predict(sar_features(cells.db, cells.square))
     score = disagreement(reference_lab(np.nan_to_num(cells.rgb)), median, scale, cells.covered & cells.valid)
-    return score[block.inner_cells].ravel()[sample.picks] <= DROP_ABOVE
+    return score[sample.inner].ravel()[sample.picks] <= DROP_ABOVE
 
 
 def fit_guide(
@@ -258,8 +263,8 @@ def fit_guide(
 ) -> GuideFit:
     """Learn this scene's SAR -> colour from the reference, leaving out where they disagree over an area.
 
-    `progress(done, total)`: fit windows read, over both passes. `prior`: True for the committed change prior,
-    or one to use, or None/False for none.
+    `progress(done, total)`: fit windows done, over both passes (the second re-scores the cells the first read).
+    `prior`: True for the committed change prior, or one to use, or None/False for none.
     """
     samples = _samples(scene, guide, cancelled, progress)
     features = np.concatenate([s.features for s in samples])
@@ -270,7 +275,7 @@ def fit_guide(
         stop_if_cancelled(cancelled)
         if progress:
             progress(len(samples) + index, 2 * len(samples))
-        keep.append(_agreeing(scene, guide, sample, first))
+        keep.append(_agreeing(sample, first))
     agree = np.concatenate(keep)
     colour = ColourFit.fit(features[agree], lab[agree]) if agree.sum() >= MIN_OVERLAP_PIXELS else first
     covers = coverage(scene, guide)
@@ -345,29 +350,21 @@ def guided_colours(block: Block, fit: GuideFit, share: float = SAR_SHARE) -> Com
         change = change_weight(probability) * proximity
         known = disagreeing(score)[..., None]  # where the fit already tells this SAR from the guide, the scene's
         water = water + known * (median - water)  # own colour for it (its lake) beats OMBRIA's water
-    planes = np.concatenate([lab_rgb(median), lab_rgb(water), guide_share[None], change[None]])
+    changed = bool(change.any())  # planes that are 0 on every cell are 0 at every pixel: not upsampled
+    planes = [lab_rgb(median), guide_share[None]] + ([lab_rgb(water), change[None]] if changed else [])
     first = (cells.first[0] + near[0].start, cells.first[1] + near[1].start)
     origin = (block.first[0] + block.inner[0].start, block.first[1] + block.inner[1].start)
     shape = (block.inner[0].stop - block.inner[0].start, block.inner[1].stop - block.inner[1].start)
-    fitted, water_rgb, g, c = np.split(upsample(planes, first, origin, shape), [3, 6, 7])
+    fitted, g, water_rgb, c = np.split(upsample(np.concatenate(planes), first, origin, shape), [3, 4, 7])
     rows, cols = block.inner_guide
-    g = g[0] * block.covered[rows, cols] * block.sar_valid[block.inner]
-    rgb = fitted + g * (block.rgb[:, rows, cols] - fitted)
+    g = g[0] * (block.covered[rows, cols] & block.sar_valid[block.inner])
+    rgb = block.rgb[:, rows, cols] - fitted  # fitted + g (reference - fitted), in place: this runs on every pixel
+    rgb *= g
+    rgb += fitted
+    if not changed:
+        return Composed(np.clip(rgb, 0.0, 1.0, out=rgb), g, np.zeros_like(g))
     rgb += c * (water_rgb - rgb)
-    return Composed(np.clip(rgb, 0.0, 1.0), g * (1.0 - c[0]), c[0])
-
-
-class BlankTiles:
-    """Stands in for the model when the colour source paints every pixel itself: black tiles, at no cost."""
-
-    streams = 1
-    tile_wide = False  # black tiles agree everywhere: no seams to match
-
-    def __init__(self, description: str) -> None:
-        self.description = description
-
-    def predict(self, tiles: torch.Tensor) -> torch.Tensor:
-        return torch.zeros((tiles.shape[0], 3, tiles.shape[2], tiles.shape[3]), dtype=torch.float32)
+    return Composed(np.clip(rgb, 0.0, 1.0, out=rgb), g * (1.0 - c[0]), c[0])
 
 
 def guide_tags(guide: Guide, fit: GuideFit) -> dict[str, str]:
@@ -392,23 +389,52 @@ def guide_notes(guide: Guide, fit: GuideFit) -> list[str]:
     return notes
 
 
+def paint_threads() -> int:
+    """Threads that compose a written window's column chunks side by side: one per core, at most `PAINT_THREADS`
+    (the model is not run in a guided run, so composing is the run's work)."""
+    return max(1, min(PAINT_THREADS, os.cpu_count() or 1))
+
+
+@dataclass
+class _Handles:
+    """One composing thread's own GDAL handles: the SAR scene's (file, georeferenced view) and the reference."""
+
+    sar: tuple
+    guide: Guide
+
+    def close(self) -> None:
+        source, view = self.sar
+        if view is not source:
+            view.close()
+        source.close()
+        self.guide.close()
+
+
 class GuidedColour:
     """A colour source (`core.colour.sources`): the guide's colours where it covers, the colour fitted to this
     scene's SAR elsewhere, the learned change colour where the SAR overrides the guide; each pixel's confidence
     written to the sidecar (`core.colour.confidence`) when one is given.
 
-    `paint` runs in the pipeline's writer thread while the reader thread reads the scene, so it reads the
-    SAR through its own handle (`close` it); the guide is read by this thread alone once the fit is done.
+    `paint` runs in the pipeline's writer thread while the reader thread reads the scene. It composes a window's
+    column chunks on `paint_threads()` threads, each reading the SAR and the reference through handles of its own
+    (GDAL handles are not thread-safe); `close` them.
     """
 
     def __init__(self, predictor: Predictor, scene: SarScene, guide: Guide, fit: GuideFit, sidecar=None) -> None:
-        self.predictor = BlankTiles(predictor.description)  # every valid pixel is painted here: the model is not run
+        self.predictor = predictor
+        self.uses_model_colours = False  # every valid pixel is painted here: the model is not run
         self.scene = scene
         self.guide = guide
         self.fit = fit
         self.sidecar = sidecar
         self.guide_label = guide.label
-        self.source, self.view = second_view(scene)
+        threads = paint_threads()
+        self.handles: queue.SimpleQueue[_Handles] = queue.SimpleQueue()
+        self.opened: list[_Handles] = []
+        for _ in range(threads):
+            self.opened.append(_Handles(second_view(scene), guide.reopened()))
+            self.handles.put(self.opened[-1])
+        self.pool = ThreadPoolExecutor(threads, "sarcolor-guided")
 
     def tags(self) -> dict[str, str]:
         return guide_tags(self.guide, self.fit)
@@ -417,24 +443,33 @@ class GuidedColour:
         return guide_notes(self.guide, self.fit)
 
     def close(self) -> None:
-        if self.view is not self.source:
-            self.view.close()
-        self.source.close()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        for handles in self.opened:
+            handles.close()
 
     def paint(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """The guided colours of a written window's valid pixels (composed in column chunks); the sidecar written."""
         height, width = valid.shape
-        share, change = np.zeros(valid.shape, np.float32), np.zeros(valid.shape, np.float32)
+        bands = np.zeros((len(CONFIDENCE_BANDS), height, width), np.uint16)  # no data where nothing is valid
         if valid.any():
             rgb01 = rgb01.copy()
             used = np.flatnonzero(valid.any(axis=0))
-            for col0 in range(int(used[0]), int(used[-1]) + 1, COLUMN_CHUNK):
-                part = Window(window.col_off + col0, window.row_off, min(COLUMN_CHUNK, width - col0), height)
-                composed = guided_colours(read_block(self.scene, self.guide, part, self.view), self.fit)
-                columns = slice(col0, col0 + int(part.width))
-                rgb01[:, :, columns] = composed.rgb
-                share[:, columns], change[:, columns] = composed.guide_share, composed.change
+            starts = range(int(used[0]), int(used[-1]) + 1, COLUMN_CHUNK)
+            parts = [Window(window.col_off + c, window.row_off, min(COLUMN_CHUNK, width - c), height) for c in starts]
+            validity = [valid[:, c : c + COLUMN_CHUNK] for c in starts]
+            for col0, (rgb, confidence) in zip(starts, self.pool.map(self._composed, parts, validity), strict=True):
+                columns = slice(col0, col0 + rgb.shape[2])
+                rgb01[:, :, columns] = rgb
+                bands[:, :, columns] = confidence
         if self.sidecar is not None:
-            bands = confidence_bands(share, change, self.fit.distance_in(window), valid)
             self.sidecar.write(bands, window=window)
         return rgb01
+
+    def _composed(self, part: Window, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The guided colours of one column chunk and their confidence bands, through a free thread's own handles."""
+        handles = self.handles.get()
+        try:
+            composed = guided_colours(read_block(self.scene, handles.guide, part, handles.sar[1]), self.fit)
+        finally:
+            self.handles.put(handles)
+        return composed.rgb, confidence_bands(composed.guide_share, composed.change, self.fit.distance_in(part), valid)

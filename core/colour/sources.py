@@ -1,7 +1,8 @@
 """Colour sources: what paints a scene. The pipeline opens one and walks the same path whatever it is.
 
-A source predicts the model's colours tile by tile (`predictor`), then gives each written window
-its final colours (`paint`, in the pipeline's writer thread). `ModelColour` keeps the model's;
+A source predicts the model's colours tile by tile (`predictor`; not run when the source paints every
+pixel itself, `uses_model_colours` False), then gives each written window its final colours (`paint`, in
+the pipeline's writer thread). `ModelColour` keeps the model's;
 `GuidedColour` (`core.colour.guided`) paints every pixel from an optical guide: its colours where it
 covers the scene, the mapping from SAR to colour fitted there everywhere else, the learned change
 colour where the SAR overrides it. Either may be rendered with the SAR's detail (`SarDetailColour`,
@@ -40,6 +41,7 @@ class ColourSource(Protocol):
     """What the pipeline asks for colours."""
 
     predictor: Predictor  # the model's colours of a batch of tiles
+    uses_model_colours: bool  # False: `paint` paints every valid pixel itself and the model is not run
     guide_label: str  # 'colour guided by <file> (<date>)', or '' for the model's own colour
 
     def paint(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -63,6 +65,7 @@ class ModelColour:
 
     predictor: Predictor
     guide_label: str = ""
+    uses_model_colours: bool = True
 
     def paint(self, window: Window, rgb01: np.ndarray, valid: np.ndarray) -> np.ndarray:
         return rgb01
@@ -88,6 +91,7 @@ class SarDetailColour:
         self.inner = inner
         self.scene = scene
         self.predictor = inner.predictor
+        self.uses_model_colours = inner.uses_model_colours
         self.guide_label = inner.guide_label
         self.source, self.view = second_view(scene)
 

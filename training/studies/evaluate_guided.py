@@ -378,7 +378,9 @@ def run_methods(root: Path, model: LoadedModel, workdir: Path, scenes: tuple[str
         with Image.open(sar) as image:
             values = np.asarray(image.convert("L"))[:h, :w]
         db = to_db(values, Encoding.LINEAR_U8)
-        cells, _ = pool(np.stack([db, db * db]), np.isfinite(db))
+        finite = np.isfinite(db)
+        clean = np.where(finite, db, 0.0).astype(np.float32)
+        cells, _ = pool([clean, clean * clean], finite)
         features = np.repeat(np.repeat(sar_features(*cells), POOL, 0), POOL, 1)[:h, :w]  # the product's cells
         lab = rgb2lab(truth).astype(np.float32)
         rng = np.random.default_rng(0)
