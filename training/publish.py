@@ -172,10 +172,10 @@ def flood_lines(summary: dict | None, models: list[str]) -> list[str]:
     """Each model's flooded pixels' L* error and dry-minus-flooded contrast on sets with flood masks
     (`training.evaluate.flood_text`)."""
     lines = [
-        f"- {key}, {model}:{flood_text(stats)}"
+        f"- {key}, {model}:{text}"
         for model in models
         for key, stats in sorted((summary or {}).get("models", {}).get(model, {}).items())
-        if isinstance(stats, dict) and flood_text(stats)
+        if isinstance(stats, dict) and (text := flood_text(stats))
     ]
     return ["", "Flood sites (after-flood images, the site's flood mask):", "", *lines] if lines else []
 

@@ -69,6 +69,9 @@ class SceneOutcome:
         return asdict(self) | {"source": str(self.source), "output": str(self.output)}
 
 
+CO_POLARISED = {"VH": "VV", "HV": "HH"}  # a cross-polarised file's co-polarised sibling
+
+
 def expand_inputs(inputs: list[str | Path]) -> list[Path]:
     """Files, folders (their rasters, not recursive) and glob patterns -> sorted unique raster paths."""
     found: list[Path] = []
@@ -78,7 +81,7 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
         elif Path(item).is_dir() and Path(item).suffix.upper() == ".SAFE":  # a product folder is one input
             matches = [Path(item)]
         elif Path(item).is_dir():
-            matches = sorted(p for p in Path(item).iterdir() if p.is_file() and _is_raster_name(p))
+            matches = _folder_rasters(Path(item))
         elif Path(item).is_file():
             matches = [Path(item)]
         else:
@@ -90,13 +93,19 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
 
 
 def _is_raster_name(path: Path) -> bool:
-    """A SAR raster or product to colour: not a hidden file, not an RTC product's ancillary layer (mask, maps,
-    DEM) nor its cross-polarised file when the co-polarised one is beside it (the pair is coloured once)."""
-    if path.suffix.lower() not in RASTER_SUFFIXES or path.name.startswith(".") or rtc.is_ancillary(path.name):
-        return False
-    own = rtc.identify(str(path))
-    co_polarised = {"VH": "VV", "HV": "HH"}.get(own.polarisation) if own else None
-    return not co_polarised or co_polarised not in rtc.siblings(path)
+    """A SAR raster or product by its name: not a hidden file, not an RTC product's ancillary layer (mask, maps,
+    DEM)."""
+    return path.suffix.lower() in RASTER_SUFFIXES and not path.name.startswith(".") and not rtc.is_ancillary(path.name)
+
+
+def _folder_rasters(folder: Path) -> list[Path]:
+    """A folder's SAR rasters and products, an RTC pair once (its co-polarised file): each file is identified once
+    (a renamed RTC file by its tags), and a cross-polarised file is left out when its product's co-polarised file
+    is among them."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and _is_raster_name(p))
+    products = {p: rtc.identify(str(p)) for p in files}
+    present = {(f.stem, f.polarisation) for f in products.values() if f is not None}
+    return [p for p, f in products.items() if f is None or (f.stem, CO_POLARISED.get(f.polarisation)) not in present]
 
 
 def plan_tasks(sources: list[Path], output_dir: Path) -> list[SceneTask]:
