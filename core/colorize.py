@@ -233,11 +233,17 @@ def provenance_tags(model: LoadedModel, scene: SarScene, source_name: str) -> di
 
 def _level_warning(scene: SarScene, space: InputSpace) -> list[str]:
     """What the analyst should know when a fixed-level model gets a scene without a trusted level."""
-    if space == InputSpace.STRETCH or not scene.input_transform(space).anchored:
+    transform = scene.input_transform(space)
+    if space == InputSpace.STRETCH or not transform.anchored:
         return []
+    restored = (
+        f" Its contrast is unusually low for dB, so it was stretched {transform.contrast_gain:.1f}x around the median."
+        if transform.contrast_gain != 1.0
+        else ""
+    )
     return [
         f"{scene.path.name} has no trustworthy absolute backscatter level (relative or re-scaled 8-bit values), "
-        f"so its median was placed at {ANCHOR_MEDIAN_DB:.0f} dB: colours follow relative brightness only. "
+        f"so its median was placed at {ANCHOR_MEDIAN_DB:.0f} dB: colours follow relative brightness only.{restored} "
         "Use the calibrated float product (sigma0 in dB or linear) where you have it."
     ]
 

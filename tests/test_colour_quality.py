@@ -16,6 +16,8 @@ from core.model.networks import GeneratorConfig
 from core.rasters.normalise import (
     ANCHOR_MEDIAN_DB,
     CROSS_POL_OFFSET_DB,
+    NARROW_SPAN_DB,
+    TYPICAL_SPAN_DB,
     Encoding,
     InputSpace,
     InputTransform,
@@ -94,6 +96,38 @@ def test_scenes_without_a_trusted_level_are_anchored() -> None:
     assert level_offset_db(Encoding.DB, "VV", -25.0) == (0.0, False)  # calibrated floats are always trusted
 
 
+def test_an_8bit_rendering_on_an_unknown_range_gets_its_contrast_back(shared_data: Path) -> None:
+    """A real SEN1-2 image re-rendered on [-50, 0] dB (half its contrast) and read as [-25, 0] dB spans less than
+    speckle allows: its level is anchored and the fixed input stretches it back to SEN1-2's typical span. Genuine
+    SEN1-2 renderings keep their contrast and level."""
+    grey = [r for r in read_manifest(shared_data, ("train",)) if r.source == "sen12-gray"]
+    from PIL import Image
+
+    genuine = [to_db(np.asarray(Image.open(r.sar).convert("L")), Encoding.DB_U8) for r in grey[::25]]
+    plausible = [InputTransform(InputSpace.FIXED, Encoding.DB_U8, "VV", fit_stretch(db)) for db in genuine]
+    assert all(t.contrast_gain == 1.0 for t in plausible)
+    assert not any(t.anchored for t in plausible if -20.0 < t.stretch.median_db < -6.0)
+    db = next(d for d in genuine if 13.0 < np.subtract(*np.percentile(d, [98, 2])) < 15.5)
+    halved = np.round((db + 50.0) / 50.0 * 255.0).astype(np.uint8)  # the same scene on [-50, 0] dB
+    read = to_db(halved, Encoding.DB_U8)
+    transform = InputTransform(InputSpace.FIXED, Encoding.DB_U8, "VV", fit_stretch(read))
+    assert transform.anchored and transform.stretch.high_db - transform.stretch.low_db < NARROW_SPAN_DB
+    restored = transform(read)[0] * 17.5  # [-1, 1] back to dB (the fixed range spans 35 dB)
+    span = float(np.subtract(*np.percentile(restored, [98, 2])))
+    assert span == pytest.approx(TYPICAL_SPAN_DB, rel=0.03)
+    untouched = InputTransform(InputSpace.FIXED, Encoding.DB, "VV", fit_stretch(read))  # a calibrated float: as is
+    assert untouched.contrast_gain == 1.0
+
+
+def test_cli_says_when_it_restores_an_8bit_renderings_contrast(shared_data: Path, tmp_path: Path) -> None:
+    from checks import run_cli
+
+    record = next(r for r in read_manifest(shared_data, ("val",)) if r.source == "sen12-accioy")
+    run = run_cli("colorize", record.sar, tmp_path / "accioy.tif", "--encoding", "db_u8", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "contrast is unusually low for dB, so it was stretched" in run.stdout + run.stderr
+
+
 def test_sen12_db_u8_rule_matches_calibrated_bigearthnet(shared_data: Path, samples: list[Sample]) -> None:
     """SEN1-2 8-bit dB read as [-25, 0] dB lands near calibrated float32 VV (measured: medians 2.7 dB apart).
 
@@ -161,6 +195,8 @@ def test_evaluate_scores_models_and_all_baselines(shared_data: Path, tmp_path: P
         assert scores[ORACLE] >= scores[FLAT] - 1e-3
     assert folder.grid("tiny", "val").is_file()
     assert json.loads(folder.summary.read_text())["lpips"].startswith("unavailable")
+    again = evaluate([checkpoint], ("val",), data, folder.path, keep_earlier=True, sources=("sen12-accioy",))
+    assert again["models"]["tiny"]["val/bigearthnet"] == ben  # re-scoring one source keeps the others
 
 
 def test_optical_reader_handles_rgb_geotiffs(samples: list[Sample]) -> None:

@@ -322,8 +322,9 @@ def evaluate(
 ) -> dict:
     """Score checkpoints, `extra` predictors and baselines; write per_image.csv, summary.json, grids.
 
-    With `keep_earlier` the rows already in `out_dir` of the models and splits not scored now are kept and
-    summarised with the new ones (publishing one model leaves the others' scores in place).
+    With `keep_earlier` the rows already in `out_dir` of the models, splits and sources not scored now are kept and
+    summarised with the new ones (publishing one model leaves the others' scores in place; re-scoring one source
+    leaves the other sources').
     """
     all_records = read_manifest(data_root)
     samples = footing_samples(all_records)
@@ -344,10 +345,10 @@ def evaluate(
     with tempfile.TemporaryDirectory() as tmp:
         predictors |= {c.stem: model_predictor(c, Path(tmp)) for c in checkpoints}
         predictors |= sar_detail_predictors(checkpoints, Path(tmp))
-        rows = score_all(predictors, records, footing, splits, folder)
+        rows = score_all(predictors, records, footing, () if sources else splits, folder)
     if keep_earlier:
-        scored = {(r["model"], r["split"]) for r in rows}
-        rows = [r for r in read_per_image(folder) if (r["model"], r["split"]) not in scored] + rows
+        scored = {(r["model"], r["split"], r["source"]) for r in rows}
+        rows = [r for r in read_per_image(folder) if (r["model"], r["split"], r["source"]) not in scored] + rows
     return write_results(rows, footing, folder)
 
 
@@ -355,10 +356,11 @@ def score_all(
     predictors: dict[str, Predict],
     records: list[PairRecord],
     footing: dict,
-    splits: tuple[str, ...],
+    grid_splits: tuple[str, ...],
     folder: EvalFolder,
 ) -> list[dict]:
-    """Per-image rows of every predictor on every record; each predictor's sample grid per split and val sheets."""
+    """Per-image rows of every predictor on every record; each predictor's sample grid per split in `grid_splits`
+    (none when only some sources are scored: a grid shows every set) and val sheets."""
     targets = {r.pair_id: load_target(r, footing) for r in records}  # read once, scored for every model
     by_id = {r.pair_id: r for r in records}
     rows: list[dict] = []
@@ -370,7 +372,7 @@ def score_all(
                 {"model": name, "split": record.split, "source": record.source, "group": record.group}
                 | {"pair_id": record.pair_id, **metrics}
             )
-        for split in splits:
+        for split in grid_splits:
             save_grid(grid_picks(rows, name, split), predictions, by_id, targets, folder.grid(name, split))
         for source, ids in val_sets(records).items():
             title = f"{name}   val/{source}\nSAR | prediction | truth"

@@ -66,7 +66,8 @@ def _input_space_text(space: str) -> str:
         parts.append(
             f"VV-equivalent dB on [{low:g}, {high:g}] (VH + {rules['cross_pol_offset_db']:g} dB); relative, "
             f"uncalibrated and 8-bit scenes with a median outside [{plausible[0]:g}, {plausible[1]:g}] dB anchored "
-            f"at a {rules['anchor_median_db']:g} dB median"
+            f"at a {rules['anchor_median_db']:g} dB median (8-bit ones spanning under {rules['narrow_span_db']:g} dB "
+            f"stretched to {rules['typical_span_db']:g} dB)"
         )
     if "low_percentile" in rules:
         parts.append(f"dB stretched by the scene's {rules['low_percentile']:g}-{rules['high_percentile']:g} % range")

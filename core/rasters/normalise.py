@@ -11,10 +11,13 @@ one of three input spaces (`InputSpace`, stored in its checkpoint):
   level is anchored instead: its median is placed at `ANCHOR_MEDIAN_DB`. That applies to
   relative encodings (`linear_u8`: intensity over the scene's 99th percentile; `db_minmax_u8`: dB
   stretched by the image's own min and max), to raw
-  amplitude DN (uncalibrated: 20 log10 DN is not sigma0), and to 8-bit dB renderings whose
-  median is implausible for sigma0 read as [-25, 0] dB (outside `PLAUSIBLE_MEDIAN_DB`: 1 %
-  of SEN1-2 train images, every sen12-accioy image). Calibrated float inputs (sigma0 or
-  gamma0 in dB or linear power) are taken as they are.
+  amplitude DN (uncalibrated: 20 log10 DN is not sigma0), and to 8-bit dB renderings that
+  cannot have been made on [-25, 0] dB: a median implausible for sigma0 (outside
+  `PLAUSIBLE_MEDIAN_DB`: 1 % of SEN1-2 train images) or a 2-98 % span narrower than speckle
+  alone allows (below `NARROW_SPAN_DB`: no SEN1-2 train image; every sen12-accioy image).
+  A span that narrow is also stretched around the median to SEN1-2's typical span
+  (`TYPICAL_SPAN_DB`, `contrast_gain`). Calibrated float inputs (sigma0 or gamma0 in dB
+  or linear power) are taken as they are.
 - `fixed+stretch`: both, as two channels.
 
 Optical references map to RGB in [0, 1] with `optical_to_unit`, the one rule used by
@@ -36,6 +39,13 @@ FIXED_DB_RANGE = (-30.0, 5.0)  # VV-equivalent dB mapped to [-1, 1] by the fixed
 CROSS_POL_OFFSET_DB = 6.0  # median VV - VH over the BigEarthNet sample patches (4.9-7.7 dB)
 ANCHOR_MEDIAN_DB = -12.0  # VV-equivalent median of scenes without an absolute level (SEN1-2 train: -13.2)
 PLAUSIBLE_MEDIAN_DB = (-20.0, -6.0)  # an 8-bit dB rendering whose VV-equivalent median falls outside is anchored
+# An 8-bit dB rendering whose 2-98 % span is below NARROW_SPAN_DB is anchored and stretched around its median to
+# TYPICAL_SPAN_DB (speckle alone spreads 10 m GRD wider). Measured read as [-25, 0] dB: SEN1-2 train (sen12-gray,
+# 1,958) median span 18.7 dB; none of the manifest's 2,045 SEN1-2-rendered images below 9.2 dB; every sen12-accioy
+# image 5.9-7.3 dB (its bytes sit at 170-250).
+NARROW_SPAN_DB = 8.0
+TYPICAL_SPAN_DB = 18.7
+MAX_CONTRAST_GAIN = 3.0  # a near-uniform image is not blown up into noise
 CROSS_POLARISATIONS = ("VH", "HV")
 # db_minmax_u8: dB per 8-bit step, so that OMBRIA's 10-90 % spread (104 steps, median image) equals SEN1-2's
 # (11.5 dB); the level is relative (min and max are per image and not stored) and is anchored like linear_u8.
@@ -95,6 +105,10 @@ class Stretch:
     low_db: float
     high_db: float
     median_db: float
+
+    @property
+    def span_db(self) -> float:
+        return self.high_db - self.low_db
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -170,14 +184,34 @@ def fill_with_texture(db: np.ndarray) -> np.ndarray:
     return filled
 
 
-def level_offset_db(encoding: Encoding, polarisation: str, median_db: float) -> tuple[float, bool]:
-    """dB to add for the VV-equivalent absolute level, and whether the scene had to be anchored (no trusted level)."""
+def level_offset_db(
+    encoding: Encoding, polarisation: str, median_db: float, span_db: float | None = None
+) -> tuple[float, bool]:
+    """dB to add for the VV-equivalent absolute level, and whether the scene had to be anchored (no trusted level).
+
+    `span_db`: the scene's 2-98 % span in dB, when known; an 8-bit dB rendering narrower than `NARROW_SPAN_DB` was
+    not made on `DB_U8_RANGE`, so its level is not trusted either.
+    """
     offset = CROSS_POL_OFFSET_DB if polarisation.upper() in CROSS_POLARISATIONS else 0.0
     median = median_db + offset
     low, high = PLAUSIBLE_MEDIAN_DB
     relative = encoding in (Encoding.LINEAR_U8, Encoding.DB_MINMAX_U8, Encoding.AMPLITUDE)
-    anchored = relative or (encoding == Encoding.DB_U8 and not low <= median <= high)
+    unknown_range = not low <= median <= high or _too_narrow(encoding, span_db)
+    anchored = relative or (encoding == Encoding.DB_U8 and unknown_range)
     return (offset + ANCHOR_MEDIAN_DB - median, True) if anchored else (offset, False)
+
+
+def _too_narrow(encoding: Encoding, span_db: float | None) -> bool:
+    """True for an 8-bit dB rendering whose span is narrower than speckle alone allows at [-25, 0] dB."""
+    return encoding == Encoding.DB_U8 and span_db is not None and span_db < NARROW_SPAN_DB
+
+
+def contrast_gain(encoding: Encoding, stretch: Stretch) -> float:
+    """Factor on dB around the median restoring the contrast of an 8-bit dB rendering narrower than `NARROW_SPAN_DB`
+    (made on an unknown range) to `TYPICAL_SPAN_DB`, at most `MAX_CONTRAST_GAIN`; 1 for every other scene."""
+    if not _too_narrow(encoding, stretch.span_db):
+        return 1.0
+    return min(TYPICAL_SPAN_DB / stretch.span_db, MAX_CONTRAST_GAIN)
 
 
 def fixed_scale(db: np.ndarray) -> np.ndarray:
@@ -197,7 +231,12 @@ class InputTransform:
     @property
     def anchored(self) -> bool:
         """True if the scene's absolute level is not trusted and its median was anchored."""
-        return level_offset_db(self.encoding, self.polarisation, self.stretch.median_db)[1]
+        return self._level()[1]
+
+    @property
+    def contrast_gain(self) -> float:
+        """The factor restoring the contrast of an 8-bit rendering made on an unknown range (1: none)."""
+        return contrast_gain(self.encoding, self.stretch)
 
     def __call__(self, db: np.ndarray) -> np.ndarray:
         """Nodata (NaN) is filled with the scene median, so holes do not darken their surroundings."""
@@ -206,11 +245,23 @@ class InputTransform:
             db = np.where(finite, db, np.float32(self.stretch.median_db))
         channels = []
         if self.space in (InputSpace.FIXED, InputSpace.FIXED_STRETCH):
-            offset, _ = level_offset_db(self.encoding, self.polarisation, self.stretch.median_db)
-            channels.append(fixed_scale(db + offset))
+            offset, _ = self._level()
+            channels.append(fixed_scale(self._restored(db) + offset))
         if self.space in (InputSpace.STRETCH, InputSpace.FIXED_STRETCH):
             channels.append(apply_stretch(db, self.stretch))
         return channels[0][None] if len(channels) == 1 else np.stack(channels)
+
+    def _level(self) -> tuple[float, bool]:
+        s = self.stretch
+        return level_offset_db(self.encoding, self.polarisation, s.median_db, s.span_db)
+
+    def _restored(self, db: np.ndarray) -> np.ndarray:
+        """dB with its contrast restored around the scene median (`contrast_gain`); unchanged at gain 1."""
+        gain = self.contrast_gain
+        if gain == 1.0:
+            return db
+        median = np.float32(self.stretch.median_db)
+        return (db - median) * np.float32(gain) + median
 
 
 def describe_input_space(space: InputSpace | str) -> dict:
@@ -224,6 +275,8 @@ def describe_input_space(space: InputSpace | str) -> dict:
             "cross_pol_offset_db": CROSS_POL_OFFSET_DB,
             "anchor_median_db": ANCHOR_MEDIAN_DB,
             "plausible_median_db": list(PLAUSIBLE_MEDIAN_DB),
+            "narrow_span_db": NARROW_SPAN_DB,
+            "typical_span_db": TYPICAL_SPAN_DB,
         }
     if space in (InputSpace.STRETCH, InputSpace.FIXED_STRETCH):
         record |= {"low_percentile": LOW_PERCENTILE, "high_percentile": HIGH_PERCENTILE}
