@@ -177,6 +177,7 @@ def test_flood_lightness_on_a_real_ombria_after_flood_pair(shared_data: Path) ->
     wash = flood_lightness(washed, truth, valid, flooded)
     assert abs(wash["flood_contrast_pred"]) < 3.0 < abs(exact["flood_contrast_true"])
     assert wash["flood_l_error"] > 0.0
+    assert exact["flood_l_bias"] == 0.0 and wash["flood_l_bias"] == pytest.approx(exact["flood_contrast_true"], abs=3.0)
     assert math.isnan(flood_lightness(truth, truth, valid, None)["flood_l_error"])
 
 

@@ -52,7 +52,6 @@ from core.rasters.scene import POLARISATIONS
 from core.records.artefacts import TARGET_FOOTING, EvalFolder, ModelsFolder
 from core.records.reports import PIXEL_COLOUR, read_per_image
 from core.scoring.metrics import (
-    FLOOD_KEYS,
     GREEN_A_STAR,
     bootstrap_interval,
     bootstrap_ratio_interval,
@@ -183,9 +182,9 @@ def set_stats(rows: list[dict], flat_rows: dict[str, dict]) -> dict:
 def ranking_and_flood_stats(rows: list[dict]) -> dict:
     """Mean green ranking AUC over the images that hold both classes; the mean share of pixels darker than
     `DARK_L_STAR` in prediction and truth; on flood images the mean L* error of the
-    flooded pixels [95 % CI] and the mean dry-minus-flooded L* contrast of prediction and truth."""
+    flooded pixels [95 % CI], their mean L* bias and the mean dry-minus-flooded L* contrast of prediction and truth."""
     [auc] = _finite(rows, "green_auc")
-    flood = _finite(rows, *FLOOD_KEYS[1:])
+    flood = _finite(rows, "flood_l_error", "flood_contrast_pred", "flood_contrast_true")
     stats = {"green_auc_mean": float(auc.mean()) if auc.size else None, "green_auc_images": int(auc.size)}
     dark_pred, dark_true = _finite(rows, "dark_pred", "dark_true")
     if dark_pred.size:
@@ -193,6 +192,9 @@ def ranking_and_flood_stats(rows: list[dict]) -> dict:
     if not flood[0].size:
         return stats
     error, contrast_pred, contrast_true = flood
+    [bias] = _finite(rows, "flood_l_bias")  # rows scored before 2026-12-07 (fifth session) lack it
+    if bias.size:
+        stats["flood_l_bias"] = float(bias.mean())
     return stats | {
         "flood_images": int(error.size),
         "flood_l_error": float(error.mean()),
@@ -432,8 +434,9 @@ def flood_text(stats: dict) -> str:
     if "flood_l_error" not in stats:
         return ""
     low, high = stats["flood_l_error_ci95"]
+    bias = f" bias {stats['flood_l_bias']:+.1f}" if "flood_l_bias" in stats else ""
     return (
-        f" flood L* error {stats['flood_l_error']:.1f} [{low:.1f}, {high:.1f}] contrast "
+        f" flood L* error {stats['flood_l_error']:.1f} [{low:.1f}, {high:.1f}]{bias} contrast "
         f"{stats['flood_contrast_pred']:+.1f} (truth {stats['flood_contrast_true']:+.1f})"
     )
 

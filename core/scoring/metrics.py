@@ -199,15 +199,15 @@ def green_ranking_auc(prediction: np.ndarray, target: np.ndarray, mask: np.ndarr
     return ranking_auc(-prediction_lab[:, 1], target_lab[:, 1] < GREEN_A_STAR)
 
 
-FLOOD_KEYS = ("flood_px", "flood_l_error", "flood_contrast_pred", "flood_contrast_true")
+FLOOD_KEYS = ("flood_px", "flood_l_error", "flood_contrast_pred", "flood_contrast_true", "flood_l_bias")
 
 
 def flood_lightness(
     prediction: np.ndarray, target: np.ndarray, valid: np.ndarray, flooded: np.ndarray | None
 ) -> dict[str, float]:
-    """Lightness on flooded ground: mean |L* error| over the flooded pixels, and the dry-minus-flooded contrast of
-    mean L* in the prediction and in the truth (water is darker than dry land: positive). NaN without a mask or
-    without both flooded and dry valid pixels."""
+    """Lightness on flooded ground: mean |L* error| over the flooded pixels, their mean L* predicted minus true (the
+    bias), and the dry-minus-flooded contrast of mean L* in the prediction and in the truth (water is darker than
+    dry land: positive). NaN without a mask or without both flooded and dry valid pixels."""
     empty = dict.fromkeys(FLOOD_KEYS, float("nan"))
     if flooded is None:
         return empty
@@ -220,6 +220,7 @@ def flood_lightness(
         "flood_l_error": float(np.abs(l_pred[flood] - l_true[flood]).mean()),
         "flood_contrast_pred": float(l_pred[dry].mean() - l_pred[flood].mean()),
         "flood_contrast_true": float(l_true[dry].mean() - l_true[flood].mean()),
+        "flood_l_bias": float(l_pred[flood].mean() - l_true[flood].mean()),
     }
 
 
