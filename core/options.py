@@ -12,7 +12,7 @@ class ColorizeOptions:
 
     band: str = "VV"
     polarisation: str = "auto"  # auto (from metadata or file name) | VV | VH | HH | HV
-    encoding: str = "auto"  # auto | db | linear | amplitude | db_u8 | linear_u8
+    encoding: str = "auto"  # auto | one of core.rasters.normalise.Encoding
     tile: int = 256  # the trained tile size: 512 px tiles cost the default 0.35-0.48 dB on val (bench/RESULTS.md)
     overlap: int = 32  # seamless on real SAR, same val PSNR as 64, 1.31x redundancy instead of 1.78x
     batch: int = 4  # tiles a call: fastest per CPU stream (16 Mpx: 2.42 s; 8: 2.66; 16: 2.90); raise it on a GPU

@@ -10,6 +10,7 @@ from checks import run_cli
 from PIL import Image
 
 from core.rasters.normalise import ANCHOR_MEDIAN_DB, DB_MINMAX_SPAN_DB, Encoding, InputSpace, fixed_scale, to_db
+from core.rasters.scene import open_scene, stretched_to_own_range
 from training.data import flood_mask, load_sar, read_manifest
 
 
@@ -33,6 +34,27 @@ def test_db_minmax_u8_spans_its_measured_range_and_is_anchored(shared_data: Path
     record = next(r for r in _ombria(shared_data) if r.split == "val")
     values = load_sar(record, InputSpace.FIXED)[0]
     assert np.median(values) == float(fixed_scale(np.array([ANCHOR_MEDIAN_DB], np.float32))[0])
+
+
+def test_an_untagged_8bit_image_stretched_to_its_own_range_is_read_as_db_minmax(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """OMBRIA's bytes touch 0 and 255 with a pixel or two each (a min-max stretch); SEN1-2's pile up at a clip."""
+    ombria = _ombria(shared_data)[::10]
+    grey = [r for r in read_manifest(shared_data, ("train",)) if r.source == "sen12-gray"][::10]
+
+    def stretched(record) -> bool:
+        return stretched_to_own_range(np.asarray(Image.open(record.sar).convert("L"), float))
+
+    assert np.mean([stretched(r) for r in ombria]) > 0.8 and np.mean([stretched(r) for r in grey]) < 0.02
+    record = next(r for r in ombria if stretched(r))
+    path = tmp_path / "untagged.png"
+    Image.open(record.sar).convert("L").save(path)
+    scene = open_scene(path)
+    try:
+        assert (scene.encoding, scene.encoding_detected) == (Encoding.DB_MINMAX_U8, True)
+    finally:
+        scene.close()
 
 
 def test_cli_colorizes_an_ombria_image_and_says_its_level_is_relative(shared_data: Path, tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ from core.settings import Limits
 POLARISATIONS = ("VV", "VH", "HH", "HV")
 NAME_POLARISATION = re.compile(r"(?<![a-z])(vv|vh|hh|hv)(?![a-z])", re.IGNORECASE)
 STATS_MAX_SIDE = 1024  # decimated read used for encoding detection and the stretch
+STRETCHED_EXTREME_SHARE = 1e-4  # at most this share of an 8-bit image at 0 and at 255: stretched to its min and max
 SCAN_ROWS = 256  # rows read at a time when looking for the valid pixels' bounding box
 SUPPORTED_KINDS = {"u", "i", "f"}
 BAND_HINT = "expected 1 band (VV or VH), 2 bands (VV and VH) or a 3-band grey rendering"
@@ -187,6 +188,16 @@ def choose_band(src: rasterio.io.DatasetReader, wanted: str, limits: Limits, nam
     raise InvalidSettingsError(f"{name} has no {wanted} band (bands: {', '.join(n or '?' for n in names)}).")
 
 
+def stretched_to_own_range(sample: np.ndarray) -> bool:
+    """True if 8-bit values touch 0 and 255 with a handful of pixels each (at most `STRETCHED_EXTREME_SHARE`): an
+    image stretched by its own min and max (`db_minmax_u8`, Earth Engine exports), not one clipped to a fixed dB range,
+    which piles pixels up at the ends. Measured: 87 % of OMBRIA's images, 0.4 % of SEN1-2 train's."""
+    values = sample[np.isfinite(sample)]
+    most = max(1.0, STRETCHED_EXTREME_SHARE * values.size)
+    low, high = int((values == 0).sum()), int((values == 255).sum())
+    return 0 < low <= most and 0 < high <= most
+
+
 def detect_encoding(sample_db_candidates: np.ndarray, dtype: np.dtype, tags: dict[str, str]) -> Encoding:
     """Guess the encoding from the dtype, metadata and value range of a sample.
 
@@ -201,7 +212,7 @@ def detect_encoding(sample_db_candidates: np.ndarray, dtype: np.dtype, tags: dic
     if "linear" in text and dtype.kind == "f":
         return Encoding.LINEAR
     if dtype == np.uint8:
-        return Encoding.DB_U8
+        return Encoding.DB_MINMAX_U8 if stretched_to_own_range(sample_db_candidates) else Encoding.DB_U8
     if dtype.kind in "ui":
         return Encoding.AMPLITUDE
     finite = sample_db_candidates[np.isfinite(sample_db_candidates)]
