@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -254,6 +255,13 @@ def test_publish_goes_from_a_run_to_a_card_with_measured_numbers(shared_data: Pa
     assert summary["models"]["older"]["test/sen12-test"]["psnr_mean"] == 12.5  # earlier scores kept
     assert summary["splits"] == ["val", "test"]
     assert write_card("tiny_lab_ab", models.path).read_text() == card
+    data_line = next(line for line in card.splitlines() if line.startswith("- **Data**"))
+    assert "train split (" in data_line and "selection on val only (" in data_line  # what the run's log recorded
+    log = models.training_log("tiny_lab_ab")
+    lines = log.read_text().splitlines()
+    older = {k: v for k, v in json.loads(lines[0]).items() if k != "data_used"}  # a log from before 2026-12-07
+    log.write_text("\n".join([json.dumps(older), *lines[1:]]) + "\n")
+    assert data_line in write_card("tiny_lab_ab", models.path).read_text().splitlines()  # the earlier card's words
     assert load_checkpoint(set_default("tiny_lab_ab", models.path)).config.input_space == "fixed"
 
 

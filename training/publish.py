@@ -28,6 +28,7 @@ import torch
 from core.model.checkpoints import load_checkpoint
 from core.rasters.normalise import describe_input_space
 from core.records.artefacts import (
+    DATA_USED,
     FOOTING_STATISTICS,
     TARGET_FOOTING,
     ModelsFolder,
@@ -74,8 +75,29 @@ def _input_space_text(space: str) -> str:
     return "; and ".join(parts) + "."
 
 
+DATA_LINE = "- **Data**: "
+TEST_REPORT = "; sen12-test (84) scored once for the report."
+
+
+def _data_text(cfg: dict, earlier_card: str) -> str:
+    """What the run trained and selected on: from its log (`data_used`, recorded since 2026-12-07); for older logs
+    the earlier card's words, written when the model was published; else the manifest as it is now."""
+    used = cfg.get(DATA_USED)
+    if used:
+        train = ", ".join(f"{source} {count:,}" for source, count in used["train"].items()) + _left_out(cfg)
+        val = ", ".join(f"{source} {count:,}" for source, count in used["val"].items())
+        return f"`../shared/data/manifest.csv` train split ({train}); selection on val only ({val})"
+    earlier = next((line for line in earlier_card.splitlines() if line.startswith(DATA_LINE)), "")
+    if earlier:
+        return earlier.removeprefix(DATA_LINE).removesuffix(TEST_REPORT)
+    return (
+        f"`../shared/data/manifest.csv` train split ({_train_sources(cfg)}); selection on val only (sen12-accioy 15, "
+        "volkov 12, BigEarthNet 6 patches × VV/VH, OMBRIA 70 flood sites before and after)"
+    )
+
+
 def _train_sources(cfg: dict) -> str:
-    """The train sources a run used (all but its drop_sources), with their pair counts from the manifests."""
+    """The train sources a run used (all but its drop_sources), with their pair counts from the manifests now."""
     dropped = set(cfg.get("drop_sources") or ())
     try:
         records = read_manifest(Path(cfg.get("data_root") or shared_data_dir()), ("train",))
@@ -84,7 +106,12 @@ def _train_sources(cfg: dict) -> str:
     counts = Counter(r.source for r in records if r.source not in dropped)
     grey = {r.source for r in records if not r.has_colour}
     used = [f"{source} {count:,}{' grey-only' if source in grey else ''}" for source, count in sorted(counts.items())]
-    return ", ".join(used) + (f"; left out: {', '.join(sorted(dropped))}" if dropped else "")
+    return ", ".join(used) + _left_out(cfg)
+
+
+def _left_out(cfg: dict) -> str:
+    dropped = sorted(cfg.get("drop_sources") or ())
+    return f"; left out: {', '.join(dropped)}" if dropped else ""
 
 
 def _gan_settings(cfg: dict) -> str:
@@ -196,8 +223,10 @@ def footing_table(statistics: dict) -> list[str]:
     return ["", "Colour footing of each source (train targets, every 4th pixel; EuroSAT every 4th patch):", "", *lines]
 
 
-def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None) -> str:
-    """Markdown model card with data, input space, target rule, settings, hardware, time and measured metrics."""
+def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None, earlier_card: str = "") -> str:
+    """Markdown model card with data, input space, target rule, settings, hardware, time and measured metrics.
+
+    `earlier_card`: the card this one replaces, whose data line stands for logs that do not record their data."""
     model = load_checkpoint(checkpoint)
     facts = _training_facts(log_path)
     cfg = facts["config"]
@@ -214,9 +243,7 @@ def model_card(name: str, checkpoint: Path, log_path: Path, summary: dict | None
         f"tile context {'on' if gen.context else 'off'}, output {gen.output_space}; {params / 1e6:.2f} M parameters, "
         f"fp16 weights ({checkpoint.stat().st_size / 1e6:.1f} MB)",
         f"- **Input space** `{gen.input_space}` (`core.rasters.normalise`): {_input_space_text(gen.input_space)}",
-        f"- **Data**: `../shared/data/manifest.csv` train split ({_train_sources(cfg)}); selection on val only "
-        "(sen12-accioy 15, volkov 12, BigEarthNet 6 patches × VV/VH, OMBRIA 70 flood sites before and after); "
-        "sen12-test (84) scored once for the report.",
+        f"{DATA_LINE}{_data_text(cfg, earlier_card)}{TEST_REPORT}",
         f"- **Target footing** (measured on train; `training.data.TargetFooting`: (rgb - haze) × gain): {footing}. "
         "Grey targets supervise CIELAB L only." + _pseudo_colour_text(cfg),
         *footing_table(model.metadata.get(FOOTING_STATISTICS) or cfg.get(FOOTING_STATISTICS, {})),
@@ -262,13 +289,15 @@ def publish(runs: list[Path], folder: Path, data_root: Path, splits: tuple[str, 
 def write_card(name: str, folder: Path) -> Path:
     """(Re)write `NAME.md` from the published checkpoint, log and the current evaluation summary."""
     models = ModelsFolder(folder)
-    card = model_card(name, models.checkpoint(name), models.training_log(name), read_summary(models.eval))
+    path = models.card(name)
+    earlier = path.read_text() if path.exists() else ""
+    card = model_card(name, models.checkpoint(name), models.training_log(name), read_summary(models.eval), earlier)
     samples, grid = models.samples(name), models.eval.grid(name, "val")
     samples.unlink(missing_ok=True)
     if grid.exists():
         samples.symlink_to(grid.relative_to(folder))
-    models.card(name).write_text(card)
-    return models.card(name)
+    path.write_text(card)
+    return path
 
 
 def set_default(name: str, folder: Path) -> Path:

@@ -26,10 +26,12 @@ from core.model.inference import use_bf16
 from core.model.networks import build_generator
 from core.rasters.normalise import InputSpace
 from core.records.artefacts import (
+    DATA_USED,
     FOOTING_STATISTICS,
     JsonLinesLog,
     RunFolder,
     config_record,
+    data_used,
     epoch_record,
     run_facts,
     step_record,
@@ -107,6 +109,7 @@ def load_data(config: TrainConfig, rank: int) -> TrainingData:
     flat_colour = mean_training_colour(colour_samples, footing)
     facts = run_facts({source: f.as_dict() for source, f in footing.items()}, flat_colour)
     facts[FOOTING_STATISTICS] = footing_statistics(samples, footing)
+    facts[DATA_USED] = data_used(train_records, val_records)
     return TrainingData(train_set, sampling_weights(train_set, config.colour_fraction), val_sets, facts, footing)
 
 

@@ -196,8 +196,8 @@ def level_offset_db(
     median = median_db + offset
     low, high = PLAUSIBLE_MEDIAN_DB
     relative = encoding in (Encoding.LINEAR_U8, Encoding.DB_MINMAX_U8, Encoding.AMPLITUDE)
-    unknown_range = not low <= median <= high or _too_narrow(encoding, span_db)
-    anchored = relative or (encoding == Encoding.DB_U8 and unknown_range)
+    unknown_range = encoding == Encoding.DB_U8 and (not low <= median <= high or _too_narrow(encoding, span_db))
+    anchored = relative or unknown_range
     return (offset + ANCHOR_MEDIAN_DB - median, True) if anchored else (offset, False)
 
 

@@ -17,7 +17,8 @@ Written by `training/` (train, evaluate, publish), read by `core.records.reports
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -54,11 +55,19 @@ def val_metric(metric: str, source: str | None = None) -> str:
 
 FLAT_COLOUR, TARGET_FOOTING = "flat_colour", "target_footing"  # run facts, in the config record and checkpoints
 FOOTING_STATISTICS = "footing_statistics"  # per source: colour statistics before and after the footing
+DATA_USED = "data_used"  # pairs per source a run trained and selected on (`data_used`)
 
 
 def run_facts(target_footing: Mapping[str, Mapping], flat_colour: list[float]) -> dict:
     """What a run measured on its data: each source's target footing and the mean training colour (RGB 0-1)."""
     return {TARGET_FOOTING: dict(target_footing), FLAT_COLOUR: [round(float(v), 4) for v in flat_colour]}
+
+
+def data_used(train: Iterable, val: Iterable) -> dict[str, dict[str, int]]:
+    """Pairs per source that a run trained on and selected on (records with `source` and `has_colour`); grey-only
+    train sources are named `<source> grey-only`. Recorded at training time: the manifest may change later."""
+    train_counts = Counter(r.source if r.has_colour else f"{r.source} grey-only" for r in train)
+    return {"train": dict(sorted(train_counts.items())), "val": dict(sorted(Counter(r.source for r in val).items()))}
 
 
 def config_record(config: Mapping, facts: Mapping, world_size: int, bf16: bool) -> dict:

@@ -215,12 +215,13 @@ def flood_lightness(
     if not flood.any() or not dry.any():
         return empty | {"flood_px": float(flood.sum())}
     l_pred, l_true = _lab(prediction)[..., 0], _lab(target)[..., 0]
+    water_pred, water_true = l_pred[flood], l_true[flood]
     return {
         "flood_px": float(flood.sum()),
-        "flood_l_error": float(np.abs(l_pred[flood] - l_true[flood]).mean()),
-        "flood_contrast_pred": float(l_pred[dry].mean() - l_pred[flood].mean()),
-        "flood_contrast_true": float(l_true[dry].mean() - l_true[flood].mean()),
-        "flood_l_bias": float(l_pred[flood].mean() - l_true[flood].mean()),
+        "flood_l_error": float(np.abs(water_pred - water_true).mean()),
+        "flood_contrast_pred": float(l_pred[dry].mean() - water_pred.mean()),
+        "flood_contrast_true": float(l_true[dry].mean() - water_true.mean()),
+        "flood_l_bias": float(water_pred.mean() - water_true.mean()),
     }
 
 
