@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 
-from core.errors import SarColorError
+from core.errors import JobCancelled, SarColorError
 
 
 def _colorize(args: argparse.Namespace) -> int:
@@ -77,7 +79,8 @@ def _colorize_one(source: Path, output: Path, options, args: argparse.Namespace)
             bar.total = total
             bar.update(done - bar.n)
 
-        result = colorize(source, output, model, options, progress=progress)
+        with _sigterm_stops_between_rows():
+            result = colorize(source, output, model, options, progress=progress, cancelled=_stop_requested.is_set)
     facts = result.summary
     for warning in facts.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -254,8 +257,30 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler, `kill`, a container stopping), raised like Ctrl-C so that every clean-up runs."""
 
 
+_stop_requested = threading.Event()  # SIGTERM arrived
+_stopping_between_rows = threading.Event()  # a colorize run is checking `_stop_requested` itself
+
+
 def _terminate(signum: int, frame: object) -> None:
-    raise Terminated
+    _stop_requested.set()
+    if not _stopping_between_rows.is_set():
+        raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_stops_between_rows() -> Iterator[None]:
+    """While colorize runs, SIGTERM stops it through its own cancel check at the next tile row, not by an exception
+    raised wherever the main thread happens to be: one raised while a worker thread was being started orphaned it,
+    and it went on reading a scene that the clean-up had closed (a segmentation fault after the message)."""
+    _stopping_between_rows.set()
+    try:
+        yield
+    except JobCancelled:
+        if _stop_requested.is_set():
+            raise Terminated from None
+        raise
+    finally:
+        _stopping_between_rows.clear()
 
 
 def main(argv: list[str] | None = None) -> int:
