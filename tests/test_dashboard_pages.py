@@ -26,7 +26,7 @@ from core.colour.sar_detail import RENDERING_TAG
 from core.model.checkpoints import save_checkpoint, untrained_model
 from core.model.networks import GeneratorConfig
 from core.records.artefacts import JsonLinesLog, ModelsFolder, RunFolder, config_record, epoch_record, step_record
-from core.records.reports import CEILINGS, display_name
+from core.records.reports import CEILINGS, FLOOD_L_ERROR_BAR, FLOOD_SET_REFERENCES, display_name
 from core.samples import build_samples, default_sample
 from core.service.jobs import JobStore
 from core.service.users import LOCAL
@@ -226,8 +226,9 @@ def test_training_page(env):
     assert any("refresh every 10 s" in c.value for c in at.caption)
 
 
-def _write_evaluation(models: Path, splits: tuple[str, ...] = ("val",)) -> None:
-    """Per-image rows and a summary in the shapes training.evaluate writes (made by its own summarise())."""
+def _write_evaluation(models: Path, splits: tuple[str, ...] = ("val",), source: str = "sen12") -> None:
+    """Per-image rows and a summary in the shapes training.evaluate writes (made by its own summarise()); an
+    "ombria" source gets flood-site scores too."""
     folder = ModelsFolder(models).eval
     folder.path.mkdir()
     rows = []
@@ -235,11 +236,14 @@ def _write_evaluation(models: Path, splits: tuple[str, ...] = ("val",)) -> None:
         for model, offset in (("default", 1.5), (FLAT, 0.0), (ORACLE, 2.0)):
             for i in range(20):
                 rows.append(
-                    {"model": model, "split": split, "source": "sen12", "group": "urban" if i % 2 else "forest",
+                    {"model": model, "split": split, "source": source, "group": "urban" if i % 2 else "forest",
                      "pair_id": f"p{i}", "psnr": 12 + offset + i / 10, "ssim": 0.2, "delta_e": 10 - offset,
                      "chroma_pred": 0.02 * offset, "chroma_true": 0.05, "pixel_delta_e": 20 - offset,
                      "green_recall": 0.5 + offset / 10, "false_green": 0.1, "green_px": 100,
                      "green_hit_px": 50 + 10 * offset, "other_px": 100, "other_green_px": 10}
+                    | ({"green_auc": 0.5 + offset / 10, "flood_px": 50, "flood_l_error": 20 - 2 * offset,
+                        "flood_l_bias": 3.0, "flood_contrast_pred": 5.0, "flood_contrast_true": 9.0}
+                       if source == "ombria" else {})
                 )
     summary = {"models": summarise(rows), "lpips": "unavailable: no backbone weights on disk"}
     folder.summary.write_text(json.dumps(summary))
@@ -281,6 +285,27 @@ def test_evaluation_page(env):
     assert any("Grey diamonds" in c.value for c in at.caption)
     assert any("no backbone weights" in c.value for c in at.caption)
     assert any("oracle flat" in c.value for c in at.caption)
+
+
+def test_evaluation_shows_flood_sites_against_their_bars_and_what_vv_can_tell(env):
+    _write_evaluation(env["models"], source="ombria")
+    at = _app()
+    at.switch_page("views/evaluation.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    flood_charts = [c for c in at.get("vega_lite_chart") if "flood_l_error" in c.proto.spec]
+    assert len(flood_charts) == 1 and any(s.value == "Flood sites" for s in at.subheader)
+    plotted = pd.concat(pa.ipc.open_stream(d.data.data).read_pandas() for d in flood_charts[0].proto.datasets)
+    assert plotted.set_index("name").loc["default", "flood_l_error"] == pytest.approx(17.0)
+    assert FLOOD_L_ERROR_BAR in set(plotted["flood_l_error"])  # the bar's rule
+    study = {"green_auc": {"sar": 0.64, "sar_and_truth_lightness": 0.70},
+             "flood": {"sar": {"l_error": 18.3}, "site_median_oracle": {"l_error": 7.8}}}  # fmt: skip
+    ModelsFolder(env["models"]).eval.ombria_ceiling.write_text(json.dumps(study))
+    at.run()
+    chart = next(c for c in at.get("vega_lite_chart") if '"field":"green_auc"' in c.proto.spec.replace(" ", ""))
+    plotted = pd.concat(pa.ipc.open_stream(d.data.data).read_pandas() for d in chart.proto.datasets)
+    references = {FLOOD_SET_REFERENCES["sar"], FLOOD_SET_REFERENCES["sar_and_truth_lightness"]}
+    assert references | {"default"} <= set(plotted["name"])
+    assert any("What VV can tell" in c.value for c in at.caption)
 
 
 def test_evaluation_opens_on_the_test_set_with_whole_readable_names(env):

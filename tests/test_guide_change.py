@@ -12,7 +12,7 @@ import pytest
 
 from core.colour.change import default_prior
 from training.change_prior import sites
-from training.evaluate_change import flood_site, in_process_colour, sand_patch
+from training.evaluate_change import flood_site, in_process_colour, lightness_summary, sand_patch
 
 FLOOD_SITES = 12  # the first twelve val sites with a flood on at least 5 % of their pixels
 
@@ -38,6 +38,9 @@ def test_flooded_pixels_follow_the_sar_not_the_stale_guide(shared_data, prior, t
     dry = np.array([r["dry"]["change_share"] for r in rows])
     wet = np.array([r["flooded"]["change_share"] for r in rows])
     assert wet.mean() > 2 * dry.mean(), (wet, dry)  # the change is painted where the flood is, not everywhere
+    lightness = lightness_summary(rows)  # issue 26's flood bar on the guided output: darker water than the stale guide
+    assert lightness["output_flood_l_error"]["mean"] < lightness["stale_guide_flood_l_error"]["mean"], lightness
+    assert lightness["output_flood_contrast_pred"]["mean"] > lightness["stale_guide_flood_contrast_pred"]["mean"] + 2
 
 
 def test_dry_sand_is_not_painted_as_water(shared_data, prior, tmp_path):

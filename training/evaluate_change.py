@@ -6,7 +6,8 @@ point `core.cli.main` (`--in-process` calls `core.colorize.colorize` directly, t
 1. Flood change (OMBRIA val, 70 sites never used to train the change prior): SAR = after the flood, guide =
    the optical before it, truth = the optical after it. On the flooded pixels (the site's mask): mean per-pixel
    CIEDE2000 of the output to the truth against that of the stale guide itself; mean difference with its 95 %
-   bootstrap interval over sites, and the share of sites where the output is closer. Dry pixels beside it.
+   bootstrap interval over sites, and the share of sites where the output is closer. Dry pixels beside it. The
+   flooded pixels' L* error, bias and dry-minus-flooded contrast of both (issue 26's flood bar).
 2. Dry sand is not water (sebastianelli-zone9, an arid zone, January <-> July): the share of pixels the
    confidence sidecar marks as change.
 4. Temporal pairs (sebastianelli-zone9, the whole guide of the other date): guided, unguided and the stale
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from core.scoring.metrics import bootstrap_interval, pixel_delta_e, psnr
+from core.scoring.metrics import bootstrap_interval, flood_lightness, pixel_delta_e, psnr
 from core.settings import PROJECT_ROOT, shared_data_dir
 from training.change_prior import read_mask, read_rgb, site_paths, sites
 from training.studies.evaluate_guided import write_guide
@@ -94,6 +95,11 @@ def flood_site(root: Path, site: str, colour: Colour, workdir: Path) -> dict:
     flooded = read_mask(paths["mask"])
     change = read_sidecar(out)[2] / 100.0
     row = {"site": site, "flooded_share": round(float(flooded.mean()), 3)}
+    valid = np.ones(flooded.shape, bool)
+    row["lightness"] = {
+        "output": flood_lightness(output, truth, valid, flooded),
+        "stale_guide": flood_lightness(stale, truth, valid, flooded),
+    }
     for part, mask in (("flooded", flooded), ("dry", ~flooded)):
         if mask.any():
             row[part] = {"output": pixel_delta_e(output, truth, mask), "stale_guide": pixel_delta_e(stale, truth, mask),
@@ -114,7 +120,18 @@ def flood_summary(rows: list[dict]) -> dict:
         "flooded_marked_change": summary([r["flooded"]["change_share"] for r in wet]),
         "dry_closer_by": summary(dry),
         "dry_marked_change": summary([r["dry"]["change_share"] for r in rows if "dry" in r]),
-    }
+    } | lightness_summary(rows)
+
+
+def lightness_summary(rows: list[dict]) -> dict:
+    """Flooded pixels' L* error and bias, and the dry-minus-flooded contrast, of output and stale guide (the sites
+    holding both flooded and dry pixels): issue 26's flood bar, scored on the guided output."""
+    both = [r["lightness"] for r in rows if np.isfinite(r["lightness"]["output"]["flood_l_error"])]
+    return {
+        f"{name}_{key}": summary([site[name][key] for site in both])
+        for name in ("output", "stale_guide")
+        for key in ("flood_l_error", "flood_l_bias", "flood_contrast_pred")
+    } | {"truth_flood_contrast": summary([site["output"]["flood_contrast_true"] for site in both])}
 
 
 # 2. Dry sand -------------------------------------------------------------------------------------------------
@@ -239,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
     parts = args.parts.split(",")
     through = "colorize() in process" if args.in_process else "core.cli.main: sarcolor colorize --guide"
     report: dict = {"through": through}
+    if args.out.exists():  # re-scoring some parts keeps the others
+        report = json.loads(args.out.read_text()) | report
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if "flood" in parts:

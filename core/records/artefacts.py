@@ -179,11 +179,13 @@ class EvalFolder:
     summary: Path = field(init=False)
     per_image: Path = field(init=False)
     green_ceiling: Path = field(init=False)  # what the SAR itself can tell of green (`training.studies.green_ceiling`)
+    ombria_ceiling: Path = field(init=False)  # what VV can tell on OMBRIA val (`training.studies.ombria_ceiling`)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
         self.summary, self.per_image = self.path / "summary.json", self.path / "per_image.csv"
         self.green_ceiling = self.path / "green_ceiling.json"
+        self.ombria_ceiling = self.path / "ombria_ceiling.json"
 
     def grid(self, model: str, split: str) -> Path:
         """Sample grid (SAR | prediction | truth) of a model on a split."""

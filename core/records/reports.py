@@ -10,7 +10,8 @@ File names and the log format live in `core.records.artefacts`. The evaluation f
 - `per_image.csv` — columns model, split, source, group, pair_id, then `PER_IMAGE_NUMERIC` (blank or NaN
   where not scored).
 And by `training.studies.green_ceiling`: `green_ceiling.json` — `{source: {CEILINGS key: {green_share, auc,
-false_green_at_recall} or null, ...}}`.
+false_green_at_recall} or null, ...}}`; by `training.studies.ombria_ceiling`: `ombria_ceiling.json` —
+`{"green_auc": {FLOOD_SET_REFERENCES key: auc}, "flood": {FLOOD_SET_REFERENCES key: {l_error, l_bias, ...}}, ...}`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ CEILINGS = {  # green_ceiling.json key: what that ranking is, as the Evaluation 
     "network_in_scene": "SAR ceiling: U-Net fine-tuned in scene",
     "sar_and_truth_lightness": "SAR + true lightness (needs optical)",
 }
+FLOOD_SET_REFERENCES = {  # ombria_ceiling.json key: what that reference is, as the Evaluation page names it
+    "sar_level": "study: smoothed SAR level",
+    "best_constant": "study: one L* for all flooded pixels",
+    "sar": "study: VV features, learnt on OMBRIA train",
+    "sar_and_scene_brightness": "study: + the scene's optical brightness",
+    "sar_and_truth_lightness": "study: + the true lightness (needs optical)",
+    "site_median_oracle": "study: each site's own median (peeks at truth)",
+}
+FLOOD_SET = "val/ombria"  # the set `training.studies.ombria_ceiling` measures
+FLOOD_L_ERROR_BAR, GREEN_AUC_BAR = 12.0, 0.70  # issue 26's bars on flood sets: flooded L* error, green ranking AUC
 CEILING_RECALL = 0.5  # the recall at which `training.studies.green_ceiling` reads false green
 BASELINE_PREFIX = "baseline_"
 BASELINE_NAMES = {  # what each baseline of `training.evaluate` paints, as pages and charts name it
@@ -159,4 +170,36 @@ def ceiling_points(folder: EvalFolder, set_key: str) -> list[dict]:
         {"model": label, "green_recall": CEILING_RECALL, "false_green": measured[key]["false_green_at_recall"]}
         for key, label in CEILINGS.items()
         if isinstance(measured.get(key), dict)
+    ]
+
+
+def flood_set_rows(summary: dict, folder: EvalFolder, set_key: str) -> list[dict]:
+    """Flooded pixels' L* error and green ranking AUC on one set: each model and baseline (`summary.json`), and on
+    OMBRIA val the study's references (`ombria_ceiling.json`); [] where the set has no flood sites."""
+    rows = [
+        {
+            "name": display_name(model),
+            "kind": "Baseline" if model.startswith(BASELINE_PREFIX) else "Model",
+            "flood_l_error": stats.get("flood_l_error", math.nan),
+            "green_auc": stats.get("green_auc_mean", math.nan),
+        }
+        for model, sets in summary.get("models", {}).items()
+        if isinstance(stats := sets.get(set_key), dict) and stats.get("flood_l_error") is not None
+    ]
+    if not rows or set_key != FLOOD_SET:
+        return rows
+    try:
+        measured = json.loads(folder.ombria_ceiling.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return rows
+    aucs, floods = measured.get("green_auc") or {}, measured.get("flood") or {}
+    return rows + [
+        {
+            "name": label,
+            "kind": "What VV can tell",
+            "flood_l_error": (floods.get(key) or {}).get("l_error", math.nan),
+            "green_auc": aucs.get(key, math.nan),
+        }
+        for key, label in FLOOD_SET_REFERENCES.items()
+        if key in aucs or key in floods
     ]

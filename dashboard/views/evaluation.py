@@ -7,7 +7,17 @@ import pandas as pd
 import streamlit as st
 
 from core.records.artefacts import ModelsFolder
-from core.records.reports import PIXEL_COLOUR, ceiling_points, display_name, read_per_image, read_summary, scoreboard
+from core.records.reports import (
+    FLOOD_L_ERROR_BAR,
+    GREEN_AUC_BAR,
+    PIXEL_COLOUR,
+    ceiling_points,
+    display_name,
+    flood_set_rows,
+    read_per_image,
+    read_summary,
+    scoreboard,
+)
 from core.settings import models_dir
 from dashboard.labels import spread_labels, text_width
 
@@ -39,6 +49,26 @@ def with_interval(value: float, low: float, high: float, form: str) -> str:
     """'+2.45 [+1.81, +3.19]': a score and its 95 % interval in one cell ('–' where undefined), never broken across
     lines (no-break spaces)."""
     return "–" if pd.isna(value) else f"{form % value}\u00a0[{form % low},\u00a0{form % high}]"
+
+
+def flood_charts(rows: pd.DataFrame) -> None:
+    """Flooded pixels' L* error and green ranking AUC, one dot per model, baseline or study reference, each against
+    its bar (a dashed rule), one chart under the other so that long names leave the dots room."""
+    for metric, bar, title in (
+        ("flood_l_error", FLOOD_L_ERROR_BAR, "flooded pixels: mean |L* error| (lower is better)"),
+        ("green_auc", GREEN_AUC_BAR, "green ranking AUC of -a* (0.5 = chance; higher is better)"),
+    ):
+        shown = rows.dropna(subset=[metric])
+        dots = alt.Chart(shown).mark_point(filled=True, size=80).encode(
+            alt.X(f"{metric}:Q", title=title, scale=alt.Scale(zero=False)),
+            alt.Y("name:N", sort=alt.EncodingSortField(metric), title=None, axis=WHOLE_NAMES),
+            alt.Color("kind:N", title=None, legend=alt.Legend(orient="top")),
+            tooltip=["name", alt.Tooltip(f"{metric}:Q", format=".2f")],
+        )
+        rule = alt.Chart(pd.DataFrame({metric: [bar]})).mark_rule(color="black", strokeDash=[4, 3]).encode(
+            alt.X(f"{metric}:Q")
+        )
+        st.altair_chart((dots + rule).properties(height=40 + 22 * len(shown)), width="stretch")
 
 
 def board_table(rows: pd.DataFrame) -> None:
@@ -134,6 +164,16 @@ with tab_board:
                     "other pixels green; with the true lightness added (which needs an optical image, see guided "
                     "colour) far less. A model cannot place green better than its input allows."
                 )
+        flood = pd.DataFrame(flood_set_rows(summary or {}, folder, chosen_set))
+        if not flood.empty:
+            st.subheader("Flood sites")
+            flood_charts(flood)
+            st.caption(
+                "After-flood images, scored on the site's flood mask; dashed rules: the bars asked for on flood sets "
+                f"(L* error ≤ {FLOOD_L_ERROR_BAR:g}, AUC ≥ {GREEN_AUC_BAR:.2f}). On OMBRIA val, 'What VV can tell' "
+                "(`training.studies.ombria_ceiling`): gradient boosting on local VV features learnt from OMBRIA "
+                "train's own labels, and what the scene's optical brightness or the true lightness add to it."
+            )
     for key, note in (summary or {}).items():
         if isinstance(note, str):
             st.caption(f"**{key}**: {note}")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from core.records.reports import CEILING_RECALL
 from core.scoring.metrics import GREEN_A_STAR
 from core.settings import default_checkpoint, models_dir, shared_data_dir
 from training.data import PairRecord, align, bigearthnet_records, load_optical, load_sar, read_manifest
-from training.evaluate import model_predictor
+from training.evaluate import predicted_lab
 from training.pseudo_colour import lab_of
 from training.studies.pixel_reference import SCALES, pixel_features
 
@@ -217,13 +216,8 @@ def val_sets(data_root: Path) -> dict[str, list[PairRecord]]:
 
 def model_ranking(checkpoint: Path, records: list[PairRecord], images: list[ImagePixels]) -> Ceiling:
     """How well a model's own a* (through the product pipeline) ranks the truth's green: the same scores."""
-    with tempfile.TemporaryDirectory() as tmp:
-        predict = model_predictor(checkpoint, Path(tmp))
-        scores = []
-        for record, image in zip(records, images, strict=True):
-            rgb, _ = predict(record, np.empty(0))
-            h, w = image.truth_shape
-            scores.append(-lab_of(rgb[:h, :w])[..., 1].ravel())
+    labs = predicted_lab(checkpoint, records, [image.truth_shape for image in images])
+    scores = [-lab[..., 1].ravel() for lab in labs]
     return Ceiling.of(np.concatenate(scores), np.concatenate([image.green for image in images]))
 
 
