@@ -29,7 +29,7 @@ PER_IMAGE_NUMERIC = (
     *("green_px", "green_hit_px", "other_px", "other_green_px"),  # pixel counts: `core.scoring.metrics.GreenCounts`
     "green_auc",  # -a* ranking the truth's green (`core.scoring.metrics.green_ranking_auc`)
     *("dark_pred", "dark_true"),  # share of pixels darker than L* 25 (`core.scoring.metrics.dark_share`)
-    *("flood_px", "flood_l_error", "flood_contrast_pred", "flood_contrast_true"),  # OMBRIA after-flood images
+    *("flood_px", "flood_l_error", "flood_contrast_pred", "flood_contrast_true", "flood_l_bias"),  # OMBRIA floods
 )
 PIXEL_COLOUR = {  # metric (a scoreboard column, with _low and _high): its summary.json keys, value and 95 % CI
     "pixel_delta_e": ("pixel_delta_e_mean", "pixel_delta_e_ci95"),
