@@ -112,12 +112,12 @@ def model_predictor(checkpoint: Path, workdir: Path, rendering: str = "model") -
 
 def predicted_lab(checkpoint: Path, records: list[PairRecord], shapes: list[tuple[int, int]]) -> list[np.ndarray]:
     """A model's CIELAB (H x W x 3) of each record through the product pipeline, cropped to the record's shape."""
-    from skimage.color import rgb2lab
+    from training.pseudo_colour import lab_of
 
     with tempfile.TemporaryDirectory() as tmp:
         predict = model_predictor(checkpoint, Path(tmp))
         rgbs = [predict(record, np.empty(0))[0][:h, :w] for record, (h, w) in zip(records, shapes, strict=True)]
-    return [rgb2lab(np.clip(rgb, 0.0, 1.0).astype(np.float64)) for rgb in rgbs]
+    return [lab_of(rgb) for rgb in rgbs]
 
 
 def sar_detail_predictors(checkpoints: list[Path], workdir: Path) -> dict[str, Predict]:

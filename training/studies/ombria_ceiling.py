@@ -47,6 +47,7 @@ from training.data import (
 )
 from training.evaluate import predicted_lab
 from training.pseudo_colour import lab_of
+from training.studies.pixel_reference import local_statistics
 
 MEAN_SCALES = (0.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # px: Gaussian sigmas of the local means
 SPREAD_SCALES = (2.0, 8.0)  # px: of the local standard deviations (speckle and texture)
@@ -89,12 +90,8 @@ class Site:
 
 def local_features(sar: np.ndarray) -> np.ndarray:
     """H x W model input (fixed dB) -> H x W x F: local means, local spreads, then the smoothed level."""
-    means = [gaussian_filter(sar, sigma) if sigma else sar for sigma in MEAN_SCALES]
-    spreads = []
-    for sigma in SPREAD_SCALES:
-        mean, mean_sq = gaussian_filter(sar, sigma), gaussian_filter(sar**2, sigma)
-        spreads.append(np.sqrt(np.clip(mean_sq - mean**2, 0.0, None)))
-    return np.stack([*means, *spreads, gaussian_filter(sar, LEVEL_SIGMA)], axis=-1).astype(np.float32)
+    planes = local_statistics(sar, MEAN_SCALES, SPREAD_SCALES)
+    return np.stack([*planes, gaussian_filter(sar, LEVEL_SIGMA)], axis=-1).astype(np.float32)
 
 
 def read_site(record: PairRecord, footing: dict[str, TargetFooting]) -> Site:
@@ -105,7 +102,7 @@ def read_site(record: PairRecord, footing: dict[str, TargetFooting]) -> Site:
     return Site(
         record.pair_id,
         local_features(sar).reshape(h * w, -1),
-        lab_of(np.clip(optical, 0.0, 1.0)).reshape(-1, 3).astype(np.float32),
+        lab_of(optical).reshape(-1, 3).astype(np.float32),
         None if flooded is None else flooded[:h, :w].ravel(),
         (h, w),
     )

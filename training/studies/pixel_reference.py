@@ -33,15 +33,23 @@ STD_SCALES = (2.0, 8.0)
 PERCENTILES = (10, 50, 90)
 
 
+def local_statistics(
+    channel: np.ndarray, mean_scales: tuple[float, ...] = SCALES, spread_scales: tuple[float, ...] = STD_SCALES
+) -> list[np.ndarray]:
+    """Gaussian means of one H x W input channel at `mean_scales` (0: the pixel itself), then its local standard
+    deviations at `spread_scales`."""
+    features = [gaussian_filter(channel, sigma) if sigma else channel for sigma in mean_scales]
+    for sigma in spread_scales:
+        mean, mean_sq = gaussian_filter(channel, sigma), gaussian_filter(channel**2, sigma)
+        features.append(np.sqrt(np.clip(mean_sq - mean**2, 0, None)))
+    return features
+
+
 def pixel_features(sar: np.ndarray) -> np.ndarray:
     """C x H x W model input (fixed+stretch) -> H x W x F features."""
     features = []
     for channel in sar:
-        for sigma in SCALES:
-            features.append(gaussian_filter(channel, sigma) if sigma else channel)
-        for sigma in STD_SCALES:
-            mean, mean_sq = gaussian_filter(channel, sigma), gaussian_filter(channel**2, sigma)
-            features.append(np.sqrt(np.clip(mean_sq - mean**2, 0, None)))
+        features += local_statistics(channel)
         for value in np.percentile(channel, PERCENTILES):
             features.append(np.full_like(channel, value))
     return np.stack(features, axis=-1).astype(np.float32)
